@@ -1,0 +1,85 @@
+// Package region holds the domain model of a region (data center) and the rules about its
+// fields that a JSON schema cannot express: URL schemes, host names, and TLS material.
+package region
+
+import "time"
+
+// Status is the lifecycle status, a string as in Rainbond.
+type Status string
+
+const (
+	StatusEditing     Status = "0"
+	StatusEnabled     Status = "1"
+	StatusDisabled    Status = "2"
+	StatusMaintenance Status = "3"
+)
+
+// Scope says who may use a region.
+type Scope string
+
+const (
+	ScopePrivate Scope = "private"
+	ScopePublic  Scope = "public"
+)
+
+// Region is one Kubernetes cluster the platform deploys to. The TLS fields hold plain PEM here;
+// the store encrypts KeyFile at rest.
+type Region struct {
+	EnterpriseID string
+	RegionID     string
+	RegionName   string
+	RegionAlias  string
+	URL          string
+	WSURL        string
+	HTTPDomain   string
+	TCPDomain    string
+	Status       Status
+	Desc         string
+	Scope        Scope
+	SSLCACert    *string
+	CertFile     *string
+	KeyFile      *string
+	// Version increases by one on every change; entity tags and conditional writes use it.
+	Version    int64
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Fields names the API fields of a region, in the order of Rainbond's RegionInfoResp.
+var Fields = []string{
+	"region_id", "region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain",
+	"status", "desc", "scope", "ssl_ca_cert", "cert_file", "key_file",
+}
+
+// SecretFields are the fields only tokens holding regions:secrets may see or change.
+var SecretFields = []string{"ssl_ca_cert", "cert_file", "key_file"}
+
+// ChangedFields lists the API fields whose values differ between a and b, for the audit trail.
+func ChangedFields(a, b Region) []string {
+	var changed []string
+	add := func(name string, differ bool) {
+		if differ {
+			changed = append(changed, name)
+		}
+	}
+	add("region_name", a.RegionName != b.RegionName)
+	add("region_alias", a.RegionAlias != b.RegionAlias)
+	add("url", a.URL != b.URL)
+	add("wsurl", a.WSURL != b.WSURL)
+	add("httpdomain", a.HTTPDomain != b.HTTPDomain)
+	add("tcpdomain", a.TCPDomain != b.TCPDomain)
+	add("status", a.Status != b.Status)
+	add("desc", a.Desc != b.Desc)
+	add("scope", a.Scope != b.Scope)
+	add("ssl_ca_cert", !equalPtr(a.SSLCACert, b.SSLCACert))
+	add("cert_file", !equalPtr(a.CertFile, b.CertFile))
+	add("key_file", !equalPtr(a.KeyFile, b.KeyFile))
+	return changed
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}

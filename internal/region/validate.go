@@ -1,0 +1,182 @@
+package region
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/regiond/regiond/internal/problem"
+)
+
+// Validate checks the rules the OpenAPI schema cannot express and returns one entry per
+// offending field (nil when the region is valid). The schema has already checked types, enums,
+// lengths and the region_name pattern.
+func Validate(r Region) []problem.FieldError {
+	var errs []problem.FieldError
+	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+
+	if msg := checkURL(r.URL, "http", "https"); msg != "" {
+		fail("url", msg)
+	}
+	if r.WSURL != "" {
+		if msg := checkURL(r.WSURL, "ws", "wss"); msg != "" {
+			fail("wsurl", msg)
+		}
+	}
+	if r.HTTPDomain != "" && !IsHost(r.HTTPDomain) {
+		fail("httpdomain", "must be a host name (RFC 1123) or an IP address")
+	}
+	if r.TCPDomain != "" && !IsHost(r.TCPDomain) {
+		fail("tcpdomain", "must be a host name (RFC 1123) or an IP address")
+	}
+	if r.SSLCACert != nil {
+		if msg := checkCertificates(*r.SSLCACert); msg != "" {
+			fail("ssl_ca_cert", msg)
+		}
+	}
+	switch {
+	case r.CertFile != nil && r.KeyFile == nil:
+		fail("key_file", "is required when cert_file is set")
+	case r.CertFile == nil && r.KeyFile != nil:
+		fail("cert_file", "is required when key_file is set")
+	case r.CertFile != nil && r.KeyFile != nil:
+		certMsg := checkCertificates(*r.CertFile)
+		if certMsg != "" {
+			fail("cert_file", certMsg)
+		}
+		if keyMsg := checkKey(*r.KeyFile); keyMsg != "" {
+			fail("key_file", keyMsg)
+		} else if certMsg == "" {
+			if _, err := tls.X509KeyPair([]byte(*r.CertFile), []byte(*r.KeyFile)); err != nil {
+				fail("key_file", "does not match the certificate in cert_file")
+			}
+		}
+	}
+	return errs
+}
+
+// checkURL reports what is wrong with an absolute URL that must use one of schemes, or "".
+func checkURL(raw string, schemes ...string) string {
+	want := "must be an absolute " + strings.Join(schemes, " or ") + " URL with a host"
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return want
+	}
+	okScheme := false
+	for _, s := range schemes {
+		okScheme = okScheme || strings.EqualFold(u.Scheme, s)
+	}
+	if !okScheme {
+		return want
+	}
+	if u.User != nil {
+		return "must not carry credentials (user:password@)"
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "must not have a fragment (#...)"
+	}
+	if !IsHost(u.Hostname()) {
+		return "has an invalid host " + strconv.Quote(u.Hostname())
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "has an invalid port " + strconv.Quote(p)
+		}
+	}
+	return ""
+}
+
+// IsHost reports whether s is an IP address or a host name made of RFC 1123 labels.
+func IsHost(s string) bool {
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pemBlocks decodes every PEM block of s. It fails on text outside the blocks, so that a
+// truncated or concatenated-with-garbage upload is not silently half-accepted.
+func pemBlocks(s string) ([]*pem.Block, string) {
+	rest := []byte(s)
+	var blocks []*pem.Block
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) == 0 {
+		return nil, "is not PEM: no -----BEGIN ...----- block found"
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, "has text that is not a complete PEM block"
+	}
+	return blocks, ""
+}
+
+func checkCertificates(s string) string {
+	blocks, msg := pemBlocks(s)
+	if msg != "" {
+		return msg
+	}
+	for i, b := range blocks {
+		if b.Type != "CERTIFICATE" {
+			return "block " + strconv.Itoa(i+1) + " is " + strconv.Quote(b.Type) + ", not CERTIFICATE"
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return "block " + strconv.Itoa(i+1) + " is not a valid X.509 certificate"
+		}
+	}
+	return ""
+}
+
+func checkKey(s string) string {
+	blocks, msg := pemBlocks(s)
+	if msg != "" {
+		return msg
+	}
+	if len(blocks) != 1 {
+		return "must hold exactly one PEM private key block"
+	}
+	b := blocks[0]
+	if _, encrypted := b.Headers["Proc-Type"]; encrypted || b.Type == "ENCRYPTED PRIVATE KEY" {
+		return "must not be encrypted with a passphrase"
+	}
+	var err error
+	switch b.Type {
+	case "PRIVATE KEY":
+		_, err = x509.ParsePKCS8PrivateKey(b.Bytes)
+	case "RSA PRIVATE KEY":
+		_, err = x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "EC PRIVATE KEY":
+		_, err = x509.ParseECPrivateKey(b.Bytes)
+	default:
+		return "block is " + strconv.Quote(b.Type) + ", not a private key"
+	}
+	if err != nil {
+		return "is not a valid " + strings.ToLower(b.Type)
+	}
+	return ""
+}

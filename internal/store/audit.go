@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// AuditEvent is one write in the audit trail. ChangedFields names fields only: secret values
+// are never recorded.
+type AuditEvent struct {
+	ID            int64
+	Time          time.Time
+	EnterpriseID  string
+	TokenID       string
+	Operation     string
+	TargetID      string
+	ChangedFields []string
+	RequestID     string
+}
+
+// Audit operations.
+const (
+	OpRegionCreate  = "region.create"
+	OpRegionReplace = "region.replace"
+	OpRegionUpdate  = "region.update"
+	OpRegionDelete  = "region.delete"
+	OpTokenCreate   = "token.create"
+	OpTokenRevoke   = "token.revoke"
+)
+
+type auditRow struct {
+	ID            int64     `gorm:"column:id;primaryKey"`
+	Time          time.Time `gorm:"column:time"`
+	EnterpriseID  string    `gorm:"column:enterprise_id"`
+	TokenID       string    `gorm:"column:token_id"`
+	Operation     string    `gorm:"column:operation"`
+	TargetID      string    `gorm:"column:target_id"`
+	ChangedFields string    `gorm:"column:changed_fields"`
+	RequestID     string    `gorm:"column:request_id"`
+}
+
+func (auditRow) TableName() string { return "regiond_audit" }
+
+// insertAudit records ev in the write's own transaction: the write and its audit commit together.
+func insertAudit(tx *gorm.DB, ev AuditEvent, targetID string, at time.Time) error {
+	return tx.Create(&auditRow{
+		Time: at, EnterpriseID: ev.EnterpriseID, TokenID: ev.TokenID, Operation: ev.Operation,
+		TargetID: targetID, ChangedFields: strings.Join(ev.ChangedFields, ","), RequestID: ev.RequestID,
+	}).Error
+}
+
+// ListAudit returns an enterprise's events newest first, those older than beforeID when it is
+// non-zero, at most limit of them.
+func (s *Store) ListAudit(ctx context.Context, enterpriseID string, beforeID int64, limit int) ([]AuditEvent, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	db := s.reader(ctx).Where("enterprise_id = ?", enterpriseID)
+	if beforeID > 0 {
+		db = db.Where("id < ?", beforeID)
+	}
+	var rows []auditRow
+	if err := db.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, classify(err)
+	}
+	out := make([]AuditEvent, len(rows))
+	for i, r := range rows {
+		var fields []string
+		if r.ChangedFields != "" {
+			fields = strings.Split(r.ChangedFields, ",")
+		}
+		out[i] = AuditEvent{ID: r.ID, Time: r.Time.UTC(), EnterpriseID: r.EnterpriseID, TokenID: r.TokenID,
+			Operation: r.Operation, TargetID: r.TargetID, ChangedFields: fields, RequestID: r.RequestID}
+	}
+	return out, nil
+}

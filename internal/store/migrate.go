@@ -1,0 +1,111 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationIDs lists the versioned migrations in order. Each has one SQL file per backend,
+// migrations/<id>.<backend>.sql. Never edit a released migration: add the next one.
+var migrationIDs = []string{
+	"0001_region_info",
+	"0002_tokens",
+	"0003_audit",
+	"0004_generation_meta",
+}
+
+// Migrate brings the schema to the latest version. It is safe to run again, and safe to run from
+// several replicas at once: on MySQL they take turns under a named lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.w.WithContext(ctx)
+	if s.dsn.Backend == MySQL {
+		// GET_LOCK belongs to one connection: hold one for the whole migration.
+		return db.Connection(func(conn *gorm.DB) error {
+			// Each use starts a new statement on the same connection.
+			on := func() *gorm.DB { return conn.Session(&gorm.Session{NewDB: true}) }
+			var got int
+			if err := on().Raw("SELECT GET_LOCK('regiond_migrate', 60)").Scan(&got).Error; err != nil {
+				return classify(err)
+			}
+			if got != 1 {
+				return fmt.Errorf("another replica held the migration lock for 60s")
+			}
+			defer on().Exec("SELECT RELEASE_LOCK('regiond_migrate')")
+			return s.migrate(on())
+		})
+	}
+	return s.migrate(db)
+}
+
+func (s *Store) migrate(db *gorm.DB) error {
+	var ms []*gormigrate.Migration
+	for _, id := range migrationIDs {
+		file := fmt.Sprintf("migrations/%s.%s.sql", id, s.dsn.Backend)
+		body, err := migrationFiles.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("migration %s has no file for %s: %w", id, s.dsn.Backend, err)
+		}
+		ms = append(ms, &gormigrate.Migration{
+			ID: id,
+			Migrate: func(tx *gorm.DB) error {
+				for _, stmt := range statements(string(body)) {
+					if err := tx.Exec(stmt).Error; err != nil {
+						return fmt.Errorf("migration %s: %w", id, err)
+					}
+				}
+				return nil
+			},
+		})
+	}
+	opts := *gormigrate.DefaultOptions
+	opts.TableName = "regiond_migrations"
+	opts.UseTransaction = s.dsn.Backend == SQLite // MySQL commits DDL implicitly anyway
+	if err := gormigrate.New(db, &opts, ms).Migrate(); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// SchemaVersion is the id of the last applied migration ("" on an empty database).
+func (s *Store) SchemaVersion(ctx context.Context) (string, error) {
+	if !s.reader(ctx).Migrator().HasTable("regiond_migrations") {
+		return "", nil
+	}
+	var id string
+	err := s.reader(ctx).Raw("SELECT id FROM regiond_migrations ORDER BY id DESC LIMIT 1").Scan(&id).Error
+	return id, classify(err)
+}
+
+// LatestSchemaVersion is the id of the newest migration this binary knows.
+func LatestSchemaVersion() string { return migrationIDs[len(migrationIDs)-1] }
+
+// statements splits a migration file into statements: they end with ";" at the end of a line.
+// Comment lines are dropped.
+func statements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteString("\n")
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		out = append(out, rest)
+	}
+	return out
+}

@@ -1,0 +1,419 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/regiond/regiond/internal/region"
+)
+
+// regionRow is a row of Rainbond's region_info table. KeyFile holds ciphertext.
+type regionRow struct {
+	ID           uint      `gorm:"column:ID;primaryKey"`
+	RegionID     string    `gorm:"column:region_id"`
+	RegionName   string    `gorm:"column:region_name"`
+	RegionAlias  string    `gorm:"column:region_alias"`
+	RegionType   string    `gorm:"column:region_type"`
+	URL          string    `gorm:"column:url"`
+	WSURL        string    `gorm:"column:wsurl"`
+	HTTPDomain   string    `gorm:"column:httpdomain"`
+	TCPDomain    string    `gorm:"column:tcpdomain"`
+	Status       string    `gorm:"column:status"`
+	CreateTime   time.Time `gorm:"column:create_time"`
+	Desc         string    `gorm:"column:desc"`
+	Scope        string    `gorm:"column:scope"`
+	SSLCACert    *string   `gorm:"column:ssl_ca_cert"`
+	CertFile     *string   `gorm:"column:cert_file"`
+	KeyFile      *string   `gorm:"column:key_file"`
+	KeyFileKeyID *string   `gorm:"column:key_file_key_id"`
+	EnterpriseID string    `gorm:"column:enterprise_id"`
+	Version      int64     `gorm:"column:version"`
+	UpdateTime   time.Time `gorm:"column:update_time"`
+}
+
+func (regionRow) TableName() string { return "region_info" }
+
+// Columns read for a region, without and with the TLS material. Lists never read key_file.
+const (
+	regionColumns    = "region_id, region_name, region_alias, url, wsurl, httpdomain, tcpdomain, status, `desc`, scope, enterprise_id, version, create_time, update_time"
+	regionTLSColumns = ", ssl_ca_cert, cert_file"
+	regionKeyColumns = ", key_file, key_file_key_id"
+)
+
+// Reading mode says which TLS columns a read includes.
+type Reading int
+
+const (
+	// Public reads leave every TLS field nil.
+	Public Reading = iota
+	// WithCerts reads ssl_ca_cert and cert_file (lists for tokens holding regions:secrets).
+	WithCerts
+	// WithSecrets reads all three TLS fields and decrypts key_file.
+	WithSecrets
+)
+
+func (s *Store) columns(m Reading) string {
+	cols := regionColumns
+	if m >= WithCerts {
+		cols += regionTLSColumns
+	}
+	if m >= WithSecrets {
+		cols += regionKeyColumns
+	}
+	if s.dsn.Backend == SQLite {
+		cols = strings.ReplaceAll(cols, "`", `"`)
+	}
+	return cols
+}
+
+// scanRegion reads one row selected with s.columns(m).
+func (s *Store) scanRegion(rows *sql.Rows, m Reading) (region.Region, error) {
+	var r region.Region
+	var status, scope string
+	dest := []any{&r.RegionID, &r.RegionName, &r.RegionAlias, &r.URL, &r.WSURL, &r.HTTPDomain, &r.TCPDomain,
+		&status, &r.Desc, &scope, &r.EnterpriseID, &r.Version, &r.CreateTime, &r.UpdateTime}
+	var keyFile, keyID sql.NullString
+	if m >= WithCerts {
+		dest = append(dest, &r.SSLCACert, &r.CertFile)
+	}
+	if m >= WithSecrets {
+		dest = append(dest, &keyFile, &keyID)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return r, err
+	}
+	r.Status, r.Scope = region.Status(status), region.Scope(scope)
+	r.CreateTime, r.UpdateTime = r.CreateTime.UTC(), r.UpdateTime.UTC()
+	if keyFile.Valid {
+		plain, err := s.keyring.Decrypt(keyFile.String, keyID.String, []byte(r.RegionID))
+		if err != nil {
+			return r, fmt.Errorf("%w: region %s: %v", ErrSecretUnreadable, r.RegionID, err)
+		}
+		p := string(plain)
+		r.KeyFile = &p
+	}
+	return r, nil
+}
+
+// RegionQuery selects regions of one enterprise. Results are ordered by region_name.
+type RegionQuery struct {
+	EnterpriseID string
+	Statuses     []region.Status
+	Scope        region.Scope
+	// Text keeps regions whose name or alias contains it (ASCII case-insensitively).
+	Text string
+	// After keeps regions whose name sorts after it: the keyset cursor.
+	After string
+	// Limit caps the number of regions; 0 means all.
+	Limit   int
+	Reading Reading
+}
+
+// filtered applies the query's filters, not its cursor or limit.
+func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
+	db = db.Table("region_info").Where("enterprise_id = ?", q.EnterpriseID)
+	if len(q.Statuses) > 0 {
+		db = db.Where("status IN ?", q.Statuses)
+	}
+	if q.Scope != "" {
+		db = db.Where("scope = ?", q.Scope)
+	}
+	if q.Text != "" {
+		// '!' escapes LIKE wildcards the same way on both backends.
+		pattern := "%" + strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(q.Text) + "%"
+		db = db.Where("(region_name LIKE ? ESCAPE '!' OR LOWER(region_alias) LIKE LOWER(?) ESCAPE '!')", strings.ToLower(pattern), pattern)
+	}
+	return db
+}
+
+// EachRegion calls fn for every region the query selects, in order, streaming rows from the
+// database so that memory does not grow with the number of regions.
+func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Region) error) error {
+	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading))
+	if q.After != "" {
+		db = db.Where("region_name > ?", q.After)
+	}
+	db = db.Order("region_name")
+	if q.Limit > 0 {
+		db = db.Limit(q.Limit)
+	}
+	rows, err := db.Rows()
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := s.scanRegion(rows, q.Reading)
+		if err != nil {
+			return classify(err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return classify(rows.Err())
+}
+
+// ListRegions returns the regions the query selects.
+func (s *Store) ListRegions(ctx context.Context, q RegionQuery) ([]region.Region, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var out []region.Region
+	err := s.EachRegion(ctx, q, func(r region.Region) error { out = append(out, r); return nil })
+	return out, err
+}
+
+// CountRegions counts the regions the query's filters select (ignoring cursor and limit).
+func (s *Store) CountRegions(ctx context.Context, q RegionQuery) (int64, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var n int64
+	err := s.filtered(s.reader(ctx), q).Count(&n).Error
+	return n, classify(err)
+}
+
+// GetRegion reads one region of an enterprise.
+func (s *Store) GetRegion(ctx context.Context, enterpriseID, regionID string, m Reading) (region.Region, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.getRegion(s.reader(ctx), enterpriseID, regionID, m)
+}
+
+func (s *Store) getRegion(db *gorm.DB, enterpriseID, regionID string, m Reading) (region.Region, error) {
+	rows, err := db.Table("region_info").Select(s.columns(m)).
+		Where("enterprise_id = ? AND region_id = ?", enterpriseID, regionID).Limit(1).Rows()
+	if err != nil {
+		return region.Region{}, classify(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return region.Region{}, classify(err)
+		}
+		return region.Region{}, ErrNotFound
+	}
+	r, err := s.scanRegion(rows, m)
+	return r, classify(err)
+}
+
+// Generation is the count of writes to an enterprise's regions: it changes whenever any of them
+// changes, so a cached list built at generation g is current while Generation returns g.
+func (s *Store) Generation(ctx context.Context, enterpriseID string) (int64, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var gens []int64
+	err := s.reader(ctx).Table("regiond_generation").Where("enterprise_id = ?", enterpriseID).Pluck("generation", &gens).Error
+	if err != nil || len(gens) == 0 {
+		return 0, classify(err)
+	}
+	return gens[0], nil
+}
+
+// Generations returns the generation of every enterprise that has one.
+func (s *Store) Generations(ctx context.Context) (map[string]int64, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var rows []struct {
+		EnterpriseID string
+		Generation   int64
+	}
+	if err := s.reader(ctx).Table("regiond_generation").Select("enterprise_id, generation").Scan(&rows).Error; err != nil {
+		return nil, classify(err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.EnterpriseID] = r.Generation
+	}
+	return out, nil
+}
+
+// bumpGeneration counts one more write for the enterprise and returns the new generation. Writes
+// call it first: the row lock it takes serialises an enterprise's writers, in a fixed order.
+func bumpGeneration(tx *gorm.DB, enterpriseID string) (int64, error) {
+	err := tx.Table("regiond_generation").Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "enterprise_id"}},
+		DoUpdates: clause.Assignments(map[string]any{"generation": gorm.Expr("generation + 1")}),
+	}).Create(map[string]any{"enterprise_id": enterpriseID, "generation": 1}).Error
+	if err != nil {
+		return 0, err
+	}
+	var gen int64
+	err = tx.Table("regiond_generation").Where("enterprise_id = ?", enterpriseID).Select("generation").Row().Scan(&gen)
+	return gen, err
+}
+
+// Written is the result of a write: the region as stored and the enterprise's new generation.
+type Written struct {
+	Region     region.Region
+	Generation int64
+}
+
+// CreateRegion stores a new region and its audit event in one transaction. The region's
+// RegionID must be set; Version becomes 1. ErrConflict: the name is taken in the enterprise.
+func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent) (Written, error) {
+	now := now()
+	r.Version, r.CreateTime, r.UpdateTime = 1, now, now
+	row, err := s.toRow(r)
+	if err != nil {
+		return Written{}, err
+	}
+	var gen int64
+	err = s.update(ctx, func(tx *gorm.DB) error {
+		if gen, err = bumpGeneration(tx, r.EnterpriseID); err != nil {
+			return err
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return insertAudit(tx, ev, r.RegionID, now)
+	})
+	return Written{Region: r, Generation: gen}, err
+}
+
+// ChangeFunc computes a region's new state from its current one (read with WithSecrets). It
+// returns an error to abort the write.
+type ChangeFunc func(current region.Region) (region.Region, error)
+
+// UpdateRegion changes a region in one transaction: it reads the current state, checks
+// ifVersion (when non-zero; ErrVersionMismatch otherwise), applies change, stores the result
+// with the next version, and records ev with the fields that changed.
+func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, ifVersion int64, change ChangeFunc, ev AuditEvent) (Written, error) {
+	var out Written
+	err := s.update(ctx, func(tx *gorm.DB) error {
+		gen, err := bumpGeneration(tx, enterpriseID)
+		if err != nil {
+			return err
+		}
+		cur, err := s.getRegion(tx, enterpriseID, regionID, WithSecrets)
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return ErrVersionMismatch
+		}
+		next, err := change(cur)
+		if err != nil {
+			return err
+		}
+		next.EnterpriseID, next.RegionID, next.CreateTime = cur.EnterpriseID, cur.RegionID, cur.CreateTime
+		next.Version, next.UpdateTime = cur.Version+1, now()
+		row, err := s.toRow(next)
+		if err != nil {
+			return err
+		}
+		res := tx.Model(&regionRow{}).
+			Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).
+			Select("region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope",
+				"ssl_ca_cert", "cert_file", "key_file", "key_file_key_id", "version", "update_time").
+			Updates(&row)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrVersionMismatch // changed by a writer outside this enterprise lock (another tool)
+		}
+		ev.ChangedFields = region.ChangedFields(cur, next)
+		out = Written{Region: next, Generation: gen}
+		return insertAudit(tx, ev, regionID, next.UpdateTime)
+	})
+	return out, err
+}
+
+// DeleteRegion removes a region (when ifVersion is non-zero, only at that version).
+func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, ifVersion int64, ev AuditEvent) (int64, error) {
+	var gen int64
+	err := s.update(ctx, func(tx *gorm.DB) error {
+		var err error
+		if gen, err = bumpGeneration(tx, enterpriseID); err != nil {
+			return err
+		}
+		cur, err := s.getRegion(tx, enterpriseID, regionID, Public)
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return ErrVersionMismatch
+		}
+		res := tx.Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).Delete(&regionRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrVersionMismatch
+		}
+		return insertAudit(tx, ev, regionID, now())
+	})
+	return gen, err
+}
+
+// toRow converts a region to its row, encrypting key_file with the region id as associated data.
+func (s *Store) toRow(r region.Region) (regionRow, error) {
+	row := regionRow{
+		RegionID: r.RegionID, RegionName: r.RegionName, RegionAlias: r.RegionAlias, RegionType: "[]",
+		URL: r.URL, WSURL: r.WSURL, HTTPDomain: r.HTTPDomain, TCPDomain: r.TCPDomain,
+		Status: string(r.Status), Desc: r.Desc, Scope: string(r.Scope),
+		SSLCACert: r.SSLCACert, CertFile: r.CertFile, EnterpriseID: r.EnterpriseID,
+		Version: r.Version, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
+	}
+	if r.KeyFile != nil {
+		ct, keyID, err := s.keyring.Encrypt([]byte(*r.KeyFile), []byte(r.RegionID))
+		if err != nil {
+			return row, err
+		}
+		row.KeyFile, row.KeyFileKeyID = &ct, &keyID
+	}
+	return row, nil
+}
+
+// RotateSecrets re-encrypts every key_file that is not under the primary key, in batches. The
+// regions' versions do not change: what clients see is the same. It returns how many it rewrote.
+func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
+	if !s.keyring.Enabled() {
+		return 0, errors.New("no encryption key is configured: nothing to rotate to")
+	}
+	primary := s.keyring.PrimaryID()
+	total := 0
+	for {
+		var rows []regionRow
+		err := s.w.WithContext(ctx).Select("ID", "region_id", "key_file", "key_file_key_id").
+			Where("key_file IS NOT NULL AND (key_file_key_id IS NULL OR key_file_key_id <> ?)", primary).
+			Order("ID").Limit(100).Find(&rows).Error
+		if err != nil {
+			return total, classify(err)
+		}
+		if len(rows) == 0 {
+			return total, nil
+		}
+		for _, row := range rows {
+			plain, err := s.keyring.Decrypt(*row.KeyFile, deref(row.KeyFileKeyID), []byte(row.RegionID))
+			if err != nil {
+				return total, fmt.Errorf("region %s: %w", row.RegionID, err)
+			}
+			ct, keyID, err := s.keyring.Encrypt(plain, []byte(row.RegionID))
+			if err != nil {
+				return total, err
+			}
+			err = s.w.WithContext(ctx).Model(&regionRow{}).
+				Where("ID = ? AND key_file = ?", row.ID, *row.KeyFile). // unless a write replaced it meanwhile
+				Updates(map[string]any{"key_file": ct, "key_file_key_id": keyID}).Error
+			if err != nil {
+				return total, classify(err)
+			}
+			total++
+		}
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,223 @@
+// Package store keeps regions, tokens and the audit trail in a relational database through
+// GORM: MySQL/MariaDB in production, an embedded SQLite file (pure Go) by default. Both run the
+// same code and the same test suite; the few dialect differences live in the migrations.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/regiond/regiond/internal/secrets"
+)
+
+// Options tune a Store.
+type Options struct {
+	// MaxOpenConns bounds the connection pool (MySQL) or the reader pool (SQLite, which has one
+	// writer connection besides). Idle connections are kept up to the same number: database/sql
+	// keeps only 2 by default, and reconnecting cost about a third of MySQL's throughput.
+	MaxOpenConns int
+	// QueryTimeout is the deadline of every query that has no earlier one.
+	QueryTimeout time.Duration
+	// Keyring encrypts key_file at rest. Without a key, storing a key_file is refused.
+	Keyring *secrets.Keyring
+	// Logger receives slow-query and error lines (statements without their values).
+	Logger *slog.Logger
+}
+
+// Store is the database. Its methods are safe for concurrent use.
+type Store struct {
+	dsn     DSN
+	w       *gorm.DB // writes (and, on MySQL, reads too)
+	r       *gorm.DB // reads
+	opts    Options
+	keyring *secrets.Keyring
+	inTx    bool
+}
+
+// Open connects to the database named by dsn. It does not migrate: call Migrate.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	d, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 16
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Store{dsn: d, opts: opts, keyring: opts.Keyring}
+	cfg := &gorm.Config{
+		TranslateError:         true,
+		SkipDefaultTransaction: true, // every write that needs one opens its own
+		Logger:                 slowLog{opts.Logger},
+		NowFunc:                now,
+	}
+	switch d.Backend {
+	case SQLite:
+		wdsn, err := d.sqliteDSN(true)
+		if err != nil {
+			return nil, err
+		}
+		rdsn, _ := d.sqliteDSN(false)
+		if s.w, err = gorm.Open(sqlite.Open(wdsn), cfg); err != nil {
+			return nil, fmt.Errorf("opening %s: %w", d, err)
+		}
+		if s.r, err = gorm.Open(sqlite.Open(rdsn), cfg); err != nil {
+			return nil, fmt.Errorf("opening %s: %w", d, err)
+		}
+		// SQLite has one writer at a time: one connection serialises this process's writes.
+		setPool(s.w, 1)
+		setPool(s.r, opts.MaxOpenConns)
+	case MySQL:
+		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", d, err)
+		}
+		setPool(s.w, opts.MaxOpenConns)
+		s.r = s.w
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", d, err)
+	}
+	return s, nil
+}
+
+func setPool(db *gorm.DB, n int) {
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	// Recycle connections so that a database failover or a proxy's idle cut is noticed.
+	sqlDB.SetConnMaxLifetime(5 * time.Minute)
+	sqlDB.SetConnMaxIdleTime(time.Minute)
+}
+
+// Backend says which database this is.
+func (s *Store) Backend() Backend { return s.dsn.Backend }
+
+// DSN is the parsed database address.
+func (s *Store) DSN() DSN { return s.dsn }
+
+// Keyring is the keyring secrets are encrypted with.
+func (s *Store) Keyring() *secrets.Keyring { return s.keyring }
+
+// DBs returns the connection pools, for metrics: the writer and the reader (the same on MySQL).
+func (s *Store) DBs() (writer, reader *sql.DB) {
+	w, _ := s.w.DB()
+	r, _ := s.r.DB()
+	return w, r
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	for _, db := range []*gorm.DB{s.w, s.r} {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return err
+		}
+		if err := sqlDB.PingContext(ctx); err != nil {
+			return classify(err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	for _, db := range []*gorm.DB{s.w, s.r} {
+		if db == nil {
+			continue
+		}
+		if sqlDB, err := db.DB(); err == nil {
+			errs = append(errs, sqlDB.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deadline bounds ctx by the query timeout unless it already ends sooner.
+func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.opts.QueryTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.QueryTimeout)
+}
+
+// reader is the pool reads use: the transaction of a View, or the read pool.
+func (s *Store) reader(ctx context.Context) *gorm.DB { return s.r.WithContext(ctx) }
+
+// View runs fn against one consistent snapshot of the database: every read fn makes through v
+// sees the same committed state.
+func (s *Store) View(ctx context.Context, fn func(v *Store) error) error {
+	if s.inTx {
+		return fn(s)
+	}
+	return classify(s.r.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		v := *s
+		v.r, v.w, v.inTx = tx, tx, true
+		return fn(&v)
+	}, &sql.TxOptions{Isolation: s.viewIsolation()}))
+}
+
+func (s *Store) viewIsolation() sql.IsolationLevel {
+	if s.dsn.Backend == MySQL {
+		return sql.LevelRepeatableRead
+	}
+	return sql.LevelDefault // a SQLite read transaction is a snapshot already
+}
+
+// update runs fn in one write transaction, retrying on deadlocks, which MySQL may report when
+// concurrent writers first create the same enterprise's generation row.
+func (s *Store) update(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.w.WithContext(ctx).Transaction(fn)
+		if !isDeadlock(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return classify(err)
+}
+
+// now is the time the store writes: UTC, at the microsecond precision both backends keep, so
+// that a value reads back equal to what was written.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// slowLog logs slow statements, without their values (they can be secrets). Failed statements
+// are not logged here: the store returns them, and the caller decides whether they are news.
+type slowLog struct{ l *slog.Logger }
+
+const slowQuery = 500 * time.Millisecond
+
+func (g slowLog) LogMode(logger.LogLevel) logger.Interface { return g }
+func (g slowLog) Info(context.Context, string, ...any)     {}
+func (g slowLog) Warn(context.Context, string, ...any)     {}
+func (g slowLog) Error(context.Context, string, ...any)    {}
+func (g slowLog) ParamsFilter(_ context.Context, sql string, _ ...any) (string, []any) {
+	return sql, nil
+}
+func (g slowLog) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if elapsed := time.Since(begin); elapsed >= slowQuery {
+		sql, rows := fc()
+		g.l.WarnContext(ctx, "slow database statement", "elapsed_ms", elapsed.Milliseconds(), "rows", rows, "sql", sql)
+	}
+}
