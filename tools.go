@@ -1,8 +1,8 @@
 //go:build tools
 
-// Package tools pins the code generators and API tools this repository runs with `go run`,
+// This file pins the code generators and API tools this repository runs with `go run`,
 // so a fresh clone needs nothing installed beyond Go.
-package tools
+package regiond
 
 import (
 	_ "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen"

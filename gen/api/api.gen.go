@@ -214,7 +214,7 @@ type PEMCACert = string
 // PEMCert A PEM client certificate (optionally followed by its chain), or `null`. Set together with `key_file`.
 type PEMCert = string
 
-// PEMKey The PEM private key (PKCS
+// PEMKey The PEM private key (PKCS 1, PKCS 8 or SEC 1) that matches `cert_file`, or `null`. Encrypted at rest.
 type PEMKey = string
 
 // Problem An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
@@ -292,7 +292,7 @@ type RegionCreate struct {
 	// Example: apps-hz.example.com
 	Httpdomain *RegionDomain `json:"httpdomain,omitempty"`
 
-	// KeyFile The PEM private key (PKCS
+	// KeyFile The PEM private key (PKCS 1, PKCS 8 or SEC 1) that matches `cert_file`, or `null`. Encrypted at rest.
 	KeyFile nullable.Nullable[PEMKey] `json:"key_file,omitempty"`
 
 	// RegionAlias Cluster alias, for people (1 to 64 characters).
@@ -438,7 +438,7 @@ type RegionPatch struct {
 	// Example: apps-hz.example.com
 	Httpdomain *RegionDomain `json:"httpdomain,omitempty"`
 
-	// KeyFile The PEM private key (PKCS
+	// KeyFile The PEM private key (PKCS 1, PKCS 8 or SEC 1) that matches `cert_file`, or `null`. Encrypted at rest.
 	KeyFile nullable.Nullable[PEMKey] `json:"key_file,omitempty"`
 
 	// RegionAlias Cluster alias, for people (1 to 64 characters).
@@ -503,7 +503,7 @@ type RegionReplace struct {
 	// Example: apps-hz.example.com
 	Httpdomain *RegionDomain `json:"httpdomain,omitempty"`
 
-	// KeyFile The PEM private key (PKCS
+	// KeyFile The PEM private key (PKCS 1, PKCS 8 or SEC 1) that matches `cert_file`, or `null`. Encrypted at rest.
 	KeyFile nullable.Nullable[PEMKey] `json:"key_file,omitempty"`
 
 	// RegionAlias Cluster alias, for people (1 to 64 characters).
@@ -1177,6 +1177,15 @@ type ClientInterface interface {
 	// Corresponds with DELETE /openapi/v1/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeToken(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetToken Get a token's metadata
+	//
+	// Returns one token of the caller's enterprise, without its secret value.
+	//
+	// Required scope: `tokens:admin`.
+	//
+	// Corresponds with GET /openapi/v1/tokens/{token_id} (the `GetToken` operationId).
+	GetToken(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetReadiness Readiness probe
 	//
 	// Answers `200` when the database answers a ping within a short deadline, and `503`
@@ -1544,6 +1553,25 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 // Corresponds with DELETE /openapi/v1/tokens/{token_id} (the `RevokeToken` operationId).
 func (c *Client) RevokeToken(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeTokenRequest(c.Server, tokenId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetToken Get a token's metadata
+//
+// Returns one token of the caller's enterprise, without its secret value.
+//
+// Required scope: `tokens:admin`.
+//
+// Corresponds with GET /openapi/v1/tokens/{token_id} (the `GetToken` operationId).
+func (c *Client) GetToken(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTokenRequest(c.Server, tokenId)
 	if err != nil {
 		return nil, err
 	}
@@ -2184,6 +2212,40 @@ func NewRevokeTokenRequest(server string, tokenId TokenId) (*http.Request, error
 	return req, nil
 }
 
+// NewGetTokenRequest constructs an http.Request for the GetToken method
+func NewGetTokenRequest(server string, tokenId TokenId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token_id", tokenId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetReadinessRequest constructs an http.Request for the GetReadiness method
 func NewGetReadinessRequest(server string) (*http.Request, error) {
 	var err error
@@ -2486,6 +2548,17 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /openapi/v1/tokens/{token_id} (the `RevokeToken` operationId).
 	RevokeTokenWithResponse(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error)
+
+	// GetTokenWithResponse Get a token's metadata
+	//
+	// Returns one token of the caller's enterprise, without its secret value.
+	//
+	// Required scope: `tokens:admin`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /openapi/v1/tokens/{token_id} (the `GetToken` operationId).
+	GetTokenWithResponse(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*GetTokenResponse, error)
 
 	// GetReadinessWithResponse Readiness probe
 	//
@@ -3806,6 +3879,117 @@ func (r RevokeTokenResponse) ContentType() string {
 	return ""
 }
 
+// GetTokenResponse401Headers the declared response headers of an HTTP 401 response for GetToken
+type GetTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetTokenResponse429Headers the declared response headers of an HTTP 429 response for GetToken
+type GetTokenResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetTokenResponse503Headers the declared response headers of an HTTP 503 response for GetToken
+type GetTokenResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Token
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetTokenResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetTokenResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetTokenResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTokenResponse) GetJSON200() *Token {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetTokenResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetReadinessResponse503Headers the declared response headers of an HTTP 503 response for GetReadiness
 type GetReadinessResponse503Headers struct {
 	RetryAfter *int
@@ -4181,6 +4365,23 @@ func (c *ClientWithResponses) RevokeTokenWithResponse(ctx context.Context, token
 		return nil, err
 	}
 	return ParseRevokeTokenResponse(rsp)
+}
+
+// GetTokenWithResponse Get a token's metadata
+//
+// Returns one token of the caller's enterprise, without its secret value.
+//
+// Required scope: `tokens:admin`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /openapi/v1/tokens/{token_id} (the `GetToken` operationId).
+func (c *ClientWithResponses) GetTokenWithResponse(ctx context.Context, tokenId TokenId, reqEditors ...RequestEditorFn) (*GetTokenResponse, error) {
+	rsp, err := c.GetToken(ctx, tokenId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTokenResponse(rsp)
 }
 
 // GetReadinessWithResponse Readiness probe
@@ -5522,6 +5723,114 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 	return response, nil
 }
 
+// ParseGetTokenResponse parses an HTTP response from a GetTokenWithResponse call
+func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Token
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetTokenResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetTokenResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetReadinessResponse parses an HTTP response from a GetReadinessWithResponse call
 func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5603,6 +5912,9 @@ type ServerInterface interface {
 	// RevokeToken Revoke a token
 	// (DELETE /openapi/v1/tokens/{token_id})
 	RevokeToken(ctx echo.Context, tokenId TokenId) error
+	// GetToken Get a token's metadata
+	// (GET /openapi/v1/tokens/{token_id})
+	GetToken(ctx echo.Context, tokenId TokenId) error
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx echo.Context) error
@@ -5913,6 +6225,22 @@ func (w *ServerInterfaceWrapper) RevokeToken(ctx echo.Context) error {
 	return err
 }
 
+// GetToken converts echo context to params.
+func (w *ServerInterfaceWrapper) GetToken(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token_id" -------------
+	var tokenId TokenId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token_id", ctx.Param("token_id"), &tokenId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetToken(ctx, tokenId)
+	return err
+}
+
 // GetReadiness converts echo context to params.
 func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	var err error
@@ -5978,6 +6306,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/openapi/v1/tokens", wrapper.ListTokens, options.OperationMiddlewares["listTokens"]...)
 	router.POST(options.BaseURL+"/openapi/v1/tokens", wrapper.CreateToken, options.OperationMiddlewares["createToken"]...)
 	router.DELETE(options.BaseURL+"/openapi/v1/tokens/:token_id", wrapper.RevokeToken, options.OperationMiddlewares["revokeToken"]...)
+	router.GET(options.BaseURL+"/openapi/v1/tokens/:token_id", wrapper.GetToken, options.OperationMiddlewares["getToken"]...)
 	router.GET(options.BaseURL+"/openapi/v1/audit", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
@@ -7819,6 +8148,149 @@ func (response RevokeToken503ApplicationProblemPlusJSONResponse) VisitRevokeToke
 	return err
 }
 
+type GetTokenRequestObject struct {
+	TokenId TokenId `json:"token_id"`
+}
+
+type GetTokenResponseObject interface {
+	VisitGetTokenResponse(w http.ResponseWriter) error
+}
+
+type GetToken200JSONResponse Token
+
+func (response GetToken200JSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken400ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken401ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken403ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken404ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken429ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken500ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetToken503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetToken503ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetReadinessRequestObject struct {
 }
 
@@ -7894,6 +8366,9 @@ type StrictServerInterface interface {
 	// RevokeToken Revoke a token
 	// (DELETE /openapi/v1/tokens/{token_id})
 	RevokeToken(ctx context.Context, request RevokeTokenRequestObject) (RevokeTokenResponseObject, error)
+	// GetToken Get a token's metadata
+	// (GET /openapi/v1/tokens/{token_id})
+	GetToken(ctx context.Context, request GetTokenRequestObject) (GetTokenResponseObject, error)
 	// GetReadiness Readiness probe
 	// (GET /readyz)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
@@ -8276,6 +8751,31 @@ func (sh *strictHandler) RevokeToken(ctx echo.Context, tokenId TokenId) error {
 	return nil
 }
 
+// GetToken operation middleware
+func (sh *strictHandler) GetToken(ctx echo.Context, tokenId TokenId) error {
+	var request GetTokenRequestObject
+
+	request.TokenId = tokenId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetToken(ctx.Request().Context(), request.(GetTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetTokenResponseObject); ok {
+		return validResponse.VisitGetTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetReadiness operation middleware
 func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	var request GetReadinessRequestObject
@@ -8304,184 +8804,186 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chu3si/8KqhZq8rU3kOapChfqErtUhw7UeI4iiwvrx3T2wPOgCSiIcAMQNFMSlXfQ3xPeJ7kFLqB",
-	"GcyFN1neK1nHf9nizODSaPQNv278EcRyvpCCCa2C4R8B+0jni5TB/y/ZlEth/qeW8znN1sEwOCMZ/BoS",
-	"xZgg4zWhRMtrJsiK65lcahLhC2qoWJwxraIgDG5oumSmoZhl+sOEpywYimWahkHCVBwMg++omP4+k0uy",
-	"yGSyjDWXgsTpUmmWBWEw03qRyDnlIhgGdLFQ7dnvHTvSTiznQRhcs3WpXRzEB5pyqrz2g/wJT4JhMBj3",
-	"2ZPJMW0/jXtJe8BOJu0n9PG4/Sg+SQbseNKnvXHxiaBzFgyDjHIxliJpz34PwkDFcmF+XWT8hmpmflHp",
-	"h5h+MFN1o1Ga6qUZRy8IAx0Xk9Hxoj6XZZYGQ5i0Gj58iJ1X3ho+GQyOgzBYKXx5pTa/+qj7qBvc3t6G",
-	"wYzRhGWwts+v6NT8a+if8YWGhQ7OiNKZFFPChOZ6TTSdEjkhesYVydgiY4oJTc3LnSB0vBIMg1GQHY8C",
-	"oMaMzalpWK+BLEpnXEwD0/tLLq7rXV5go2Q14ykjc5kxsqBTZvozNBqSaLTsdo/jN5cvcSiMCPZRw0vw",
-	"hJ2SjKVfjQLz8yiISOvyxTPypP/kyVFlkNDOQ7lggi74w5uepZf6r5TPuf6q1+2aV/qPTNMfgKm/Yuvv",
-	"++e/yo+Tnzt0HDf1t2vSMqba7qLyxK9mjHiTijNGNUtIxpRcZjErj71h1A/3ZN5to7tkOlufTcwuq43v",
-	"NYulSBTRkqwo12TMJmZxdLbmYkrolPIyE/T8ruZc8PlyHgy7oeuWC82mLIN+3759e7bUM8Nlsdk0jcSh",
-	"xRtGHEDjDGilWHbDMsI+LlisFS74016vGxLzv0ePT7qVpf+a0YxlJGM0nX81svs5GQUhYVkms69GARc3",
-	"NOUJLvvOVf3nldQ0fSaXQtfH/p1ckTkVa8I1mysypzqewbAnPNUsUyGhcSaVIjRNkddLg+37XU9kNqca",
-	"qfdoEITbCXsbBgua0TnTdpefT340vTfTNzIyIHL8V97eyJIzKqaMcEXGVLGESEFaMiPRf0RHHXLuPpuC",
-	"rIZXk5FQXMQstI9+WzKlyYTyVIF6INGg148IFQkRUs8MH3FFVhnXmonOSDTLFBCUKLqCMLBC+HzSxqmV",
-	"uI5+fMnEVM+CYf/kUdiwcOeTV1KwDUT5STAiM5RBSByFdKBpyjIyk2micgqcEj4hUgB54mWWMaFx2lSo",
-	"FcvMz9FxdxDhxIUkY5msO4fN0Ix1+zR73f4gbJS1c66bl91wHFH8d0ZaPbO5e91u96hDvuU3Zj0ikIWR",
-	"oUNUyMHIymQzv5QrfZpr+7HUs5DQkbCMYJ4S0BZ6mQmWkNVMpqxDrsBGMCtPlwnX8J4iNGOEpiu6VtBB",
-	"Qlq9btcYFQmb0GWqjypM0et2LbV+W7JsXRALRh1s2jnHfbNz6EfcOWbC3kbqNUqoCzplMOZmIsoF/W3J",
-	"zMIrmZFJJudAm0XGbrhc4mweKBIZnTckqHk6nU6zwsKV75BzoNxYLkVCtBwJ0yLMk3BNVtSIkoSRicyG",
-	"udGlZxQfUSNaWBKahUN9athO6hnLCrljeHLQ7UbVrea03Mtn38/Of5U8nr9YjOff34znP2v6neSTnzv/",
-	"mPQ+Xvfn33fpz0HzEhTcsolZT3p9oHvOvE2c+zO02rA307UVNsrwlGLO0ASzDBnWN/oiEkuhKRcKzRdt",
-	"jIZWTBVrc6GYUFzzG6AmOXv97PycpEwbKlU0B9h4TdP9bdMsHw12TxIt6/OkmblwGg8U4QlpUfLmzfk3",
-	"uPTjtaf+TsmlNUQfKHLcb8/YR8ITu6fimC2MNaGlrExoT6sBprygelbMuDCcjUX825JnLAmGOluyDZQ4",
-	"flSlxIIaGpum/+fdWfsX2v69237afv+ffw+aqPTamNYvgHl3MYRhdlhmMMfLM14sxymPNywjmu/+BP6e",
-	"sUkwDP72sHCMHuJT9RDXDcaFIwS7fv8hGn2B+lYxgk4BUx1yyRaMapQgTn8DZyp2wzKaklaEL3/VQwvV",
-	"/nUclRf3HfgXx8F789silQlz69M4dXRK/LmDxbInEfDrWxCs5/hdoYpoltG1eaj0GhbBiGPzN8jUTYwP",
-	"0sPyvZCacK0IepEEPMgKK2t5/aHb+/6bpz8e//D4H/2fn1yeXD16O/hn77+7vzw9a2Zi6OIAHh509+Lh",
-	"DxuY+NZ0oxZSKHSpv6bJJZpF4A1LoRmakHSxSK2l+3CRyXHK5v/5q0K/wffJrZ3a7JQTM0nUCeOM0Wtl",
-	"WQoH7LvhwBoDowcTpilPi+1tmhgSnABJJFPigfZs2IxNlykF2ztjSplOR8H/vKPt39+33rWRGO//4539",
-	"z9F//R0MHLCyVTB890cw4SxNyt0Z5cyUotOCdPfU8+17wwRKUxFv8KJM32r6mafv3H8guOYauPccV9KZ",
-	"yQXzLDMxtB7K0LLC0C57270MnLWfzLrAJvCTJmWDVrqZq7HK88lyRRIZL+fGmGjNaWp2MEvI969/ehWS",
-	"FUQJzIBDshTXQq4EYWI5x30aGr1DUimmxdM5m49ZFpIxTdAEhZ141CERMkcEzKsIo/GMAJN0jLx4JsUk",
-	"5fFdt0uyxPdYdcPkD4jlwNreeLppb1B/tyXECwcRmmaMJmvCPhrz9jDG37/Zu3L1IQMvWPZpwbL5Ymzl",
-	"1di9dT9Mmgu3QsmXLb/y2AlH55UJzbJFxhUDPnohszFPErTn78BINsxXlbo0aUuj5a01jrERLcGnbeSq",
-	"Y4+rYC5ywTJ0uQVjifKcajWEVogzUfZc8gNbLRb6uFjoglpbV3qSv3Z/8ggpyRVB6TheapLS2KoyGDT8",
-	"rzLBUxIhWZ0Y4RqW/dxwgaDpc7MP76xysY3K6guyFBiBYgmGkerrfVLSsLT+CZExBA+SU+PjzagiY8YE",
-	"SeXUeMPA8U5A84Q8njyN++MeGyTH9CR+NN6fKT5H1/YpRtIbnjvOOilrPSRmHsOzhNuq+yz970melEjh",
-	"D6NDDAOOZbImwhjeJKZZxg0z2REYNitmHZEJF4lhNSdzUjlVwHavpH5h3Pg7clzWdPAiclVqHzdIl0FN",
-	"Z5F9/L1C+YMM3clW+4aefR10x4EU4mlQMNErqckE6LuVcYTUbXztfjjnlSRqGc/yEL1bdowPPlBVnfNK",
-	"6h9lwiecbXT06zHXUqwxKgUBoyMv2HjqxxQbDnaa5mhfewjv3GKYa51KmlxJ+ZJmU3ZHftXe575+hK0k",
-	"zU7CwCHG6Kpc2yvrxMIkhc+5Iqlp27RBBel1B09OHj8i47Vm6hCleFizOdv1PK1oiYXGLcx3K/st8PW2",
-	"lrKNr9+/1d40F++EBONAKJMuMjjQ4aaVF5Sn7K7SSWma1pY6lUqT5SIxFvUiYzdmKyRNi92vLbZ/gEDg",
-	"/MDFO419RVou1F9xUY5O8TnXeBgFweWMaQhx3Kf8+nyjLLis73GZt05wdsJ2iLmF90HbfnA/nBa5SUV1",
-	"95A5QWSPSoZkI508uWZp0SGv7PmPIaA7AKpy6WUeoLmjFi0+91kV7V93gOEdJFV5tf+kaqzbbWVbVvnH",
-	"xLgnpll1ShQTCUzZkIWs5RImfe88+amjyXnPzLKR93L67c99+Sf3JekaZukxZT7PELaVL+RnNCFCClTE",
-	"r1l2w2P2RtAbylM6Tu+q6JblFgquMjI5oZqOqYITwUSuRJM7UFV1/jde46coIkhKEQBzgJbbs8XCOPcU",
-	"nKWT/932xfdfvD/lVp5Cxmg8Mz0QmYHqValcNQoQN0c60SwjEYAb2oBuiIhCNEPFWPJe2WUzeVAJGPaV",
-	"lD9SsbbRXHVHhgKbqCqirqREAEHmGm+QTeXwFDJ9ZrQvNEnYx5ixxDh3Pk16lg4tdRQcEEO6U+uFgPEi",
-	"SE1T28Jfpsu2o9F9xxjcJOCYwZ9kh1z+7/HRG0GXeiYz/vudFd2cK8XFtMxEryRxh7E1N7HnByVsoCWP",
-	"uzgZ7rybMzs89FFylMK+gYc7Nl/4fb2Ce0q02iWYijc/Q3DKkjwPb4eEfVzAtKRRVTfymiUVHnn79m27",
-	"CnraxihVjJTllkUmY6aUEYjPAaR3V1WWVQNagEazQVZmI/wIumqSP74dv8zSIZkvjT/CCBWEjpVMl5qR",
-	"mdYLQxHAMhbtUzKT4N03hMfNuPyw+OHNHhAev/PAC+HW99nTW5z9znWW/iefwT8Ea52pynHOeJkfEFKS",
-	"LVNwZWIqMPACJ1ukZSaNyx+Si+c/huSarR/GLNN8ggcnC8qzkPD5fKlhwrCCIRGSMBFnaxiO+QhOsiMH",
-	"0I12Hvm8EWq5WMhMs+RHlnB6tV7c1V6b+9/7rD6R2ZwYJjH+iJzAqVaTt3ricfkz7L9t2iuYxhuJGUEI",
-	"TpL/68f2arVqmw7byyxlwjSd7C9A77nXwuU88Rk3pzgBksHJ3i7Ozb9pwzdtePnzhDgeKBL5hIiMDDZT",
-	"hqMAUT0S0PSaqU5QDAWY4WyZcP38hjVhNn8SDF2JkIBHH8ssKXQUQtZ0RnnaIa89QAKibTBY7D4yYn+R",
-	"mcFojlxoveEPwOKqORSIO8FiMfFFPMh3rnQL8SAAqQ8JHjrNEDSydi9V0SB2sY08dMCOCkChDtgoYpgf",
-	"+IawZfGK1RTGn57RxYIJoFkZpWGhfHVwRBhs7MAsEuBATl1kyyGbBFuxrNTBoB/WYbJVRF8Y5NxR7/Kt",
-	"A9El4DAaGiznhn7I8x2EZud5AJ2MLVIaez9g3Kv4O2Epg7/BXii+xz/RPECQjiNStaEaqfzDlkYw7z/b",
-	"1hVpn3/jgXpxDwGnAIQsX7DyIjUc39Q5xazE5hHwpOgVgkDgrkFmiIvv3AGHVh8Fn7OmJWTCY0azmLGc",
-	"z02/Sbnffrf/qN3rtfuPr7pPhr2TYbf/S+BxkFmANnTS1LlDD+2ggAfOLFOdtKI45RGoRAiLyfmcioSk",
-	"XGxGN3XPel/3nx1/M3h+8uLRt4+/e/L90x8aAXNFxOtdABAnO4/yng59EFSxLfwFDqsyq8SA7/O+5fhX",
-	"Fms4Xzfv5aesDfsLgN7GpMyBcNB0hVPrwtPahU30huA34kpIq4QJCEkER8XqXe99dBRaFG2BrTOWHZjZ",
-	"hGoC4qlM+zJGo8YGuXW6x0x5pWkLQ3YQoxSAZeYbX25tWFOkRdF/00J8x2iqZ02pPUZzswfKAtTrlHam",
-	"QfXLSF5HZGU22AzaXvsiUl6XBZm83jmLQivVBn/x/MdnZ88gcWobOP/i+Y8kevb88ur8xfmzs6vnERmn",
-	"EjECVBPFp/YsDRPIyNnF+QNFPNMVUNKRWKYp7kRh5b6P4j05OX4UBuYdjPYhRrDGCmbEjeM9g1HGKTcG",
-	"t282tyS8QtPUWMZpKlcsIeM1RCHiGeXiyBueMTc00XLKAMmNSRS5KX33Mf/A1s17ygzaprKB7d66+OHZ",
-	"6zt2Y+27OmmERSBg4s7g5DGxViVBY1sdFX5oZCxXzBmJ5moa2Q2vcvSzpbEaiYzRpNm5kJMJE4nZbyh0",
-	"Vk5dOAVpFIbF2FXA8V/Akn99sGTNIIcVrbKlB6dH9jSvncJMvru6urB47bLt2e022ZqOTZoNTcjOKBSE",
-	"Ta6EoYYgjhZMLlK2USPdO8VrO9dxYJMMZkJn6NI37iwzfKdmzQz2QpR7xkODR1LwZHM6kzEnGsxdPAnd",
-	"mUbZqN/VdA/2sNsQOUTROTOuo4Oh/QtXb5erYJ8bn7rkNIRES4A0eYgmPHx7oCy06VCXYZNJcVXeU7DT",
-	"9tlYVhw0pC3PZKaJjfA4drg2c5ETp1zKw98oUaqucb2zN5fnRrkA1LPezZBETUIpKil7TAQZiagiq4zl",
-	"6seuzd85ytL8kWOazB9zpmcyaZvfKLYdhSMROQCueaUBHAA/V7Ep2HFTSAeaLMUpa+0668488I9szN8O",
-	"O2dn5o4Lazlo+wjyXZali1oBl4RFgouVxyEKftzfTeYnZracYc2A6ro/s9YkZJf5gtrmUT4aGPMto3FD",
-	"FplXfuCQTDE3omcYQBj+EdAESU7TC0+jTWiqWB03LdjK+uKdHDLNE4id1dPJwMKa0zWE1cYMkgg7ZUOo",
-	"UlPhtXERZ5RvLpCgZpuqGahZvZpBXU0XxSJ2RBKtEX7r6knsk8D0jXnztlxcYq/v8N1bv+bEzuEZe/u2",
-	"WpVin96QGW8rJN7ny1fmzduwQK7vndhWKWGxm/ZnjvqFvD8kgcwriHHYAtgzrN2fvLl8ad631TL2+eLt",
-	"a/imImDKdnhpNXE0m6XKN5Yxm4WK9ytpUU3mUmnS73Z3i5Tmiil+JrynSquC5Zuc7FXZMTMDgHQycNJ6",
-	"vf7xkTHuqCDnF4QmibFQ0FEdBaOg7EcXo2wu1rIjTz/PjxUTecnUoml8NsbYSqimJIYA11FI2Eca63Rt",
-	"DDHPXIvKzVmoGlhsvWMbbA/RXRwJIwa/f/3TKzgCUR3bUeLS1BUTCVZu6B07V/SUALxeMU2uXr62hjBX",
-	"1oXPsUkjkT/FWLYXgUB4nNpcRAfV5Rb5WKmq0hx7yMOORWTk1A0DfGKchczIDCwOs5g7/fxkX86+VwYu",
-	"i+2KqS6lJviQLEXCMrKacYdaxC4eKDRAvTMzXBTIFlYzm0qPzH0vPO1ri/pi+TEXOSFRvrbR1gVC5rK8",
-	"ad/jWIVB7bV4VY20p82zr3mzqb8m3wR3KeFJ2GSe2ET4u2WzV5LSN43KKddmIpinIVkK/tuS1bPMTr0z",
-	"9LGrnVJxP8uVo3aR6h4Ud53Pnp35AqGljvL6Q/cpEu7BDqjW1HHqSGZGAW3e1VfP7rSpGwtx7dzT1pxo",
-	"5pezi3NAjrRKYJJqfYl9qnztHEdu2DSPZMXGSsbXTON4VsqMZqXU0UZy7KwnFu5RbOcgy6nkrql4iyX1",
-	"aucuHRLjDGftmCrm6nqEJOFTrhVGkttRSJSmmeYuDEfti/DchrTwwUjYJzLDNkLiLLSSz9chbw6TDRUP",
-	"eKt02FyDYHN4KNhoWV24AkgH+ZNgFs1ZNoWoWzxD0/Dx8dNHIEVcevEwD9GnbKKJMWfMHlwKO+/QiZc4",
-	"ZTRThsC5YWT02dqWrQGEBbGH7Tb/U0vA2AlWi9LnJfb6EMHjwp9Q74tr+cW1/PO5lhsE3KXFlxy2P69m",
-	"jEyWaQphH0Mt5m9K0oou3lxFRx3yAh2QfG9qeg0ABZ65qltq6Dl1I4HCQ4XEFqGJzNPeKMhP2eEHa8DC",
-	"zyBiC+fGc3taqLKlSNcj4ZyemUxB3NacHiMzrbQ8qm34nRU+m8t1OjFxfEihzS+hqS/y4983NPXaLUP1",
-	"tFJCQHhpcX5Ou0d2q0ekJYVv5hxh1UAotxX5IJGiNq6txVWCjBRPy9ZKGHxsmxbaNzSD4IxpyhvxRf6d",
-	"/6PtoJjcliOovNBayicsXsepK8oVEuqO6QAYkEeThiMRjYKukY3MSGYxDZ00JEwYnyiBH/rmh4Sr4pdj",
-	"8wsXxDCIZoKK2NkwlkjGpu4FYdAvSng5CvUOog3M4DmOLiiT4TkOsfLrN3aclZ9/LEZqhoMdflMQEYja",
-	"DYZB0VfP/JX30Q+Ggdf2MZy6+QTwauEZlm5cozKIJwfov7l8aQ9esSwsVyQy4hILAYJIj+7B09rreAY3",
-	"5LbRP1BVH8wOO1opHPFKqehodzz10/0yW1avKaaKqEUQysNCGWeMJhFpQWFPTF6miaslcxQW7wG+MSIt",
-	"RLuGVm+HI4Fo2KZPcj3fUoxB4y6GOqeaZZym5m0YlhrSZM5FRFpzKvLyUSpE1E8VpX1U3lr+VHLhaEfs",
-	"/W2H4wCStssmoG7e1B67EsiNjKIu8Sv/p7d2EP5vr/OBwK9QM0+d4WBcDb2NC/hAkTnTNKGaYkETv4Ie",
-	"4OYBrr6gmTYGIm/AXNpa1B+o3oK0tdheqlzp6g042+5V9+nwuDvsdvfH2R4OQsfRjFkqxVQRLffGoGPe",
-	"ltpnrkrLhSIrmV1zMT0tAQgNSWvzf9zu9tu9J7vnvzOexncWTDywMmKth5Qq/WGp9l9084ExDRLSQtR6",
-	"kkdFpIgZoWTOxVKzoz0I5QGyu71hr393QgmpN8FytZ+/N5GVUSRUzcaSZkkTcRYZm/CPzUsw4ZnSXhTI",
-	"xVP9XQfImozFcioMv9rivZXY8DT5cDz54WkzogcSCvddGvu6F8blmOKFSTOdO1MXMdXNdMBn3kimGRVa",
-	"VTJSSuLz/Z7wsNz2LyPDmgDvVaS7Xbl86JZDQl/ElWRAZSeUaN9kQYMs/gR8BnICOYf4INIMk3ssPQEV",
-	"bJqXtihQBZOBDF9iX7dKVWrXnNi7ij6M+x0fHz8NXaxzstTLjB11yEsbVggNv6Gmsd3cXTx+nl2+84Tx",
-	"X83tpbq6cy7sH73KPggDPJKyj83WrSHucSY7+Bd0DE3TnyaAPd42RrRAbsM/KhylN1dMt/IQqQVS0RU8",
-	"VzO5Esj0wE0Ah8Wauc0icv5z/+M/Ho9fDeLLJ/q/e6vnj5bnXXlxQl8fJy+eTr/r//rD4/SX3ekUONo6",
-	"Vd5v2aqedWUM1hDHK+HSg2q54spW9a2qTeZRxfDxDBd/s+KlMvDCTk1fVuz4ZYPQcCrO10O+2rH32GwQ",
-	"LaFb+YPXCPNFWbzMuF6/BqdoGyedCThWszscZU9UKiHgyukjyGNMM7tDwwooxPDcTwsmzi7ORyK/SaTc",
-	"1pCY6XQ6HeeaVZ66a0XsS/aWAwV1A9cjYYXE//n//v+KN1Xzmhp8oprjY5qBsykaz0bCq38JaQ5FdUyQ",
-	"uyxRHXK2V5mCQlxGg24vOh2Jcs0GB0nxeoBXjy0mpfHyihKhio1IFxzCjbcA655Il9ZNscBvqdB8gpEC",
-	"ygXLVC1YO+V6thwbv9d6w4n7N6hlE7v25EqUKqGW0EPKnmFd5uBFvU6NAy+XCVmkVBvVZGhq4+mw69lI",
-	"/LAcs0wwzVQeqoCi2/YLkrBFKtfGJRmCgDDsa+FTpBUts9TwlnlQBAjs45FoRRAWNG/AsAtYiyqdgJvP",
-	"Ec0ikh0H4KbRIqwMXOZCnG4gRTDMBfzxdxvsL2ot+Y46ugJajrBeTz7VVuQFbE13BbAl9DKZQoBUXTz/",
-	"0XjuI/G3v3npPXK+oJqPecr1eiSib59fkQYcP8BaVzxj+QcpFvnyWxJKpuyBIqPgW0NnvK3ELHuaQtWh",
-	"kbDMMAqGhKL0gFNPULUAzKlgyQgqDVUkLJVwZXZ3OlDZSFhU2ZlDZ9ncWHCO8oEaO0sVB6boxls7QzK1",
-	"QfCNhMtpVDXZ1wCMc9cnnW4Sa3hrCV6IBPeWGBKPhH+3hFustzOWsRwqB7XixnhmDhUJXZcj0S4zjX9R",
-	"jK2jbAM7+aEQTLQWMAJWPCXGvrTHxSNBiiJzMeM3TPmOJ1hqs4wx7zTKgqeQC8oVX70cO9Nw8acZsi1v",
-	"gR5vxpTumIlB/ooF9m2qTxEVKW+HpLjB3DDLDcJvIVmkS1XKdDOkakrI6ZBXkuiMxmxM42sVAslgvM9s",
-	"nM4esId4st/Gk30zFozbnZJrtlYMLlyDeLhI3IUyxNYsxRuB8OY4oJa9OwmzFcslTEnruDs4wrkWhdxa",
-	"g17/iChptqgrK8gSrg1BcWEUT5nQ6dq0L29YhtnUOGOz/DAlq37NEgCDJKFDDMwoon9Q/eHCG4drzApv",
-	"GZkJG+YKw4mA0gAWx+UdiefwFmYAOTMVqicbShTFM7bwQMctOPttSVOVJ5iNBIrbU8sFGdwKUqQUlWWE",
-	"5QfUSF7aE2ypX7G4McoP5S7b6owEXP9D5ozmmnCf6v9qLTT9GNp6/0ws56FNXA7d7RLhSJQr/R+dkmjQ",
-	"77vOuF+Lhm0rRZMH9amFzIB51liTBmecj31BM2XWFkCU5Uc4LXCm/TRgKkaiUsAGFRCucr6+TixQUS20",
-	"YEVuy68DHCJwjmu8iUkKd3qd8pgJxTxT52xB4xlr9zvdmoWzWq06FB53ZDZ9aL9VD1+eP3v+6vVz+KZI",
-	"icqNHGMmXjaAo0E6K52tjVoOwuCGZQrNo16ni01ZpRoMg+NOt3McAM5oBub4Q0z9/t38f8qa0p0hqVyR",
-	"qG8YDCNOeCMWpA1BKb8FeHz5mmi5tOg9V/Cv4xckODfuzbdM24T2ykUq/W53S02gplpA8rpcBOjNwi/4",
-	"k+MC5PUhNWzs4DaUsClPPvBdnWD47n3ojeYlv2HCvAtZ+lCMYQqOlu3hvfnYN3tAPG1cjpdwFUIZhfbA",
-	"yjQsr6JCqKWiNEYwh1b8uQKuVeWAMV6Ex6NiQCGKX6Ftgh/ZQyIjVMNCx9FY49UIYI6ANuZz5mHjG2re",
-	"7K61kxfCYWRCY12viNMZiQua17N3l9uB9vFutzstXytq1suZWC+5uM5vaDOSwRWlzc/JSl4a7vMyD5u1",
-	"KGoPqaB8SeOGSEvxykO8y+823PlicWfd7ftP3i7IJBvuGbKFnrFAYh6iLBWlf1eve/SugHjm+JT322Ie",
-	"5s9Bv1S7p6HkzvZbCLyqNXvXnIESM5sqxRQ1YHaVaDFLVqfBIUhYBMjsplGvkUZe3SKPRj3aHx/Hg+SE",
-	"PZo8pk/ulUbd4eDkQBq9LwvbilbZKK/2zi33qn7VTxDql0Ns7dCr5uguM95WwRHegU4GuP2aXs636UPv",
-	"bjD4pLf7k1JBTPjoePdHxeUu5ov+091fVGvd3obByT4zKt++Al/tMb6Gas3AI7kYumw48fc0JqwhIlZc",
-	"tLddBC7LR/tVreqKAmzSq5fgrTZoVhdSoqoeNwiJUVYZZn6X6hSBRnlrA2yVIkW2aKPxN63z7kUvNwUw",
-	"iBe/ALUK16/Ca6HV1WbXYIQS3DnMZHPwzOZENiqM45TymGvrUxuD9sq6fhtdZ9LCM8dyetKMZXAo7MeF",
-	"jEYeCS82BLp+V2igKUluJF5Y57RVRK/yyFX0W3REBM0yuco91z2vvuV6iDeyQtUppc2MqHAL7EJi1knO",
-	"jwh0Rm9YCuaElQoYDkazwhglIxGVb4PdcBG6RdX+sw1XT7fh7umosK/EEspgyUnOicYWGona7dMdcoFj",
-	"5Mp69m283bmFy/jTixevn18dhcYbp2RF02uiZ5lcTmfFfdVEMaZGomQxgukFt7awxH3hwsbQiuNiPCsx",
-	"ItZOFfx3tO7sEclIyMxamYk1uqxwQMZFdJ40awahBlvmnmsypvG1IXY16qAlmTINNzKTV1ITdy9LZHaI",
-	"GYS7j7qwGxtMvVIQf5Opd5nXFTnMzCvdJbqHteffjrrH63iv7h4v3sXc3P2yf/H2PVinZuNWiqavpGP9",
-	"0PCnMMKWVs4wahKjbK8WoG487kLEdvA1478a3mhMVPUx2pgaOv61kkZWgLGx2Qpy3TYflJIjg+74KY37",
-	"yaD9ZHLM2oO4R9tPk8es3Z88Gp/QQXyc9Hubse7jX3Pr0QfYlsDT9kjPOb4AMi3gzpARV5tKI2K+/JaD",
-	"UlpEcxmyWHkVIItgJm8gfZ4kbAkeViC0jQtQy+PbsQD11IFDLOGt2QZuBdwVxNsW4LiyAL1up9s57vQe",
-	"H5KpsIHuTVDR7aZ3gY9WW+yXfa3wSkL/HpZ4qf/CqrIHMVvGc6e7sMIDDPowKCnhXR/9E97FV2Gex93B",
-	"biPYvzvsiwNxzw7EdtvZcyWcLt/kTNQBVlI1eA141KKKZKwtF8dZyC7kvM/ptY2X++V78kx4MB29i1Bd",
-	"dXCbom6UXi0VlbQG3adocq24YkdQYFLjwc66sPpHorhvp6ozT+FQBSzmwtTPX/dS9rUkM3oDhfWLivAj",
-	"cc3WJJZiwqdLs4etk1A7VDvaboM5uDlYxbXzQS1JyYtRR03mGq7LpbtO0YZJvpbJ+kBzZLJMK7cp4AEC",
-	"elBjawb7R59+7Nnqum+XNWU3ZobMZibLRaOqm1ZVXUW15W1uVlTTZkXltFK3wSyo9dqonqb7q6dpk3rC",
-	"NF4+r9686mrYAVtYx9V4iD5JP3epqv1PCEoVvG7LEDTA6tVs4d6BzBcX6L2mgbhX7UiCQ4deKO1tSrqa",
-	"CHBXLSzjvEj7Vk3s3vuzh9e6e2jH/Fpt80Fvjy6qt3bCdyf7zKfhZg3Q4f19Pq5fPfMX1f9nSUKor/Pv",
-	"oPIxeWhTAPHhH7nCvkURDzcC1CyDb+D3wjLoeKiIkESDXt+eVg36TyIyZqhPAXkB+dz76MgmzYf95prv",
-	"sEjF+WSjHz/Y5kjgHQs2rPMnt2r3tNHxlmfYf3tsoYYrWGEHPTns0/xezL/o9kPmu7cdGG4P1UvB8s3l",
-	"VyLYD5h4VI9Ej8QeoegSNm0bMM14HwBMG4lWDu7JvGMGvzKYlmCmLxXLII5cQtwJqY88gKrxbISFxnn2",
-	"PzfCZtAdlDCBfEK4JglPiru3QbLg3q2CYDYFXxvirjBDCLtGgKDmYiTKF3hSi7jSEtwdjCPjTznD0/SO",
-	"8dhvmb6zjLvXeGVxo/u/zkT7pIvC/82CFgeL979olMMIv0+TskVo46D9Yxkzgc2zcOWmKmERC09Ucp7f",
-	"eeWXrLF1ubaUnRoS6i6AyevZcDUSOXT6tFprirgkR+ubt5xjbsMEp1sLUI2EV4GKvJKiXW5OeVW+bMet",
-	"Qbd7VNI8grEkD92UYxZQdxmK7cF4zfjd0QW3wKb8Crgxggszv8wonlDaMXqoqWu20B1SiRbRtavzjAes",
-	"9roaVfoeBO/926Rb4ja4crtCN28A/3MvBuw+QR8PG9140SAy9rhyzyAyOEIVUk5Vfkzs74N6IOhriPpk",
-	"TNvbtzccV5CWTJMj2PS20ki5d1t6I99PjXDH/uGxDCwet1co41A1CQT+l4cyENaGx/k6nn2S3vzi4vxF",
-	"oxr/j/lkbyyi07cWSKuqeo8+yU1bLBvdNKtemRcx96yADvnJ3pfl9Oe2ynWkheVzwpHYs1rdEQJrPP2c",
-	"t19cEgbYFNTIxu8aifHSKk2/ePdmXBJ5IbMmh7BsfIzEJuWeKw6rmqtJVEa/W8QOwJOgJg5Cnr99fgV1",
-	"9EbCKXvAyOQWUm5gJMy4dQAKy5suDqmcYaOYNQlKtkSttikpfFmeMKGNT5AnSCoyXkNi3NEQ8kLMpCEX",
-	"pmpikdag3/cPq0zPr5mlBbqfZJLJufExYaLWBbXupZLoTlI/r8jaF+5srbh8aSQmlKeWbGDleBcE25MY",
-	"m4WUpyBpJozLbQ+8oKKsJelIRG23Ldp80p7jkKjLkwDjSUt0db3C7/noP//xl916/2tGVLNjnNe6LITR",
-	"hT0wy09LITiQgz5cWoLDL+Z3VFYNqftBj9yx0GQdfLMJ6NFYe/qzID4ONZhcJdLPYuzZpf/zWHt2QHN7",
-	"880Xm++LzfdvbfPZ3f25jsIwRL5HipqNpbuLCOqgmHImRphXrqCYxc6tuaBGgos4XSYuZb5ec6aof5eH",
-	"9HH/uwSmU7jabMI/Rr7hQkfCFmrCbLKUX/s1URFK1LIA8rAEHw8t2PvoE7LHMK/5L5I4Vix7GbIxllIr",
-	"ndEFgcnaVcEMfGOvtsGeloKVMbn3VjRnU8mpu5TR2VS07t4L6wA2djMJuvdQN2jD7eLbJ+z6tROurG11",
-	"2vRJ75dDpn14ic4dWFZgNZeUccdEMgd13wu5aquTfskg+3NqPiNU6zlc2olZpwCt3N0zlWw3+rNUtmoj",
-	"+DM/cOWoHjH7ic+ZV1fS6qNCqUERtSHGBwjXxim1Sdl7lhW8m3bCueHW+DQ3kCY/iXRdzzd2igFng+fJ",
-	"uXy1BT0gnUmQp12S0HXJEdxHARxSQnF/H8QvDPm5YX8+xfDSzxLVfIL8OfXpn7Qs3aELnWxVBz5E8tTu",
-	"LagnVK0bGPolEYVcVRXHvxtG8gvk8fNrvGe2NkcuEe6m4xpdvId/uHz/rVjHS9i3hR7c7O8NMagr5IpI",
-	"YQsXZ2wCJeZseLbbM/oImsTkBUJTs+nXlbKGahnHjCV49Fqvh3QXnYfzKHTePgDIvMaiHV3nCz7mTxD+",
-	"MEvxyVviUK8cWgdgjNlMwLP7l1WyRZldwaT8OIGShbuwjgtC7X34CaNJyoUtsxOddI+jkciPU+yBkRGr",
-	"ZExTKmKW2fttdUYnEx7nifcZA1vEleehAk88jKG5CXVHEy6YUsE9hIlpUrELL+Gnz129KScybFsazwwP",
-	"dT6Z/zYUgMoptqUCVPnzvEjuu/e3pik4g0IWrJYvTmVM06ZTKhIB6DJbCsidLA4dhg8fwkczqfTwSfdJ",
-	"F0JDdkjNN7dW66kO4QivoT6qoWWnqBXrwoy3YW3grtSv6pDnNJ559zuQ8tVDtqAfAlRxq3o92A1d7wBE",
-	"c0Z5apSRV/+v41eyTWwQrRq+tAW73J0o3uJB5fHyxsL3CmJ4PTgufH/7fwMAAP//",
+	"7H37chs3sveroGa3ytQ5Q5qkKF+oSp1SHDlR4jiOLK/3rOnjAWdAEtEQYAagaCalqu8hvif8nuQrdAMz",
+	"mAtvsryb7PFftjgzuDQafcOvG78HsZwvpGBCq2D4e8A+0vkiZfD/SzblUpj/qeV8TrN1MAzOSAa/hkQx",
+	"Jsh4TSjR8poJsuJ6JpeaRPiCGioWZ0yrKAiDG5oumWkoZpn+MOEpC4ZimaZhkDAVB8PgOyqmv83kkiwy",
+	"mSxjzaUgcbpUmmVBGMy0XiRyTrkIhgFdLFR79lvHjrQTy3kQBtdsXWoXB/GBppwqr/0gf8KTYBgMxn32",
+	"ZHJM20/jXtIesJNJ+wl9PG4/ik+SATue9GlvXHwi6JwFwyCjXIylSNqz34IwULFcmF8XGb+hmplfVPoh",
+	"ph/MVN1olKZ6acbRC8JAx8VkdLyoz2WZpcEQJq2GDx9i55W3hk8Gg+MgDFYKX16pza8+6j7qBre3t2Ew",
+	"YzRhGazt+RWdmn8N/TO+0LDQwRlROpNiSpjQXK+JplMiJ0TPuCIZW2RMMaGpebkThI5XgmEwCrLjUQDU",
+	"mLE5NQ3rNZBF6YyLaWB6f8HFdb3LV9goWc14yshcZows6JSZ/gyNhiQaLbvd4/jN5QscCiOCfdTwEjxh",
+	"pyRj6VejwPw8CiLSunz+jDzpP3lyVBkktPNQLpigC/7wpmfppf4r5XOuv+p1u+aV/iPT9Adg6q/Y+vv+",
+	"xS/y4+TnDh3HTf3tmrSMqba7qDzxqxkj3qTijFHNEpIxJZdZzMpjbxj1wz2Zd9voLpnO1mcTs8tq43vN",
+	"YikSRbQkK8o1GbOJWRydrbmYEjqlvMwEPb+rORd8vpwHw27ouuVCsynLoN+3b9+eLfXMcFlsNk0jcWjx",
+	"hhEH0DgDWimW3bCMsI8LFmuFC/601+uGxPzv0eOTbmXpv2Y0YxnJGE3nX43sfk5GQUhYlsnsq1HAxQ1N",
+	"eYLLvnNV/34lNU2fyaXQ9bF/J1dkTsWacM3misypjmcw7AlPNctUSGicSaUITVPk9dJg+37XE5nNqUbq",
+	"PRoE4XbC3obBgmZ0zrTd5ReTH03vzfSNjAyIHP+Vtzey5IyKKSNckTFVLCFSkJbMSPQf0VGHXLjPpiCr",
+	"4dVkJBQXMQvto1+XTGkyoTxVoB5INOj1I0JFQoTUM8NHXJFVxrVmojMSzTIFBCWKriAMrBC+mLRxaiWu",
+	"ox9fMDHVs2DYP3kUNizcxeSlFGwDUX4SjMgMZRASRyEdaJqyjMxkmqicAqeET4gUQJ54mWVMaJw2FWrF",
+	"MvNzdNwdRDhxIclYJuvOYTM0Y90+zV63PwgbZe2c6+ZlNxxHFP+NkVbPbO5et9s96pBv+Y1ZjwhkYWTo",
+	"EBVyMLIy2cwv5Uqf5tp+LPUsJHQkLCOYpwS0hV5mgiVkNZMp65ArsBHMytNlwjW8pwjNGKHpiq4VdJCQ",
+	"Vq/bNUZFwiZ0meqjClP0ul1LrV+XLFsXxIJRB5t2znHf7Bz6EXeOmbC3kXqNEuoVnTIYczMR5YL+umRm",
+	"4ZXMyCSTc6DNImM3XC5xNg8UiYzOGxLUPJ1Op1lh4cp3yAVQbiyXIiFajoRpEeZJuCYrakRJwshEZsPc",
+	"6NIzio+oES0sCc3CoT41bCf1jGWF3DE8Oeh2o+pWc1ruxbPvZxe/SB7Pny/G8+9vxvOfNf1O8snPnb9N",
+	"eh+v+/Pvu/TnoHkJCm7ZxKwnvT7QPWfeJs79GVpt2Jvp2gobZXhKMWdoglmGDOsbfRGJpdCUC4XmizZG",
+	"QyumirW5UEworvkNUJOcvX52cUFSpg2VKpoDbLym6f66aZaPBrsniZb1RdLMXDiNB4rwhLQoefPm4htc",
+	"+vHaU3+n5NIaog8UOe63Z+wj4YndU3HMFsaa0FJWJrSn1QBTXlA9K2ZcGM7GIv51yTOWBEOdLdkGShw/",
+	"qlJiQQ2NTdP/8+6s/Q/a/q3bftp+/59/DZqo9NqY1s+BeXcxhGF2WGYwx8szXizHKY83LCOa7/4E/pqx",
+	"STAM/vKwcIwe4lP1ENcNxoUjBLt+/yEafYH6VjGCTgFTHXLJFoxqlCBOfwNnKnbDMpqSVoQvf9VDC9X+",
+	"dRyVF/cd+BfHwXvz2yKVCXPr0zh1dEr8uYPFsicR8OtbEKwX+F2himiW0bV5qPQaFsGIY/M3yNRNjA/S",
+	"w/K9kJpwrQh6kQQ8yAora3n9odv7/punPx7/8Phv/Z+fXJ5cPXo7+Hvvv7v/eHrWzMTQxQE8POjuxcMf",
+	"NjDxrelGLaRQ6FJ/TZNLNIvAG5ZCMzQh6WKRWkv34SKT45TN//MXhX6D75NbO7XZKSdmkqgTxhmj18qy",
+	"FA7Yd8OBNQZGDyZMU54W29s0MSQ4AZJIpsQD7dmwGZsuUwq2d8aUMp2Ogv95R9u/vW+9ayMx3v/HO/uf",
+	"o//6Kxg4YGWrYPju92DCWZqUuzPKmSlFpwXp7qnn2/eGCZSmIt7gRZm+1fQzT9+5/0BwzTVw7wWupDOT",
+	"C+ZZZmJoPZShZYWhXfa2exk4az+Z9QqbwE+alA1a6WauxirPJ8sVSWS8nBtjojWnqdnBLCHfv/7pZUhW",
+	"ECUwAw7JUlwLuRKEieUc92lo9A5JpZgWT+dsPmZZSMY0QRMUduJRh0TIHBEwryKMxjMCTNIx8uKZFJOU",
+	"x3fdLskS32PVDZM/IJYDa3vj6aa9Qf3dlhAvHERomjGarAn7aMzbwxh//2bvytWHDLxg2acFy+aLsZVX",
+	"Y/fW/TBpLtwKJV+2/MpjJxydVyY0yxYZVwz46LnMxjxJ0J6/AyPZMF9V6tKkLY2Wt9Y4xka0BJ+2kauO",
+	"Pa6CucgFy9DlFowlynOq1RBaIc5E2XPJD2y1WOjjYqELam1d6Un+2v3JI6QkVwSl43ipSUpjq8pg0PC/",
+	"ygRPSYRkdWKEa1j2C8MFgqbnZh/eWeViG5XVF2QpMALFEgwj1df7pKRhaf0TImMIHiSnxsebUUXGjAmS",
+	"yqnxhoHjnYDmCXk8eRr3xz02SI7pSfxovD9TfI6u7VOMpDc8d5x1UtZ6SMw8hmcJt1X3WfrfkzwpkcIf",
+	"RocYBhzLZE2EMbxJTLOMG2ayIzBsVsw6IhMuEsNqTuakcqqA7V5K/dy48XfkuKzp4EXkqtQ+bpAug5rO",
+	"Ivv4e4XyBxm6k632DT37OuiOAynE06BgopdSkwnQdyvjCKnb+Nr9cM5LSdQynuUherfsGB98oKo656XU",
+	"P8qETzjb6OjXY66lWGNUCgJGR16w8dSPKTYc7DTN0b72EN65xTDXOpU0uZLyBc2m7I78qr3Pff0IW0ma",
+	"nYSBQ4zRVbm2V9aJhUkKn3NFUtO2aYMK0usOnpw8fkTGa83UIUrxsGZztut5WtESC41bmO9W9lvg620t",
+	"ZRtfv3+rvWku3gkJxoFQJr3K4ECHm1aeU56yu0onpWlaW+pUKk2Wi8RY1IuM3ZitkDQtdr+22P4BAoHz",
+	"AxfvNPYVablQf8VFOTrF51zjYRQElzOmIcRxn/Lr842y4LK+x2XeOsHZCdsh5hbeB237wf1wWuQmFdXd",
+	"Q+YEkT0qGZKNdPLkmqVFh7y05z+GgO4AqMqll3mA5o5atPjcZ1W0f90BhneQVOXV/pOqsW63lW1Z5R8T",
+	"456YZtUpUUwkMGVDFrKWS5j0vfPkp44m5z0zy0bey+m3P/fln9yXpGuYpceU+TxD2Fa+kJ/RhAgpUBG/",
+	"ZtkNj9kbQW8oT+k4vauiW5ZbKLjKyOSEajqmCk4EE7kSTe5AVdX533iNn6KIIClFAMwBWm7PFgvj3FNw",
+	"lk7+d9sX33/x/pRbeQoZo/HM9EBkBqpXpXLVKEDcHOlEs4xEAG5oA7ohIgrRDBVjyXtll83kQSVg2FdS",
+	"/kjF2kZz1R0ZCmyiqoi6khIBBJlrvEE2lcNTyPSZ0b7QJGEfY8YS49z5NOlZOrTUUXBADOlOrRcCxosg",
+	"NU1tC3+ZLtuORvcdY3CTgGMGf5IdcvnP46M3gi71TGb8tzsrujlXiotpmYleSuIOY2tuYs8PSthASx53",
+	"cTLceTdndnjoo+QohX0DD3dsvvD7egX3lGi1SzAVb36G4JQleR7eDgn7uIBpSaOqbuQ1Syo88vbt23YV",
+	"9LSNUaoYKcsti0zGTCkjEM8BpHdXVZZVA1qARrNBVmYj/Ai6apI/vh2/zNIhmS+NP8IIFYSOlUyXmpGZ",
+	"1gtDEcAyFu1TMpPg3TeEx824/LD44c0eEB6/88AL4db32dNbnP3OdZb+J5/BPwRrnanKcc54mR8QUpIt",
+	"U3BlYiow8AInW6RlJo3LH5JX5z+G5JqtH8Ys03yCBycLyrOQ8Pl8qWHCsIIhEZIwEWdrGI75CE6yIwfQ",
+	"jXYe+bwRarlYyEyz5EeWcHq1XtzVXpv73/usPpHZnBgmMf6InMCpVpO3euJx+TPsv23aK5jGG4kZQQhO",
+	"kv/rx/ZqtWqbDtvLLGXCNJ3sL0DvudfC5TzxGTenOAGSwcneLs7Nv2nDN214+fOEOB4oEvmEiIwMNlOG",
+	"owBRPRLQ9JqpTlAMBZjhbJlwfX7DmjCbPwmGrkRIwKOPZZYUOgohazqjPO2Q1x4gAdE2GCx2Hxmxv8jM",
+	"YDRHLrTe8AdgcdUcCsSdYLGY+CIe5DtXuoV4EIDUhwQPnWYIGlm7l6poELvYRh46YEcFoFAHbBQxzA98",
+	"Q9iyeMVqCuNPz+hiwQTQrIzSsFC+OjgiDDZ2YBYJcCCnLrLlkE2CrVhW6mDQD+sw2SqiLwxy7qh3+daB",
+	"6BJwGA0NlnNDP+T5DkKz8zyATsYWKY29HzDuVfydsJTB32AvFN/jn2geIEjHEanaUI1U/mFLI5j3723r",
+	"irQvvvFAvbiHgFMAQpYvWHmRGo5v6pxiVmLzCHhS9ApBIHDXIDPExXfugEOrj4LPWdMSMuExo1nMWM7n",
+	"pt+k3G+/23/U7vXa/cdX3SfD3smw2/9H4HGQWYA2dNLUuUMP7aCAB84sU520ojjlEahECIvJ+ZyKhKRc",
+	"bEY3dc96X/efHX8zOD95/ujbx989+f7pD42AuSLi9S4AiJOdR3lPhz4IqtgW/gKHVZlVYsD3ed9y/AuL",
+	"NZyvm/fyU9aG/QVAb2NS5kA4aLrCqXXhae3CJnpD8BtxJaRVwgSEJIKjYvWu9z46Ci2KtsDWGcsOzGxC",
+	"NQHxVKZ9GaNRY4PcOt1jprzStIUhO4hRCsAy840vtzasKdKi6L9pIb5jNNWzptQeo7nZA2UB6nVKO9Og",
+	"+mUkryOyMhtsBm2vfREpr8uCTF7vnEWhlWqDf3X+47OzZ5A4tQ2c/+r8RxI9O7+8unh+8ezs6jwi41Qi",
+	"RoBqovjUnqVhAhk5e3XxQBHPdAWUdCSWaYo7UVi576N4T06OH4WBeQejfYgRrLGCGXHjeM9glHHKjcHt",
+	"m80tCa/QNDWWcZrKFUvIeA1RiHhGuTjyhmfMDU20nDJAcmMSRW5K333MP7B1854yg7apbGC7t1798Ow1",
+	"6YUE/n1iRvb6/BnpHTnphv5FlCf2RaXRn6MnwBKz0TK7we8yZGsr1sksLJoBk4AGJ4+JtVAJGu7qqPBp",
+	"I2MFY/5JNFfTyAoPlSOp7XqpkcgYTZodFTmZMJGYvYsCbOVUj1O2RvlYvF4FaP8FePnnB17WjHtY0Spb",
+	"etB8ZE/z2inM5Lurq1cW+122Y7vdJrvVsUmz0QqZHoWysYmaMNQQRNuCyUXKNmq3e6d4bec6DmyS50zo",
+	"DMMDjTvLDN+pbDODvdDpniHS4N0UPNmcGmVMkwbTGU9Vd6ZkNtoKaroHe9htiByi6JwZN9RB2v6Fq7fL",
+	"7bDPjX9eckBCoiXAozx0FB7kPVAWJnWo+7HJPLkq7ynYaftsLCsOGlKgZzLTxEaLHDtcm7nIiVMu5eFv",
+	"lChVN7ve2ZvLC6NcADZa72ZIoiahFJUMB0wqGYmoIquMFezHwc3fOWLT/JHjo8wfc6ZnMmmb3yi2HYUj",
+	"ETkwr3mlAWgAP1dxLthxU3gImizFPGvtOkvRPPCPf8zfDodnZ+aOHmv5bPsI8l1WqouAAZeERbKMlcch",
+	"Cn7c302mLGbJnGH9geq6P7OWKWSq+YLa5mQ+GhhTMKNxQ0aaV8rgkKwzN6JnGIwY/h7QBElO01eeRpvQ",
+	"VLE6BluwlfXrOzn8micQh6unpoGFNadrCNGNGSQkdsqGUKU+w2vjbs4o31xsQc02VUZQs3plhLqaLgpP",
+	"7IhKWoP+1tWm2CcZ6hvz5m25UMVe3+G7t379ip3DM7b7bbXCxT69ITPeVki8z5cvzZu3YYGC3ztJrlIO",
+	"Yzftzxz1C3l/SDKaV1zjsAWw52G7P3lz+cK8bytv7PPF29fwTUXAlO3w0mriaDZLlW8sYzYLFe9X0jI+",
+	"mlSa9Lvd3SKlufqKn1XvqdKqYPkmJ3tVdszMACA1DZy0Xq9/fGSMOyrIxStCk8RYKOg2joJRUPbJi1E2",
+	"F37ZkfOf59qKibxkatE0PhuvbCVUUxJDsOwoJOwjjXW6NoaYZ65F5eYs7A0stt6xDdyH6C6OhBGD37/+",
+	"6SUcp6iO7ShxKe+KiQSrQPSOnSt6SgCqr5gmVy9eW0OYK+tQ5zinkcifYlzci2Yg1E5tLsiD6nKLfKxU",
+	"aGmOY+QhzCLKcuqGAT4xzkJmZAYWh1nMnX5+si9n3ysDl8V2xVSXUhN8SJYiYRlZzbhDQGIXDxQaoN75",
+	"Gy4KZB6rmU3LR+a+F572tUV9sfz4jZz4sZmtC4TMZXnTvsexooPaa/GqGmlPm2df82ZTf02+Ce5SwpOw",
+	"yTyxSfV3y4yvJLhvGpVTrs1EME9DshT81yWrZ6ydeufxY1eHpeJ+lqtQ7SLVPSjuOp89O/MFQksd5bWM",
+	"7lMk3IMdUK3P49SRzIwC2ryrr57daVM3FvXauaetOdHML2evLgCF0ioBU6q1KvapGLZzHLlh0zySFRsr",
+	"GV8zjeNZKTOalVJHG8mxszZZuEfhnoMsp5K7puItltTLnbt0SIwznLVjqpirERKShE+5VhhJbkchUZpm",
+	"mrswHLUvwnMb0sIHI2GfyAzbCImz0Eo+X4e8OUw2VDzgrdJhcz2DzeGhYKNl9coVUzrInwSzaM6yKUTd",
+	"4hmaho+Pnz4CKeJSlYd5iD5lE02MOWP24FLYeYdOvMQpo5kyBM4NI6PP1rYEDqA1iD24t7mkWgJeT7Ba",
+	"lD4v19eHCB4X/oR6X1zLL67lH8+13CDgLi1W5bD9eTVjZLJMUwj7GGoxf1OSVvTqzVV01CHP0QHJ96am",
+	"1wB24Jmr4KWGnlM3Eig8VEhsQZvIPO2NgvzEHn6wBiz8DCK2cG48t6eFKluKdD0SzumZyRTEbc3pMTLT",
+	"Ssuj2obfWS20ufSnExPHhxTt/BKa+iI//n1DU6/dMlRPKyUEhJcWM+i0e2S3ekRaUvhmzhFWIITSXZEP",
+	"OCnq7Nq6XiX4SfG0bK2Ewce2aaF9QzMIzpimvBG/yr/zf7QdFJPbcgSVF21L+YTF6zh1Bb5CQt0xHQAD",
+	"8mjScCSiUdA1spEZySymoZOGhAnjEyXwQ9/8kHBV/HJsfuGCGAbRTFAROxvGEsnY1L0gDPpFOTBHod5B",
+	"tIEZnOPogjIZznGIlV+/seOs/PxjMVIzHOzwm4KIQNRuMAyKvnrmr7yPfjAMvLaP4dTNJ4BXV8+wdOMa",
+	"lQFBOdj/zeULe/CKJWa5IpERl1hUEER6dA+e1l7HM7ght43+gar6YHbY0UrhiFdKRUe746mf7pfZEn1N",
+	"MVVEQIJQHhbKOGM0iUgLioRiIjRNXF2ao7B4D7CSEWkhcja0ejscCUTWNn2S6/mWYgwadzHUOdUs4zQ1",
+	"b8Ow1JAmcy4i0ppTkZeiUiGifqqI76Py1vKnkgtHO2LvbzscB7a0XTaBfvOm9tiVQG5kFHWJX/k/vbWD",
+	"8H97nQ8EfoX6e+oMB+Pq8W1cwAeKzJmmCdUUi6P41fgAgw/Q9wXNtDEQeQN+09a1/kD1FtSuxQlT5cpg",
+	"b8Dsdq+6T4fH3WG3uz9m93BAO45mzFIppopouTeeHXPA1D5zVVouFFnJ7JqL6WkJjGhIWpv/43a33+49",
+	"2T3/nfE0vrP44oFVFms9pFTpD0u1/6KbD4xpkJAWIuCTPCoiRcwIJXMulpod7UEoD9zd7Q17/bsTSki9",
+	"CeKr/VzAiayMIqFqNpY0S5qIs8jYhH9sXoIJz5T2okAunurvOkDWZCyWU2H41RYCrsSGp8mH48kPT5sR",
+	"PZCcuO/S2Ne9MC7HdDFMwOncmbqIz26mAz7zRjLNqNCqkt1SEp/v94SH5bZ/GRnWBJ6voubtyuVDtxwS",
+	"+iKuJAMqO6FE+yYLGmTxJ+AzkBPIBcQHkWaYKGTpCQhj07y0BYYqmAxk+BL7ulWqUrvmxN5V9GHc7/j4",
+	"+GnoYp2TpV5m7KhDXtiwQmj4DTWN7ebu4vHz7PKdJ4z/am4v1eidc2H/6FX2QRjgkZR9bLZuDb2PM9nB",
+	"v6BjaJr+NAHs8bYxogVyG/5e4Si9ufq6lYdILZCKrni6msmVQKYHbgI4LNbfbRaR85/7H//2ePxyEF8+",
+	"0f/dW50/Wl505asT+vo4ef50+l3/lx8ep//YnZqBo61T5f2WrepZV8ZgDXG8Ei5QqJY+rmxV36raZB5V",
+	"DB/PcPE3K15QAy/s1PRlxY5fNggNp+J8PeSrHXsnzgbRErqVP3iNMPeUxcuM6/VrcIq2cdKZgGM1u8NR",
+	"9kSlcgSuND+CPMY0szs0rIBCDM/9tGDi7NXFSOS3kpTbGhIznU6n41yzylN3RYl9yd6YoKAG4XokrJD4",
+	"f//n/1a8qZrX1OAT1Rwf0wycTdF4NhJeLU1IcygqbYLcZYnqkLO9Sh4U4jIadHvR6UiU6z84SIrXA7x6",
+	"bDEpjRdhlAhVbES64BBuvAVY90S6FHGKxYJLResTjBRQLlimasHaKdez5dj4vdYbTty/QS0z2bUnV6JU",
+	"VbWEHlL2DOsyBy/qdWoceLlMyCKl2qgmQ1MbT4ddz0bih+WYZYJppvJQBRTwtl+QhC1SuTYuyRAEhGFf",
+	"C58irWiZpYa3zIMiQGAfj0QrgrCgeQOGXcBaVOkE3HyOaBaR7DgAN40WYWXgMhfidAMpgmEu4I+/22B/",
+	"UbfJd9TRFdByhLV/8qm2Ii9ga7rzk46KrKgQIFWvzn80nvtI/OUvXnqPnC+o5mOecr0eiejb8yvSgOMH",
+	"WOuKZyz/IMWCYX5LQsmUPVBkFHxr6Iw3n5hlT1OoYDQSlhlGwZBQlB5w6gmqFoA5FSwZQaWhioSlEq7M",
+	"7k4HKhsJiyo7c+gsm2cLzlE+UGNnqeLAFN14a2dIpjYIvpFw+ZGqJvsagHHuKqbTTWINb0DBy5XgDhRD",
+	"4pHw76lwi/V2xjKWQ+Wg7twYz8yhuqHrciTaZabxL52xNZltYCc/FIKJ1gJGwIqnxNiX9rh4JEhRsC5m",
+	"/IYp3/EES22WMeadRlnwFHJBuXqsl69nGi7+NENmtQQ5MzHIX7HAvk21LqIi5e2QFDeYG2a5QfgtJIt0",
+	"qUqZboZUTQk5HfJSEp3RmI1pfK1CIBmM95mN09kD9hBP9tt4sm/GgnG7U3LN1orB5W0QDxeJu5yG2Pqn",
+	"eLsQ3kIH1LL3MGHmY7kcKmkddwdHONeiKFxr0OsfESXNFnUlClnCtSEoLoziKRM6XZv25Q3LMDMbZ2yW",
+	"H6Zk1a9ZAmCQJHSIgRlF9A+qP1x443CNWeEtIzNhw1xhOBFQGsDiuLwjcQ5vYQaQM1OhErOhRFGIYwsP",
+	"dNyCs1+XNFV5gtlIoLg9tVyQwQ0jRUpRWUZYfkCN5KU9wZb6BQslo/xQ7uKuzkjAVUJkzmiuCfe5SUCt",
+	"haYfQ3t3ABPLeWiToEN3U0U4EuVbA45OSTTo911n3K9rw7aVtcmD+tRCZsA8a6xvgzPOx76gmTJrCyDK",
+	"8iOcFjjTfkoxFSNRKYaDCghXOV9fJxaoqBZtsCK35dcUDhE4xzXe6iSFO71OecyEYp6pc7ag8Yy1+51u",
+	"zcJZrVYdCo87Mps+tN+qhy8unp2/fH0O3xQpUbmRY8zEywZwNEhnpbO1UctBGNywTKF51Ot0sSmrVINh",
+	"cNzpdo4DwBnNwBx/iGnkv5n/T1lT6jQkqCsS9Q2DYcQJb9eCtCEoC7gAjy9fEy2XFr3nigd2/OIGF8a9",
+	"+ZZpmxxfuZSl3+1uqS/UVFdIXpcLCr1Z+MWDclyAvD6kHo4d3IZyOOXJB76rEwzfvQ+90bzgN0yYdyHj",
+	"Hwo7TMHRsj28Nx/7Zg+Ip43L8QKuVSij0B5YmYalWlQIdVmUxgjm0Io/Vwy2qhwwxovweFQMKETxK7RN",
+	"8CN7SGSEaljoOBprvGYBzBHQxnzOPGx8Q/2c3XV78qI6jExorOvVdToj8YrmtfHdRXmgfbyb8k7LV5Sa",
+	"9XIm1gsurvPb3oxkcAVu83OykpeG+7zMw2YtijpGKihf+Lgh0lK88hDvBbwNd75Y3H93+/6TtwsyyYY7",
+	"i2zRaCy2mIcoSwXu39VrKL0rIJ45PuX9tpiH+XPQL9UBaijfs/1GA68Czt71a6BczaaqM0U9mV3lXsyS",
+	"1WlwCBIWATK7adRrpJFXA8mjUY/2x8fxIDlhjyaP6ZN7pVF3ODg5kEbvy8K2olU2yqu9c8u9CmL1E4T6",
+	"RRNbO/QqQ7qLkbdVg4R3oJMBbr+ml/Nt+tC7Zww+6e3+pFRcEz463v1RcVGM+aL/dPcX1bq5t2Fwss+M",
+	"yje5wFd7jK+h8jPwSC6GLhtO/D2NCWuIiBUX7W0Xgcvy0X5Vq7qiAJv06iV4qw2a1YWUqKrHDUJilFWG",
+	"md+lmkegUd7aAFul4JEtAGn8Teu8e9HLTQEM4sUvQK3CVa7wWmh1tdk1GKEEdw4z2Rw8szmRjQrjOKU8",
+	"5tr61MagvbKu30bXmbTwzLGcnjRjGRwK+3Eho5FHwosNga7fFRpoSpIbiefWOW0V0as8chX9Gh0RQbNM",
+	"rnLPdc9rdLke4u2uUMFKaTMjKtwCu5CYdZLzIwKd0RuWgjlhpQKGg9GsMEbJSETlm2U3XKpuUbV/b8M1",
+	"1m24xzoq7CuxhJJacpJzorGFRqJ2k3WHvMIxcmU9+zbeFN3CZfzp+fPX51dHofHGKVnR9JroWSaX01lx",
+	"9zVRjKmRKFmMYHrBDTAscV+4sDG04rgYz0qMiLVTBf8drTt7RDISMrNWZmKNLisckHERnSfNmkGowZbM",
+	"55qMaXxtiF2NOmhJpkzD7c7kpdTE3fESmR1iBuHuti7sxgZTrxTE32TqXeZ1RQ4z80r3ku5h7fk3re7x",
+	"Ot7Ru8eLdzE3d7/sX+J9D9ap2biVAuwr6Vg/NPwpjLCllTOMmsQo26sFqBuPuxCxHXzN+C+GNxoTVX2M",
+	"NqaGjn+ppJEVYGxstoJct80HpeTIoDt+SuN+Mmg/mRyz9iDu0fbT5DFr9yePxid0EB8n/d5mrPv4l9x6",
+	"9AG2JfC0PdJzji+ATAu4M2TE1abSiJgvv+WglBbRXIYsVl4FyCKYyRtInycJW4KHFQht4wLU8vh2LEA9",
+	"deAQS3hrtoFbAXed8bYFOK4sQK/b6XaOO73Hh2QqbKB7E1R0u+ld4KPVFvtlXyu8ktC/hyVe6r+wquxB",
+	"zJbx3OlerfAAgz4MSkp410d/h3fxVZjncXew2wj27yH74kDcswOx3Xb2XAmnyzc5E3WAlVQNXgMetagi",
+	"GWvLJXQWsgs573N6bePlfvmePBMeTEfvUlVXadymqBulV0tFJa1B9ymaXCuu2BEUq9R4sLMurP6RKO7u",
+	"qerMUzhUAYu5MPXz172UfS3JjN5Akf6iuvxIXLM1iaWY8OnS7GHrJNQO1Y6222AObg5Wce18UEtS8mLU",
+	"UZO5huty6a5mtGGSr2WyPtAcmSzTys0MeICAHtTYmsH+0acfe7a67ttlTdmNmSGzmcly0ajqplVVV1Ft",
+	"eZubFdW0WVE5rdRtMAtqvTaqp+n+6mnapJ4wjZfPq7e4uhp2wBbWcTUeok/Sz12qav8TglIFr9syBA2w",
+	"ejVbuHcg88UFeq9pIO5VO5Lg0KEXSnubkq4mAtxVC8s4L/i+VRO79/7o4bXuHtoxv6LbfNDbo4vqDaDw",
+	"3ck+82m4pQN0eH+fj+vX2PxJ9f9ZkhDq6/w7qHxMHtoUQHz4e66wb1HEw+0CNcvgG/i9sAw6HioiJNGg",
+	"17enVYP+k4iMGepTQF5APvc+OrJJ82G/ueY7LFJxMdnoxw+2ORJ4X4MN6/zBrdo9bXS8MRr23x5bqOE6",
+	"V9hBTw77NL9j80+6/ZD57m0HhttD9VKwfHP5lQj2AyYe1SPRI7FHKLqETdsGTDPeBwDTRqKVg3sy75jB",
+	"rwymJZjpS8UyiCOXEHdC6iMPoGo8G2GhcZ79z42wGXQHJUwgnxCuScKT4h5vkCy4d6sgmE3B14a4K8wQ",
+	"wq5YY56LkShfBkot4kpLcHcwjow/5QxP0zvGY79l+s4y7l7jlcXt8P86E+2TLh3/NwtaHCze/6RRDiP8",
+	"Pk3KFqGNg/aPZcwENs/ClZuqhEUsPFHJeX5/ll+yxtbl2lJ2akiou0wmr2fD1Ujk0OnTaq0p4pIcrW/e",
+	"co65DROcbi1ANRJeBSryUop2uTnlVfmyHbcG3e5RSfMIxpI8dFOOWUDdZSi2B+M143dHF9wCm/Lr5MYI",
+	"Lsz8MqN4QmnH6KGmrtlCd0glWkTXrs4zHrDaq29U6XsQvPdvk26J2+DK7QrdvAH8z70YsPsEfTxsdOOl",
+	"hcjY48qdhcjgCFVIOVX5MbG/D+qBoK8h6pMxbW/y3nBcQVoyTY5g09tKI+XebemNfD81wh37h8cysHjc",
+	"XqGMQ9UkEPhfHspAWBse5+t49kl684uL8yeNavwv88neWESnby2QVlX1Hn2Sm7ZYNrppVr0yL2LuWQEd",
+	"8pO9e8vpz22V60gLy+eEI7FntbojBNZ4+jlvv7hwDLApqJGN3zUS46VVmn7x7s24JPJcZk0OYdn4GIlN",
+	"yj1XHFY1V5OojH63iB2AJ0FNHIQ8f3t+BXX0RsIpe8DI5BZSbmAkzLh1AArLmy4OqZxho5g1CUq2RK22",
+	"KSl8WZ4woY1PkCdIKjJeQ2Lc0RDyQsykIRemamKR1qDf9w+rTM+vmaUFup9kksm58TFhotYFte6lkuhO",
+	"Uj+vyNoX7mytuHxpJCaUp5ZsYOV4lw3bkxibhZSnIGkmjMttD7ygoqwl6UhEbbct2nzSnuOQqMuTAONJ",
+	"S3R1vcLv+eg///GX3Xr/NCOq2THOa10WwuiVPTDLT0shOJCDPlxagsMv5vddVg2p+0GP3LHQZB18swno",
+	"0Vh7+rMgPg41mFwl0s9i7Nml/+NYe3ZAc3vzzReb74vN929t89nd/bmOwjBEvkeKmo2lu4sI6qCYciZG",
+	"mFeuoJjFzq25oEaCizhdJi5lvl5zpqh/l4f0cf+7BKZTuNpswj9GvuFCR8IWasJsspRf+zVREUrUsgDy",
+	"sAQfDy3Y++gTsscwr/lPkjhWLHsZsjGWUiud0QWBydpVwQx8Y6+2wZ6WgpUxufdWNGdTyam7lNHZVLTu",
+	"3gvrADZ2Mwm691A3aMNN5dsn7Pq1E66sbXXa9EnvH4dM+/ASnTuwrMBqLinjjolkDuq+F3LVVif9kkH2",
+	"x9R8RqjWc7i0E7NOAVq5u2cq2W70Z6ls1UbwZ37gylE9YvYTnzOvrqTVR4VSgyJqQ4wPEK6NU2qTsvcs",
+	"K3g37YRzw63xaW4gTX4S6bqeb+wUA84Gz5Nz+WoLekA6kyBPuySh65IjuI8COKSE4v4+iF8Y8nPD/nyK",
+	"4aWfJar5BPlj6tM/aFm6Qxc62aoOfIjkqd1bUE+oWjcw9EsiCrmqKo5/N4zkF8jj59d4z2xtjlwi3E3H",
+	"Nbp4D393+f5bsY6XsG8LPbjZ3xtiUFfIFZHCFi7O2ARKzNnwbLdn9BE0ickLhKZm068rZQ3VMo4ZS/Do",
+	"tV4P6S46D+dR6Lx9AJB5jUU7us4XfMwfIPxhluKTt8Qe8MNd/B56KI9KCdm7sei3TG/gzzt58zussj++",
+	"ffHP89cPtBu2Ggz+TQ5f5MUfJGuwujKf4i4eFM2D1gFQZ5Qw6Lr9y7HZYu6u0Fp+DEnJwl10yQWhxvDM",
+	"NEkYTVIubHmu6KR7HI1EfgxrD5qNOUbGNKUiZpm9F1tndDLhcV6wI2MgXVxZLyrwpNQ4qJvQujThgikV",
+	"3MPxEk0q/uQl/PS5q77lRAZ1T+OZ4aXOJ/PhhsJxOcW2VI4rf54L9Xfvb01TcHaNLFgte57KmKZNp9sk",
+	"ArB2thSQc10cVg4fPoSPZlLp4ZPuky6ElO2Qmm98rtZhHoLObKirbGjZKWpMu+OJ27A2cFciXHXIOY1n",
+	"3r0wpHxlmS0EisB23KpeD3ZD1zsAEZ1Rnhql7tUN7fgVsBMbfK8ee9hCf+4uJW/x4MaC8sbC9wpieD04",
+	"Lnx/+/8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

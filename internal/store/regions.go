@@ -277,14 +277,20 @@ func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent
 	return Written{Region: r, Generation: gen}, err
 }
 
+// VersionCheck decides whether a write may proceed on a row at this version; nil allows any.
+type VersionCheck func(version int64) bool
+
+// AtVersion allows a write only on the given version.
+func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur == v } }
+
 // ChangeFunc computes a region's new state from its current one (read with WithSecrets). It
 // returns an error to abort the write.
 type ChangeFunc func(current region.Region) (region.Region, error)
 
-// UpdateRegion changes a region in one transaction: it reads the current state, checks
-// ifVersion (when non-zero; ErrVersionMismatch otherwise), applies change, stores the result
-// with the next version, and records ev with the fields that changed.
-func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, ifVersion int64, change ChangeFunc, ev AuditEvent) (Written, error) {
+// UpdateRegion changes a region in one transaction: it reads the current state, checks its
+// version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
+// next version, and records ev with the fields that changed.
+func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
 	var out Written
 	err := s.update(ctx, func(tx *gorm.DB) error {
 		gen, err := bumpGeneration(tx, enterpriseID)
@@ -295,7 +301,7 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 		if err != nil {
 			return err
 		}
-		if ifVersion != 0 && cur.Version != ifVersion {
+		if check != nil && !check(cur.Version) {
 			return ErrVersionMismatch
 		}
 		next, err := change(cur)
@@ -326,8 +332,8 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 	return out, err
 }
 
-// DeleteRegion removes a region (when ifVersion is non-zero, only at that version).
-func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, ifVersion int64, ev AuditEvent) (int64, error) {
+// DeleteRegion removes a region, if check allows its current version.
+func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, ev AuditEvent) (int64, error) {
 	var gen int64
 	err := s.update(ctx, func(tx *gorm.DB) error {
 		var err error
@@ -338,7 +344,7 @@ func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string,
 		if err != nil {
 			return err
 		}
-		if ifVersion != 0 && cur.Version != ifVersion {
+		if check != nil && !check(cur.Version) {
 			return ErrVersionMismatch
 		}
 		res := tx.Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).Delete(&regionRow{})

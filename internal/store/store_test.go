@@ -192,7 +192,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	r := mustCreate(t, s, newRegion("up", "up-a"))
 	gen0, _ := s.Generation(ctx, "up")
-	w, err := s.UpdateRegion(ctx, "up", r.RegionID, 1, func(cur region.Region) (region.Region, error) {
+	w, err := s.UpdateRegion(ctx, "up", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 		cur.Status = region.StatusMaintenance
 		cur.Desc = "maintenance"
 		return cur, nil
@@ -208,7 +208,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 		t.Fatalf("stored after update: %+v", got)
 	}
 	// A write based on the old version is refused and changes nothing.
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, 1, func(cur region.Region) (region.Region, error) {
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 		cur.Desc = "lost update"
 		return cur, nil
 	}, ev(store.OpRegionUpdate))
@@ -217,7 +217,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	}
 	// An error from the change function aborts the write: version and generation stay.
 	boom := errors.New("boom")
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, 0, func(region.Region) (region.Region, error) { return region.Region{}, boom }, ev(store.OpRegionUpdate))
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, nil, func(region.Region) (region.Region, error) { return region.Region{}, boom }, ev(store.OpRegionUpdate))
 	if !errors.Is(err, boom) {
 		t.Fatalf("aborted change: %v", err)
 	}
@@ -225,7 +225,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	if gen, _ := s.Generation(ctx, "up"); got.Desc != "maintenance" || got.Version != 2 || gen != gen0+1 {
 		t.Fatalf("after refused writes: desc %q version %d gen %d", got.Desc, got.Version, gen)
 	}
-	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, 0, func(c region.Region) (region.Region, error) { return c, nil }, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, nil, func(c region.Region) (region.Region, error) { return c, nil }, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update in another enterprise: %v", err)
 	}
 }
@@ -239,7 +239,7 @@ func testConcurrentUpdates(t *testing.T, s *store.Store) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, 1, func(cur region.Region) (region.Region, error) {
+			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 				cur.Desc = fmt.Sprintf("writer %d", i)
 				return cur, nil
 			}, ev(store.OpRegionUpdate))
@@ -262,19 +262,19 @@ func testConcurrentUpdates(t *testing.T, s *store.Store) {
 func testDelete(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	r := mustCreate(t, s, newRegion("del", "del-a"))
-	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, 7, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrVersionMismatch) {
+	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, store.AtVersion(7), ev(store.OpRegionDelete)); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("delete at wrong version: %v", err)
 	}
-	if _, err := s.DeleteRegion(ctx, "other", r.RegionID, 0, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DeleteRegion(ctx, "other", r.RegionID, nil, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete from another enterprise: %v", err)
 	}
-	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, 1, ev(store.OpRegionDelete)); err != nil {
+	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, store.AtVersion(1), ev(store.OpRegionDelete)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetRegion(ctx, "del", r.RegionID, store.Public); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, 0, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, nil, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -490,7 +490,7 @@ func testAudit(t *testing.T, s *store.Store) {
 	cert, key := testpki.Pair(t, "au")
 	e = ev(store.OpRegionUpdate)
 	e.EnterpriseID = "au"
-	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, 0, func(c region.Region) (region.Region, error) {
+	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, nil, func(c region.Region) (region.Region, error) {
 		c.Status, c.CertFile, c.KeyFile = region.StatusDisabled, &cert, &key
 		return c, nil
 	}, e); err != nil {

@@ -64,6 +64,21 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (token.Token, erro
 	return row.token(), nil
 }
 
+// GetToken reads a token of an enterprise ("" for any enterprise) by id.
+func (s *Store) GetToken(ctx context.Context, enterpriseID, id string) (token.Token, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	db := s.reader(ctx).Where("id = ?", id)
+	if enterpriseID != "" {
+		db = db.Where("enterprise_id = ?", enterpriseID)
+	}
+	var row tokenRow
+	if err := db.Take(&row).Error; err != nil {
+		return token.Token{}, classify(err)
+	}
+	return row.token(), nil
+}
+
 // TokenCursor is a position in a token list (newest first).
 type TokenCursor struct {
 	CreatedAt time.Time

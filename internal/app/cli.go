@@ -1,0 +1,298 @@
+// Package app is the regiond command: its flags (each also read from a REGIOND_* environment
+// variable), and the commands that serve the API and administer the database directly.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/regiond/regiond/internal/secrets"
+	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/token"
+)
+
+// CLI is the command line of regiond.
+type CLI struct {
+	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Serve the API (the default command)."`
+	Migrate MigrateCmd `cmd:"" help:"Bring the database schema to this version and exit (serve does it too)."`
+	Token   TokenCmd   `cmd:"" help:"Manage API tokens directly in the database (first tokens, break-glass)."`
+	Secrets SecretsCmd `cmd:"" help:"Manage the encryption of secrets at rest."`
+	Version VersionCmd `cmd:"" help:"Print the version and exit."`
+}
+
+// Version is set at build time (-ldflags "-X github.com/regiond/regiond/internal/app.Version=...").
+var Version = "dev"
+
+// Main parses args and runs the chosen command. Bad configuration fails here, before anything
+// starts, with a message that names the flag.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("regiond"),
+		kong.Description("The region (data center) registry of Rainbond-style cloud platforms.\n\n"+
+			"Every flag can also be set in the environment: --db-max-open-conns is REGIOND_DB_MAX_OPEN_CONNS.\n"+
+			"Secrets are read from the environment only: REGIOND_ADMIN_TOKEN, REGIOND_SECRET_KEY."),
+		kong.DefaultEnvars("REGIOND"),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Bind(&Env{Stdout: stdout, Stderr: stderr}),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "regiond:", err)
+		return 2
+	}
+	code := 0
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				c, ok := r.(exitCode)
+				if !ok {
+					panic(r)
+				}
+				code = int(c)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			parser.Errorf("%s", err)
+			code = 2
+			return
+		}
+		if err := kctx.Run(); err != nil {
+			fmt.Fprintln(stderr, "regiond:", err)
+			code = 1
+		}
+	}()
+	return code
+}
+
+type exitCode int
+
+// Env is where commands write.
+type Env struct {
+	Stdout, Stderr io.Writer
+}
+
+// DBFlags select and tune the database.
+type DBFlags struct {
+	Database       string        `default:"sqlite://data/regiond.db" placeholder:"DSN" help:"The database: sqlite://PATH (embedded, the default) or mysql://user:pass@tcp(host:3306)/db?params (MySQL/MariaDB)."`
+	DBMaxOpenConns int           `default:"16" help:"Connections in the pool (and idle connections kept)."`
+	DBTimeout      time.Duration `default:"5s" help:"Deadline of every database query."`
+	SecretKeyFile  string        `type:"existingfile" placeholder:"PATH" help:"File with the key(s) that encrypt key_file at rest, if REGIOND_SECRET_KEY is unset."`
+}
+
+func (f DBFlags) validate() error {
+	if _, err := store.ParseDSN(f.Database); err != nil {
+		return fmt.Errorf("--database: %w", err)
+	}
+	if f.DBMaxOpenConns < 1 {
+		return fmt.Errorf("--db-max-open-conns must be at least 1")
+	}
+	if f.DBTimeout <= 0 {
+		return fmt.Errorf("--db-timeout must be positive")
+	}
+	return nil
+}
+
+// open connects to the database and migrates it.
+func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	keyring, err := secrets.Load(os.Getenv("REGIOND_SECRET_KEY"), f.SecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("REGIOND_SECRET_KEY / --secret-key-file: %w", err)
+	}
+	st, err := store.Open(ctx, f.Database, store.Options{MaxOpenConns: f.DBMaxOpenConns, QueryTimeout: f.DBTimeout, Keyring: keyring, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrating %s: %w", st.DSN(), err)
+	}
+	return st, nil
+}
+
+// MigrateCmd migrates and exits.
+type MigrateCmd struct {
+	DBFlags
+}
+
+func (c *MigrateCmd) Run(env *Env) error {
+	ctx := context.Background()
+	st, err := c.open(ctx, newLogger(env.Stderr, "info", "json"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s is at schema version %s\n", st.DSN(), v)
+	return nil
+}
+
+// TokenCmd groups the token commands.
+type TokenCmd struct {
+	Create TokenCreateCmd `cmd:"" help:"Create a token and print it (alone, on stdout)."`
+	List   TokenListCmd   `cmd:"" help:"List tokens (never their values)."`
+	Revoke TokenRevokeCmd `cmd:"" help:"Revoke a token by id."`
+}
+
+// cliActor is the token id audit events of command-line writes carry.
+const cliActor = "cli"
+
+type TokenCreateCmd struct {
+	DBFlags
+	Enterprise string        `required:"" help:"The enterprise the token belongs to."`
+	Scope      string        `required:"" help:"Comma-separated scopes: regions:read, regions:write, regions:secrets, tokens:admin."`
+	Expires    time.Duration `help:"Lifetime of the token (for example 720h); none by default."`
+	Note       string        `help:"What the token is for."`
+}
+
+func (c *TokenCreateCmd) Run(env *Env) error {
+	scopes, err := token.ParseScopes(c.Scope)
+	if err != nil {
+		return fmt.Errorf("--scope: %w", err)
+	}
+	if c.Enterprise == "" || len(c.Enterprise) > 36 {
+		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	}
+	if c.Expires < 0 {
+		return fmt.Errorf("--expires must be positive")
+	}
+	ctx := context.Background()
+	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secret, err := createToken(ctx, st, c.Enterprise, scopes, c.Note, c.Expires, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, secret)
+	return nil
+}
+
+// createToken stores a new token (or the given secret, for REGIOND_ADMIN_TOKEN) and returns its
+// value.
+func createToken(ctx context.Context, st *store.Store, enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (string, error) {
+	if secret == "" {
+		secret = token.NewSecret()
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	t := token.Token{ID: token.NewID(), EnterpriseID: enterprise, Prefix: token.PrefixOf(secret), Hash: token.Hash(secret),
+		Scopes: scopes, Note: note, CreatedAt: now, CreatedBy: cliActor}
+	if expires > 0 {
+		exp := now.Add(expires)
+		t.ExpiresAt = &exp
+	}
+	err := st.CreateToken(ctx, t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
+		ChangedFields: []string{"scopes", "note", "expires_at"}})
+	return secret, err
+}
+
+type TokenListCmd struct {
+	DBFlags
+	Enterprise string `help:"Only this enterprise's tokens."`
+}
+
+func (c *TokenListCmd) Run(env *Env) error {
+	ctx := context.Background()
+	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	toks, err := st.ListTokens(ctx, c.Enterprise, nil, 0)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(env.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tPREFIX\tENTERPRISE\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tREVOKED\tNOTE")
+	when := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.Format(time.RFC3339)
+	}
+	for _, t := range toks {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Prefix, t.EnterpriseID, token.JoinScopes(t.Scopes),
+			t.CreatedAt.Format(time.RFC3339), when(t.ExpiresAt), when(t.LastUsedAt), when(t.RevokedAt), strings.ReplaceAll(t.Note, "\t", " "))
+	}
+	return w.Flush()
+}
+
+type TokenRevokeCmd struct {
+	DBFlags
+	ID string `arg:"" help:"The token's id (tok_...), as token list shows it."`
+}
+
+func (c *TokenRevokeCmd) Run(env *Env) error {
+	ctx := context.Background()
+	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := st.RevokeToken(ctx, "", c.ID, store.AuditEvent{TokenID: cliActor, Operation: store.OpTokenRevoke})
+	if err != nil {
+		if err == store.ErrNotFound {
+			return fmt.Errorf("no token with id %s", c.ID)
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "revoked %s (%s, enterprise %s) at %s\n", t.ID, t.Prefix, t.EnterpriseID, t.RevokedAt.Format(time.RFC3339))
+	return nil
+}
+
+// SecretsCmd groups the encryption commands.
+type SecretsCmd struct {
+	Rotate      SecretsRotateCmd      `cmd:"" help:"Re-encrypt every key_file with the primary key (the first of REGIOND_SECRET_KEY)."`
+	GenerateKey SecretsGenerateKeyCmd `cmd:"" help:"Print a new random encryption key."`
+}
+
+type SecretsRotateCmd struct {
+	DBFlags
+}
+
+func (c *SecretsRotateCmd) Run(env *Env) error {
+	ctx := context.Background()
+	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.RotateSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "re-encrypted %d key_file value(s) with key %s\n", n, st.Keyring().PrimaryID())
+	return nil
+}
+
+type SecretsGenerateKeyCmd struct{}
+
+func (c *SecretsGenerateKeyCmd) Run(env *Env) error {
+	fmt.Fprintln(env.Stdout, secrets.GenerateKey())
+	return nil
+}
+
+type VersionCmd struct{}
+
+func (c *VersionCmd) Run(env *Env) error {
+	fmt.Fprintln(env.Stdout, "regiond", Version, "schema", store.LatestSchemaVersion())
+	return nil
+}

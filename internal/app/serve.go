@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/token"
+)
+
+// ServeCmd serves the API.
+type ServeCmd struct {
+	DBFlags
+	Addr           string        `default:":8080" help:"Address to listen on."`
+	BasePath       string        `placeholder:"/PREFIX" help:"Serve everything under this path prefix (API, docs, probes), for a reverse proxy that does not strip it."`
+	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN)."`
+	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
+	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit)."`
+	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
+	BodyLimit      int64         `default:"1048576" help:"Largest request body accepted, in bytes."`
+	CacheStaleness time.Duration `default:"1s" help:"How long a write on another replica may go unseen by this one's cached lists and tokens."`
+	ListCacheBytes int64         `default:"67108864" help:"Memory for pre-encoded region lists; larger lists are streamed from the database."`
+	CORSOrigins    []string      `name:"cors-origins" placeholder:"ORIGIN,..." help:"Origins allowed to call the API from a browser (none by default; * for any)."`
+
+	ReadHeaderTimeout time.Duration `default:"5s" help:"Time to read a request's headers."`
+	ReadTimeout       time.Duration `default:"30s" help:"Time to read a whole request."`
+	WriteTimeout      time.Duration `default:"60s" help:"Time to write a response (a streamed large list extends its own)."`
+	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
+	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
+	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
+
+	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Least important log level written (${enum})."`
+	LogFormat string `default:"json" enum:"json,text" help:"Log line format (${enum})."`
+	AccessLog bool   `default:"true" negatable:"" help:"Write one log line per request."`
+}
+
+func (c *ServeCmd) validate() error {
+	if err := c.DBFlags.validate(); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("--addr %q: want host:port or :port", c.Addr)
+	}
+	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/")) {
+		return fmt.Errorf("--base-path %q: must start with / and not end with one (like /regiond)", c.BasePath)
+	}
+	if len(c.Enterprise) == 0 || len(c.Enterprise) > 36 {
+		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		return fmt.Errorf("--rate-limit and --rate-burst cannot be negative")
+	}
+	if c.RateLimit > 0 && c.RateBurst < 1 {
+		return fmt.Errorf("--rate-burst must be at least 1 when --rate-limit is set")
+	}
+	if c.BodyLimit < 1024 {
+		return fmt.Errorf("--body-limit must be at least 1024 bytes")
+	}
+	if c.CacheStaleness < 10*time.Millisecond {
+		return fmt.Errorf("--cache-staleness must be at least 10ms")
+	}
+	if c.ListCacheBytes < 0 {
+		return fmt.Errorf("--list-cache-bytes cannot be negative")
+	}
+	for name, d := range map[string]time.Duration{"--read-header-timeout": c.ReadHeaderTimeout, "--read-timeout": c.ReadTimeout,
+		"--write-timeout": c.WriteTimeout, "--idle-timeout": c.IdleTimeout, "--drain-timeout": c.DrainTimeout} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be positive", name)
+		}
+	}
+	if admin := os.Getenv("REGIOND_ADMIN_TOKEN"); admin != "" && len(admin) < 32 {
+		return fmt.Errorf("REGIOND_ADMIN_TOKEN must be at least 32 characters (make one with `openssl rand -base64 32`)")
+	}
+	return nil
+}
+
+func (c *ServeCmd) Run(env *Env) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return c.serve(ctx, env, nil)
+}
+
+// serve runs until ctx ends, then shuts down gracefully. ready, when set, receives the listening
+// address once the server accepts connections (for tests).
+func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) error {
+	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
+	st, err := c.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := c.bootstrapAdmin(ctx, st, env, log); err != nil {
+		return err
+	}
+	accessLog := c.AccessLog
+	srv, err := server.New(ctx, server.Config{
+		Store: st, Logger: log, BasePath: c.BasePath, RequireIfMatch: c.RequireIfMatch,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
+		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog,
+	})
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %s: %w", c.Addr, err)
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go srv.Run(bg)
+
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String(), "database", st.DSN().String(), "base_path", c.BasePath,
+		"secret_encryption", st.Keyring().Enabled(), "version", Version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: fail readiness first so load balancers stop sending, then stop accepting
+	// and let in-flight requests finish within the drain timeout.
+	log.Info("shutting down", "shutdown_delay", c.ShutdownDelay.String(), "drain_timeout", c.DrainTimeout.String())
+	srv.SetDraining()
+	time.Sleep(c.ShutdownDelay)
+	drain, cancel := context.WithTimeout(context.Background(), c.DrainTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(drain); err != nil {
+		log.Error("in-flight requests did not finish within the drain timeout", "error", err)
+		httpSrv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin makes sure an admin can get in: the token in REGIOND_ADMIN_TOKEN is stored (once,
+// whichever replica comes first), or on a database without tokens a new one is made and printed
+// once on stdout — never in the log.
+func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env, log *slog.Logger) error {
+	if secret := os.Getenv("REGIOND_ADMIN_TOKEN"); secret != "" {
+		_, err := st.TokenByHash(ctx, token.Hash(secret))
+		if errors.Is(err, store.ErrNotFound) {
+			_, err = createToken(ctx, st, c.Enterprise, token.AllScopes, "bootstrap admin (REGIOND_ADMIN_TOKEN)", 0, secret)
+			if errors.Is(err, store.ErrConflict) {
+				err = nil // another replica stored it first
+			}
+			if err == nil {
+				log.Info("stored the admin token from REGIOND_ADMIN_TOKEN", "enterprise", c.Enterprise)
+			}
+		}
+		return err
+	}
+	n, err := st.CountTokens(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	secret, err := createToken(ctx, st, c.Enterprise, token.AllScopes, "bootstrap admin", 0, "")
+	if err != nil {
+		return err
+	}
+	log.Info("the database had no token: created an admin token and printed it on stdout, once", "enterprise", c.Enterprise)
+	fmt.Fprintf(env.Stdout, "\nregiond: admin token for enterprise %q (shown once; store it now):\n\n    %s\n\n"+
+		"    curl -H 'Authorization: %s' http://localhost%s/openapi/v1/regions\n\n", c.Enterprise, secret, secret, portOf(c.Addr))
+	return nil
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return ":" + port
+}
+
+// newLogger writes structured log lines to w.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

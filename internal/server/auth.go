@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/regiond/regiond/internal/problem"
+	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/token"
+)
+
+// gate is the spec-driven front door of every operation: it authenticates the token, applies the
+// token's rate limit, checks the scopes the operation's x-required-scopes names, and validates
+// the request against openapi.yaml — in that order, so that nothing about the request is
+// revealed to a caller who may not make it.
+func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		op := s.ops.find(req.Method, c.Path())
+		if op == nil {
+			return next(c) // 404 and 405: Echo's own handlers answer
+		}
+		if op.secured {
+			p, err := s.auth.authenticate(req.Context(), req.Header.Get("Authorization"))
+			if err != nil {
+				return err
+			}
+			c.Set(ctxTokenID, p.TokenID)
+			if err := s.limiter.allow(p.TokenID); err != nil {
+				return err
+			}
+			for _, sc := range op.scopes {
+				if !p.Has(sc) {
+					return problem.Newf(http.StatusForbidden, "this operation needs the %s scope", sc)
+				}
+			}
+			if op.cacheable && !p.Has(token.RegionsSecrets) {
+				// Responses without TLS material may be kept by the caller's private cache.
+				c.Response().Header()["Cache-Control"] = privateNoCache
+			}
+			ctx := token.WithPrincipal(req.Context(), p)
+			c.SetRequest(req.WithContext(context.WithValue(ctx, requestIDKey{}, requestIDOf(c))))
+		}
+		if err := validateRequest(c, op); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
+// requestIDKey carries the request id to handlers, for the audit trail.
+type requestIDKey struct{}
+
+// principal is the caller the gate authenticated.
+func principal(ctx context.Context) token.Principal {
+	p, ok := token.FromContext(ctx)
+	if !ok {
+		panic("server: an operation that needs a token ran without one") // the gate guarantees it
+	}
+	return p
+}
+
+// authenticator resolves token values to callers. It caches tokens by hash for at most the
+// staleness bound, so that a revocation on another replica takes effect within it; a revocation
+// on this replica takes effect at once.
+type authenticator struct {
+	store *store.Store
+	ttl   time.Duration
+	log   *slog.Logger
+
+	mu    sync.RWMutex
+	cache map[string]*cachedToken
+}
+
+type cachedToken struct {
+	tok     token.Token
+	fetched time.Time
+	touched atomic.Int64 // when last_used_at was last written (unix seconds)
+}
+
+// lastUsedEvery spaces out the writes of a token's last_used_at.
+const lastUsedEvery = time.Minute
+
+func newAuthenticator(st *store.Store, ttl time.Duration, log *slog.Logger) *authenticator {
+	return &authenticator{store: st, ttl: ttl, log: log, cache: map[string]*cachedToken{}}
+}
+
+func unauthorized(detail string) *problem.Error {
+	return problem.New(http.StatusUnauthorized, detail).
+		WithHeader("WWW-Authenticate", `Bearer realm="regiond", error="invalid_token"`)
+}
+
+func (a *authenticator) authenticate(ctx context.Context, header string) (token.Principal, error) {
+	secret := bearer(header)
+	if secret == "" {
+		return token.Principal{}, problem.New(http.StatusUnauthorized, "a valid token is required in the Authorization header").
+			WithHeader("WWW-Authenticate", `Bearer realm="regiond"`)
+	}
+	hash := token.Hash(secret)
+	now := time.Now()
+	a.mu.RLock()
+	ct := a.cache[hash]
+	a.mu.RUnlock()
+	if ct == nil || now.Sub(ct.fetched) >= a.ttl {
+		tok, err := a.store.TokenByHash(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return token.Principal{}, unauthorized("the token is not valid")
+		}
+		if err != nil {
+			return token.Principal{}, err
+		}
+		ct = &cachedToken{tok: tok, fetched: now}
+		if tok.LastUsedAt != nil {
+			ct.touched.Store(tok.LastUsedAt.Unix())
+		}
+		a.put(hash, ct)
+	}
+	// The lookup was by hash; comparing the hashes in constant time keeps it so should the lookup
+	// ever change (a prefix index, say).
+	if subtle.ConstantTimeCompare([]byte(ct.tok.Hash), []byte(hash)) != 1 {
+		return token.Principal{}, unauthorized("the token is not valid")
+	}
+	if why := ct.tok.Usable(now); why != "" {
+		return token.Principal{}, unauthorized(why)
+	}
+	a.touch(ct, now)
+	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes}, nil
+}
+
+func (a *authenticator) put(hash string, ct *cachedToken) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.cache) > 10000 { // only valid tokens are cached; this bounds memory all the same
+		clear(a.cache)
+	}
+	a.cache[hash] = ct
+}
+
+// touch records the use of a token in the background, at most once a minute per token.
+func (a *authenticator) touch(ct *cachedToken, now time.Time) {
+	last := ct.touched.Load()
+	if now.Unix()-last < int64(lastUsedEvery/time.Second) || !ct.touched.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := a.store.TouchToken(ctx, ct.tok.ID, now); err != nil {
+			a.log.Warn("recording a token's last use failed", "token_id", ct.tok.ID, "error", err)
+		}
+	}()
+}
+
+// forget drops a token from the cache, so that its revocation takes effect at once here.
+func (a *authenticator) forget(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for hash, ct := range a.cache {
+		if ct.tok.ID == id {
+			delete(a.cache, hash)
+		}
+	}
+}
+
+// limiter keeps one token bucket per API token.
+type limiter struct {
+	rate  rate.Limit
+	burst int
+	mu    sync.Mutex
+	byID  map[string]*rate.Limiter
+}
+
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: max(burst, 1), byID: map[string]*rate.Limiter{}}
+}
+
+func (l *limiter) allow(tokenID string) error {
+	if l.rate <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	lim := l.byID[tokenID]
+	if lim == nil {
+		if len(l.byID) > 100000 {
+			clear(l.byID)
+		}
+		lim = rate.NewLimiter(l.rate, l.burst)
+		l.byID[tokenID] = lim
+	}
+	l.mu.Unlock()
+	now := time.Now()
+	r := lim.ReserveN(now, 1)
+	delay := r.DelayFrom(now)
+	if delay == 0 {
+		return nil
+	}
+	r.CancelAt(now)
+	retry := int(math.Ceil(delay.Seconds()))
+	return problem.Newf(http.StatusTooManyRequests, "request rate limit exceeded; retry after %d second(s)", retry).
+		WithHeader("Retry-After", strconv.Itoa(retry))
+}

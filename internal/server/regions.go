@@ -1,0 +1,502 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/listcache"
+	"github.com/regiond/regiond/internal/pagetoken"
+	"github.com/regiond/regiond/internal/problem"
+	"github.com/regiond/regiond/internal/region"
+	"github.com/regiond/regiond/internal/secrets"
+	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/token"
+)
+
+// defaultPageSize applies when page_token is given without limit.
+const defaultPageSize = 100
+
+// ListRegions serves the seed's call. The bare list (no query) comes from the pre-encoded
+// snapshot, or is streamed from the database when it is too large to keep; filtered lists are
+// streamed; paged lists are read a page at a time with a keyset cursor.
+func (s *Server) ListRegions(ctx context.Context, req api.ListRegionsRequestObject) (api.ListRegionsResponseObject, error) {
+	p := principal(ctx)
+	v := listView(p)
+	params := req.Params
+	q := store.RegionQuery{EnterpriseID: p.EnterpriseID, Reading: v.reading, Text: deref(params.Q, "")}
+	if params.Status != nil {
+		for _, st := range *params.Status {
+			q.Statuses = append(q.Statuses, region.Status(st))
+		}
+		slices.Sort(q.Statuses)
+		q.Statuses = slices.Compact(q.Statuses)
+	}
+	if params.Scope != nil {
+		q.Scope = region.Scope(*params.Scope)
+	}
+	fingerprint := pagetoken.Fingerprint("regions", p.EnterpriseID, v.name, string(q.Scope), q.Text, strings.Join(statusStrings(q.Statuses), ","))
+
+	if params.Limit != nil || params.PageToken != nil {
+		return s.regionPage(ctx, q, v, fingerprint, params)
+	}
+	if len(q.Statuses) == 0 && q.Scope == "" && q.Text == "" {
+		e, err := s.cache.Load(listcache.Key{Enterprise: p.EnterpriseID, View: v.name}, func() (*listcache.Entry, error) {
+			return s.buildList(ctx, q, v)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !e.TooLarge() {
+			return listResponse{body: e.Body, etag: e.ETag, count: e.Count, notModified: noneMatch(params.IfNoneMatch, e.ETag)}, nil
+		}
+	}
+	return streamedList{s: s, ctx: ctx, q: q, v: v, fingerprint: fingerprint, ifNoneMatch: params.IfNoneMatch}, nil
+}
+
+func statusStrings(st []region.Status) []string {
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = string(s)
+	}
+	return out
+}
+
+var errTooLarge = errors.New("list too large to keep")
+
+// buildList encodes an enterprise's whole list at one generation. It stops at the cache's entry
+// limit and records only that the list is too large, so memory stays bounded at any size.
+func (s *Server) buildList(ctx context.Context, q store.RegionQuery, v view) (*listcache.Entry, error) {
+	var e *listcache.Entry
+	err := s.store.View(ctx, func(tx *store.Store) error {
+		gen, err := tx.Generation(ctx, q.EnterpriseID)
+		if err != nil {
+			return err
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, 4096))
+		buf.WriteByte('[')
+		var n int64
+		err = tx.EachRegion(ctx, q, func(r region.Region) error {
+			if int64(buf.Len()) > s.cache.MaxEntry {
+				return errTooLarge
+			}
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			n++
+			return appendJSON(buf, v.toAPI(r))
+		})
+		if errors.Is(err, errTooLarge) {
+			e = &listcache.Entry{Generation: gen}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		buf.WriteByte(']')
+		e = &listcache.Entry{Generation: gen, Body: buf.Bytes(), Count: n,
+			ETag: listETag(q.EnterpriseID, strconv.FormatInt(gen, 10), v.name)}
+		return nil
+	})
+	return e, err
+}
+
+func appendJSON(buf *bytes.Buffer, v any) error {
+	b, err := json.Marshal(v)
+	buf.Write(b)
+	return err
+}
+
+// listResponse writes a list that is already encoded.
+type listResponse struct {
+	body        []byte
+	etag        string
+	count       int64
+	link        string
+	notModified bool
+}
+
+func (l listResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
+	h := w.Header()
+	h["Etag"] = []string{l.etag}
+	if l.notModified {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h["Content-Type"] = jsonContentType
+	h["X-Total-Count"] = []string{strconv.FormatInt(l.count, 10)}
+	h["Content-Length"] = []string{strconv.Itoa(len(l.body))}
+	if l.link != "" {
+		h["Link"] = []string{l.link}
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(l.body)
+	return err
+}
+
+var jsonContentType = []string{"application/json"}
+
+// streamedList writes a list straight from a database cursor: memory does not grow with the
+// number of regions. If the database fails once the first bytes are out, the response is aborted
+// so that the client sees a failure, not a short list.
+type streamedList struct {
+	s           *Server
+	ctx         context.Context
+	q           store.RegionQuery
+	v           view
+	fingerprint string
+	ifNoneMatch *string
+}
+
+func (l streamedList) VisitListRegionsResponse(w http.ResponseWriter) error {
+	ctx, cancel := context.WithTimeout(l.ctx, l.s.cfg.StreamTimeout)
+	defer cancel()
+	started := false
+	err := l.s.store.View(ctx, func(tx *store.Store) error {
+		gen, err := tx.Generation(ctx, l.q.EnterpriseID)
+		if err != nil {
+			return err
+		}
+		etag := listETag(l.q.EnterpriseID, strconv.FormatInt(gen, 10), l.fingerprint)
+		if noneMatch(l.ifNoneMatch, etag) {
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			started = true
+			return nil
+		}
+		count, err := tx.CountRegions(ctx, l.q)
+		if err != nil {
+			return err
+		}
+		h := w.Header()
+		h.Set("ETag", etag)
+		h["Content-Type"] = jsonContentType
+		h.Set("X-Total-Count", strconv.FormatInt(count, 10))
+		// The server's write timeout is for ordinary responses; a long list gets its own.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(l.s.cfg.StreamTimeout))
+		w.WriteHeader(http.StatusOK)
+		started = true
+		bw := bufio.NewWriterSize(w, 32<<10)
+		bw.WriteByte('[')
+		first := true
+		err = tx.EachRegion(ctx, l.q, func(r region.Region) error {
+			if !first {
+				bw.WriteByte(',')
+			}
+			first = false
+			b, err := json.Marshal(l.v.toAPI(r))
+			if err != nil {
+				return err
+			}
+			_, err = bw.Write(b)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		bw.WriteByte(']')
+		return bw.Flush()
+	})
+	if err != nil && started {
+		l.s.log.Error("streaming a region list failed; aborting the response", "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	return err
+}
+
+// regionPage reads one page of a list with a keyset cursor: the regions whose name sorts after
+// the last one of the previous page. X-Total-Count is counted once per generation and query.
+func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fingerprint string, params api.ListRegionsParams) (api.ListRegionsResponseObject, error) {
+	limit := defaultPageSize
+	if params.Limit != nil {
+		limit = int(*params.Limit)
+	}
+	pageToken := deref(params.PageToken, "")
+	if pageToken != "" {
+		after, err := s.pages.Decode(fingerprint, pageToken)
+		if err != nil {
+			return nil, problem.WithFields(http.StatusBadRequest, problem.Field("page_token", err.Error()))
+		}
+		q.After = after
+	}
+	q.Limit = limit + 1 // one more tells whether a next page exists
+	var page []region.Region
+	var gen, count int64
+	err := s.store.View(ctx, func(tx *store.Store) error {
+		var err error
+		if gen, err = tx.Generation(ctx, q.EnterpriseID); err != nil {
+			return err
+		}
+		var ok bool
+		if count, ok = s.cache.Count(q.EnterpriseID, fingerprint, gen); !ok {
+			if count, err = tx.CountRegions(ctx, q); err != nil {
+				return err
+			}
+			s.cache.PutCount(q.EnterpriseID, fingerprint, gen, count)
+		}
+		page, err = tx.ListRegions(ctx, q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	etag := listETag(q.EnterpriseID, strconv.FormatInt(gen, 10), fingerprint, pageToken, strconv.Itoa(limit))
+	resp := listResponse{etag: etag, count: count, notModified: noneMatch(params.IfNoneMatch, etag)}
+	if len(page) > limit {
+		page = page[:limit]
+		resp.link = s.nextLink("/openapi/v1/regions", s.pages.Encode(fingerprint, page[limit-1].RegionName), params)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, 512*len(page)+2))
+	buf.WriteByte('[')
+	for i, r := range page {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := appendJSON(buf, v.toAPI(r)); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte(']')
+	resp.body = buf.Bytes()
+	return resp, nil
+}
+
+// nextLink is the Link header of the next page: the same query with the next cursor.
+func (s *Server) nextLink(path, next string, params any) string {
+	v := url.Values{}
+	switch p := params.(type) {
+	case api.ListRegionsParams:
+		if p.Status != nil {
+			for _, st := range *p.Status {
+				v.Add("status", string(st))
+			}
+		}
+		if p.Scope != nil {
+			v.Set("scope", string(*p.Scope))
+		}
+		if p.Q != nil {
+			v.Set("q", *p.Q)
+		}
+		if p.Limit != nil {
+			v.Set("limit", strconv.Itoa(int(*p.Limit)))
+		}
+	case *int32:
+		if p != nil {
+			v.Set("limit", strconv.Itoa(int(*p)))
+		}
+	}
+	v.Set("page_token", next)
+	return "<" + s.cfg.BasePath + path + "?" + v.Encode() + `>; rel="next"`
+}
+
+// GetRegion reads one region.
+func (s *Server) GetRegion(ctx context.Context, req api.GetRegionRequestObject) (api.GetRegionResponseObject, error) {
+	p := principal(ctx)
+	v := detailView(p)
+	r, err := s.store.GetRegion(ctx, p.EnterpriseID, req.RegionId, v.reading)
+	if err != nil {
+		return nil, regionError(err, req.RegionId)
+	}
+	etag := regionETag(r.Version, v == secretsView)
+	if noneMatch(req.Params.IfNoneMatch, etag) {
+		return api.GetRegion304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return api.GetRegion200JSONResponse{Body: v.toAPI(r), Headers: api.GetRegion200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// CreateRegion adds a region with a server-made id.
+func (s *Server) CreateRegion(ctx context.Context, req api.CreateRegionRequestObject) (api.CreateRegionResponseObject, error) {
+	p := principal(ctx)
+	b := req.Body
+	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
+		return nil, err
+	}
+	r := region.Region{
+		EnterpriseID: p.EnterpriseID,
+		RegionID:     uuid.NewString(),
+		RegionName:   b.RegionName,
+		RegionAlias:  b.RegionAlias,
+		URL:          b.Url,
+		WSURL:        deref(b.Wsurl, ""),
+		HTTPDomain:   deref(b.Httpdomain, ""),
+		TCPDomain:    deref(b.Tcpdomain, ""),
+		Status:       region.Status(deref(b.Status, api.RegionStatusEnabled)),
+		Desc:         deref(b.Desc, ""),
+		Scope:        region.Scope(deref(b.Scope, api.RegionScopePrivate)),
+		SSLCACert:    tlsValue(b.SslCaCert),
+		CertFile:     tlsValue(b.CertFile),
+		KeyFile:      tlsValue(b.KeyFile),
+	}
+	if err := s.checkRegion(r); err != nil {
+		return nil, err
+	}
+	ev := s.auditEvent(ctx, store.OpRegionCreate)
+	ev.ChangedFields = region.ChangedFields(region.Region{}, r)
+	w, err := s.store.CreateRegion(ctx, r, ev)
+	if err != nil {
+		return nil, regionError(err, r.RegionID)
+	}
+	s.cache.Observe(p.EnterpriseID, w.Generation)
+	v := detailView(p)
+	etag := regionETag(w.Region.Version, v == secretsView)
+	location := s.cfg.BasePath + "/openapi/v1/regions/" + w.Region.RegionID
+	return api.CreateRegion201JSONResponse{Body: v.toAPI(w.Region),
+		Headers: api.CreateRegion201ResponseHeaders{ETag: &etag, Location: &location}}, nil
+}
+
+// ReplaceRegion replaces every field a caller can see.
+func (s *Server) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequestObject) (api.ReplaceRegionResponseObject, error) {
+	p := principal(ctx)
+	b := req.Body
+	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
+		return nil, err
+	}
+	check, err := s.versionCheck(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, req.RegionId, check, func(cur region.Region) (region.Region, error) {
+		if b.RegionName != cur.RegionName {
+			return cur, renameError(cur.RegionName)
+		}
+		next := cur
+		next.RegionAlias, next.URL = b.RegionAlias, b.Url
+		next.WSURL, next.HTTPDomain, next.TCPDomain = deref(b.Wsurl, ""), deref(b.Httpdomain, ""), deref(b.Tcpdomain, "")
+		next.Status = region.Status(deref(b.Status, api.RegionStatusEnabled))
+		next.Desc = deref(b.Desc, "")
+		next.Scope = region.Scope(deref(b.Scope, api.RegionScopePrivate))
+		if p.Has(token.RegionsSecrets) {
+			next.SSLCACert, next.CertFile, next.KeyFile = tlsValue(b.SslCaCert), tlsValue(b.CertFile), tlsValue(b.KeyFile)
+		}
+		return next, s.checkRegion(next)
+	}, s.auditEvent(ctx, store.OpRegionReplace))
+	if err != nil {
+		return nil, regionError(err, req.RegionId)
+	}
+	s.cache.Observe(p.EnterpriseID, w.Generation)
+	v := detailView(p)
+	etag := regionETag(w.Region.Version, v == secretsView)
+	return api.ReplaceRegion200JSONResponse{Body: v.toAPI(w.Region), Headers: api.ReplaceRegion200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// UpdateRegion applies a JSON merge patch.
+func (s *Server) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestObject) (api.UpdateRegionResponseObject, error) {
+	p := principal(ctx)
+	b := req.Body
+	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
+		return nil, err
+	}
+	check, err := s.versionCheck(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, req.RegionId, check, func(cur region.Region) (region.Region, error) {
+		if b.RegionName != nil && *b.RegionName != cur.RegionName {
+			return cur, renameError(cur.RegionName)
+		}
+		next := cur
+		set := func(dst *string, src *string) {
+			if src != nil {
+				*dst = *src
+			}
+		}
+		set(&next.RegionAlias, b.RegionAlias)
+		set(&next.URL, b.Url)
+		set(&next.WSURL, b.Wsurl)
+		set(&next.HTTPDomain, b.Httpdomain)
+		set(&next.TCPDomain, b.Tcpdomain)
+		set(&next.Desc, b.Desc)
+		if b.Status != nil {
+			next.Status = region.Status(*b.Status)
+		}
+		if b.Scope != nil {
+			next.Scope = region.Scope(*b.Scope)
+		}
+		if p.Has(token.RegionsSecrets) {
+			if b.SslCaCert.IsSpecified() {
+				next.SSLCACert = tlsValue(b.SslCaCert)
+			}
+			if b.CertFile.IsSpecified() {
+				next.CertFile = tlsValue(b.CertFile)
+			}
+			if b.KeyFile.IsSpecified() {
+				next.KeyFile = tlsValue(b.KeyFile)
+			}
+		}
+		return next, s.checkRegion(next)
+	}, s.auditEvent(ctx, store.OpRegionUpdate))
+	if err != nil {
+		return nil, regionError(err, req.RegionId)
+	}
+	s.cache.Observe(p.EnterpriseID, w.Generation)
+	v := detailView(p)
+	etag := regionETag(w.Region.Version, v == secretsView)
+	return api.UpdateRegion200JSONResponse{Body: v.toAPI(w.Region), Headers: api.UpdateRegion200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// DeleteRegion removes a region.
+func (s *Server) DeleteRegion(ctx context.Context, req api.DeleteRegionRequestObject) (api.DeleteRegionResponseObject, error) {
+	p := principal(ctx)
+	check, err := s.versionCheck(req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := s.store.DeleteRegion(ctx, p.EnterpriseID, req.RegionId, check, s.auditEvent(ctx, store.OpRegionDelete))
+	if err != nil {
+		return nil, regionError(err, req.RegionId)
+	}
+	s.cache.Observe(p.EnterpriseID, gen)
+	return api.DeleteRegion204Response{}, nil
+}
+
+// mayWriteTLS refuses TLS values from callers who cannot see TLS material. (null is allowed: a
+// body read with GET can be sent back as it is, and leaves the stored material alone.)
+func (s *Server) mayWriteTLS(p token.Principal, setsTLS bool) error {
+	if setsTLS && !p.Has(token.RegionsSecrets) {
+		return problem.New(http.StatusForbidden, "setting ssl_ca_cert, cert_file or key_file needs the regions:secrets scope")
+	}
+	return nil
+}
+
+// checkRegion applies the rules the schema cannot express.
+func (s *Server) checkRegion(r region.Region) error {
+	errs := region.Validate(r)
+	if r.KeyFile != nil && !s.store.Keyring().Enabled() {
+		errs = append(errs, problem.Field("key_file", "cannot be stored: this server has no encryption key configured (REGIOND_SECRET_KEY), and key_file is only ever stored encrypted"))
+	}
+	if len(errs) > 0 {
+		return problem.WithFields(http.StatusUnprocessableEntity, errs...)
+	}
+	return nil
+}
+
+func renameError(current string) error {
+	return problem.WithFields(http.StatusUnprocessableEntity,
+		problem.Field("region_name", "cannot be changed (it is "+strconv.Quote(current)+"): Rainbond identifies clusters by name"))
+}
+
+// regionError words the store's errors about one region.
+func regionError(err error, id string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return problem.Newf(http.StatusNotFound, "region %s does not exist", id)
+	case errors.Is(err, store.ErrVersionMismatch):
+		return problem.New(http.StatusPreconditionFailed, "the region changed since it was read (If-Match does not match); read it again and retry")
+	case errors.Is(err, store.ErrConflict):
+		return problem.WithFields(http.StatusConflict, problem.Field("region_name", "a region with this name already exists in the enterprise"))
+	case errors.Is(err, secrets.ErrNoKey):
+		return problem.WithFields(http.StatusUnprocessableEntity, problem.Field("key_file", secrets.ErrNoKey.Error()))
+	}
+	return err
+}
