@@ -96,7 +96,7 @@ func Start(t testing.TB, dsn string, opts Options) *Env {
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	go srv.Run(pollCtx)
 
-	spec, err := api.GetSwagger()
+	spec, err := server.LoadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -48,12 +49,16 @@ func echoPath(basePath, path string) string {
 	return b.String()
 }
 
-// loadSpec returns the embedded spec, ready for request validation: without servers, so that
-// request paths are matched as they are.
-func loadSpec() (*openapi3.T, error) {
-	spec, err := api.GetSwagger()
+// LoadSpec parses openapi.yaml as written (the copy oapi-codegen embeds in gen/api renames
+// operation ids), ready for request validation: without servers, so that request paths are
+// matched as they are.
+func LoadSpec() (*openapi3.T, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
 	if err != nil {
-		return nil, fmt.Errorf("loading the embedded spec: %w", err)
+		return nil, fmt.Errorf("loading openapi.yaml: %w", err)
+	}
+	if err := spec.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
 	}
 	spec.Servers = nil
 	return spec, nil

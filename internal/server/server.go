@@ -108,7 +108,7 @@ var _ api.StrictServerInterface = (*Server)(nil)
 // so the database must be migrated.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.defaults()
-	spec, err := loadSpec()
+	spec, err := LoadSpec()
 	if err != nil {
 		return nil, err
 	}
