@@ -43,6 +43,31 @@ type Env struct {
 	router   routers.Router
 	httpSrv  *http.Server
 	stopPoll context.CancelFunc
+
+	mu      sync.Mutex
+	secrets []string // every token value made for this Env: none may reach the log
+}
+
+// Secret registers a value that must never appear in the server's log (a token, key material).
+func (e *Env) Secret(v string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.secrets = append(e.secrets, v)
+}
+
+// checkLogs fails the test when the server's log holds a registered secret or any private key.
+func (e *Env) checkLogs() {
+	logs := e.Logs.String()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.secrets {
+		if s != "" && strings.Contains(logs, s) {
+			e.t.Errorf("the server log contains a secret (%.8s...)", s)
+		}
+	}
+	if strings.Contains(logs, "PRIVATE KEY") {
+		e.t.Errorf("the server log contains private key material")
+	}
 }
 
 // Options change how Start builds the server.
@@ -108,6 +133,7 @@ func Start(t testing.TB, dsn string, opts Options) *Env {
 	e := &Env{t: t, URL: "http://" + ln.Addr().String() + cfg.BasePath, Store: st, Server: srv, Logs: logs,
 		router: router, httpSrv: httpSrv, stopPoll: stopPoll}
 	e.Admin = e.Token(t, Enterprise, token.AllScopes...)
+	t.Cleanup(e.checkLogs) // runs after Close: the log is complete
 	// Wait for the first generation poll, so that cached lists are served from the start.
 	deadline := time.Now().Add(5 * time.Second)
 	for !srv.Polled() && time.Now().Before(deadline) {
@@ -132,7 +158,15 @@ func (e *Env) Token(t testing.TB, enterprise string, scopes ...token.Scope) stri
 	secret := token.NewSecret()
 	tk := token.Token{ID: token.NewID(), EnterpriseID: enterprise, Prefix: token.PrefixOf(secret), Hash: token.Hash(secret),
 		Scopes: scopes, CreatedAt: time.Now().UTC().Truncate(time.Microsecond), CreatedBy: "test"}
-	if err := e.Store.CreateToken(context.Background(), tk, store.AuditEvent{EnterpriseID: enterprise, TokenID: "test", Operation: store.OpTokenCreate}); err != nil {
+	return e.StoreToken(t, tk, secret)
+}
+
+// StoreToken stores a token made by the test (expired, revoked...) and returns secret.
+func (e *Env) StoreToken(t testing.TB, tk token.Token, secret string) string {
+	t.Helper()
+	e.Secret(secret)
+	tk.Hash, tk.Prefix = token.Hash(secret), token.PrefixOf(secret)
+	if err := e.Store.CreateToken(context.Background(), tk, store.AuditEvent{EnterpriseID: tk.EnterpriseID, TokenID: "test", Operation: store.OpTokenCreate}); err != nil {
 		t.Fatal(err)
 	}
 	return secret

@@ -23,8 +23,8 @@ const (
 	ctxTokenID      = "regiond.token_id"
 )
 
-// requestID takes the caller's X-Request-ID when it is a sane one (printable, short: it goes into
-// log lines) and makes one otherwise, and returns it on the response.
+// requestID takes the caller's X-Request-ID when it is a sane one (short, of the characters ids
+// and trace headers use: it goes into log lines and headers) and makes one otherwise, and returns it on the response.
 func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(headerRequestID)
@@ -42,7 +42,8 @@ func saneRequestID(id string) bool {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:/+=@", c) >= 0) {
 			return false
 		}
 	}
