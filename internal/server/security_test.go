@@ -367,7 +367,10 @@ func TestTokenAPI(t *testing.T) {
 func TestLimitsAndHeaders(t *testing.T) {
 	e := apitest.Start(t, dbtest.SQLite(t), apitest.Options{
 		Server: func(c *server.Config) { c.BodyLimit = 2048; c.CORSOrigins = []string{"https://console.example.com"} },
-		HTTP:   func(s *http.Server) { s.ReadHeaderTimeout = 200 * time.Millisecond; s.IdleTimeout = 300 * time.Millisecond },
+		HTTP: func(s *http.Server) {
+			s.ReadHeaderTimeout = 200 * time.Millisecond
+			s.IdleTimeout = 300 * time.Millisecond
+		},
 	})
 	host := strings.TrimPrefix(e.URL, "http://")
 
