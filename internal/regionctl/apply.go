@@ -1,0 +1,155 @@
+package regionctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/regiond/regiond/gen/api"
+)
+
+// ApplyCmd makes the region of a file exist as written: it creates it when no region has its
+// region_name, and otherwise replaces the region (PUT) when it differs. The file is the region's
+// whole state: fields left out take their defaults, as on PUT.
+type ApplyCmd struct {
+	File string `short:"f" required:"" placeholder:"FILE" help:"The region, in YAML or JSON (- for stdin). region_id, if present, is ignored: regions are matched by region_name."`
+}
+
+func (c *ApplyCmd) Run(rc *runContext) error {
+	name := inputName(c.File)
+	data, err := rc.readInput(c.File)
+	if err != nil {
+		return err
+	}
+	body, err := regionJSON(data, name)
+	if err != nil {
+		return err
+	}
+	// Check the file against the schema first: the comparison below must not skip over a field it
+	// does not know, or read a mistyped one as absent.
+	if err := schemaCheck(body, name); err != nil {
+		return err
+	}
+	var want api.RegionReplace
+	if err := json.Unmarshal(body, &want); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+
+	cl, err := rc.client()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	id, err := cl.findByName(ctx, want.RegionName)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		resp, err := cl.api.CreateRegionWithBodyWithResponse(ctx, "application/json", bytes.NewReader(body))
+		if err != nil {
+			return cl.callError(err)
+		}
+		if resp.StatusCode() != http.StatusCreated {
+			return cl.fail(resp.HTTPResponse, resp.Body)
+		}
+		fmt.Fprintf(rc.stdout, "region %s created (%s)\n", want.RegionName, deref(resp.JSON201.RegionId))
+		return nil
+	}
+
+	cur, err := cl.api.GetRegionWithResponse(ctx, id, nil)
+	if err != nil {
+		return cl.callError(err)
+	}
+	if cur.StatusCode() != http.StatusOK {
+		return cl.fail(cur.HTTPResponse, cur.Body)
+	}
+	if sameRegion(want, *cur.JSON200) {
+		fmt.Fprintf(rc.stdout, "region %s unchanged (%s)\n", want.RegionName, id)
+		return nil
+	}
+	// If-Match: a change made by someone else since the GET fails the PUT (412) instead of
+	// being overwritten.
+	etag := cur.HTTPResponse.Header.Get("ETag")
+	resp, err := cl.api.ReplaceRegionWithBodyWithResponse(ctx, id, &api.ReplaceRegionParams{IfMatch: &etag}, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return cl.callError(err)
+	}
+	switch resp.StatusCode() {
+	case http.StatusOK:
+		fmt.Fprintf(rc.stdout, "region %s updated (%s)\n", want.RegionName, id)
+		return nil
+	case http.StatusPreconditionFailed:
+		err := cl.fail(resp.HTTPResponse, resp.Body)
+		if e, ok := err.(*apiError); ok {
+			e.hint = fmt.Sprintf("region %s was changed by someone else while apply ran; nothing was written. Run apply again to apply %s over the new state.", want.RegionName, name)
+		}
+		return err
+	}
+	return cl.fail(resp.HTTPResponse, resp.Body)
+}
+
+// schemaCheck validates a region body against the API description, offline.
+func schemaCheck(body []byte, name string) error {
+	spec, err := loadSpec()
+	if err != nil {
+		return err
+	}
+	errs, err := schemaErrors(context.Background(), spec, "replaceRegion", body)
+	if err != nil {
+		return err
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not a valid region:", name)
+	for _, e := range errs {
+		fmt.Fprintf(&b, "\n  %s: %s", e.Field, e.Message)
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+// findByName returns the id of the region named name, or "".
+func (c *client) findByName(ctx context.Context, name string) (string, error) {
+	items, _, err := c.list(ctx, &api.ListRegionsParams{Q: &name}, true)
+	if err != nil {
+		return "", err
+	}
+	for _, it := range items {
+		var r api.RegionInfoResp
+		if err := json.Unmarshal(it, &r); err != nil {
+			return "", c.callError(err)
+		}
+		if r.RegionName == name {
+			return deref(r.RegionId), nil
+		}
+	}
+	return "", nil
+}
+
+// sameRegion reports whether a PUT of want would leave cur as it is. Fields left out of want take
+// the defaults PUT gives them. TLS fields the caller cannot see come back null, and a PUT with
+// them null keeps them, so null against null is "the same" either way.
+func sameRegion(want api.RegionReplace, cur api.RegionInfoResp) bool {
+	tls := func(v interface{ Get() (string, error) }) string {
+		if s, err := v.Get(); err == nil {
+			return "v" + s
+		}
+		return "null"
+	}
+	return want.RegionName == cur.RegionName &&
+		want.RegionAlias == cur.RegionAlias &&
+		want.Url == cur.Url &&
+		deref(want.Wsurl) == deref(cur.Wsurl) &&
+		deref(want.Httpdomain) == deref(cur.Httpdomain) &&
+		deref(want.Tcpdomain) == deref(cur.Tcpdomain) &&
+		or(deref(want.Status), api.RegionStatusEnabled) == cur.Status &&
+		deref(want.Desc) == cur.Desc &&
+		or(deref(want.Scope), api.RegionScopePrivate) == or(deref(cur.Scope), api.RegionScopePrivate) &&
+		tls(want.SslCaCert) == tls(cur.SslCaCert) &&
+		tls(want.CertFile) == tls(cur.CertFile) &&
+		tls(want.KeyFile) == tls(cur.KeyFile)
+}
