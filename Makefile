@@ -14,6 +14,7 @@ run:
 ## test: every test, on SQLite and on MariaDB (started, or installed, when missing)
 test:
 	scripts/ensure-mariadb.sh
+	scripts/ensure-chromium.sh
 	REGIOND_TEST_MYSQL_REQUIRED=1 $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
 ## generate: regenerate gen/ from openapi.yaml

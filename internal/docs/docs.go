@@ -4,17 +4,23 @@ package docs
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
+	"io/fs"
 	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	swaggerui "github.com/swaggest/swgui/v5/static"
-	"github.com/vearutop/statigz"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regiond/regiond"
@@ -27,29 +33,157 @@ var ui embed.FS
 // data: images.
 const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 
-// document is a served file with its validator.
-type document struct {
-	body        []byte
-	contentType string
-	etag        string
+// swaggerUIAssets are the files of Swagger UI the page loads, as swgui ships them (gzipped, but
+// the favicons).
+var swaggerUIAssets = []string{"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css", "favicon-32x32.png", "favicon-16x16.png"}
+
+// variant is one encoding of a document, with its strong validator.
+type variant struct {
+	body []byte
+	etag string
 }
 
-func newDocument(body []byte, contentType string) document {
+func newVariant(body []byte) *variant {
 	sum := sha256.Sum256(body)
-	return document{body: body, contentType: contentType, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	return &variant{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 }
 
-// serve answers with the document, or 304 when the caller has it. Clients may keep it but must
-// revalidate: it changes when the server is upgraded.
+// document is a served file: its identity encoding and, when that saves bytes, its gzip one.
+type document struct {
+	contentType string
+	plain       *variant
+	gzipped     *variant
+}
+
+// newDocument serves body, offering gzip when it makes the body smaller.
+func newDocument(body []byte, contentType string) (document, error) {
+	d := document{contentType: contentType, plain: newVariant(body)}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return d, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return d, err
+	}
+	if err := zw.Close(); err != nil {
+		return d, err
+	}
+	if buf.Len() < len(body) {
+		d.gzipped = newVariant(buf.Bytes())
+	}
+	return d, nil
+}
+
+// newGzippedDocument serves a file that ships gzipped; clients that refuse gzip get it unzipped.
+func newGzippedDocument(gzipped []byte, contentType string) (document, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(gzipped))
+	if err != nil {
+		return document{}, err
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		return document{}, err
+	}
+	return document{contentType: contentType, plain: newVariant(plain), gzipped: newVariant(gzipped)}, nil
+}
+
+// serve answers with the document in the encoding the client takes, or 304 when the client has
+// it. Clients may keep it but must revalidate: it changes when the server is upgraded.
 func (d document) serve(c echo.Context) error {
 	h := c.Response().Header()
-	h.Set("ETag", d.etag)
-	h.Set("Cache-Control", "public, no-cache")
+	v := d.plain
+	// Documents are public: the server's default Vary: Authorization does not apply.
 	h.Del("Vary")
-	if match := c.Request().Header.Get("If-None-Match"); match == d.etag || match == "*" {
+	if d.gzipped != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
+			v = d.gzipped
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", v.etag)
+	h.Set("Cache-Control", "public, no-cache")
+	if notModified(c.Request().Header.Get("If-None-Match"), v.etag) {
+		h.Del("Content-Encoding")
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.Blob(http.StatusOK, d.contentType, d.body)
+	return c.Blob(http.StatusOK, d.contentType, v.body)
+}
+
+// notModified reports whether an If-None-Match header names etag: a list of entity tags,
+// compared weakly (a proxy that compresses may have weakened ours), or "*" (RFC 9110 13.1.2).
+func notModified(header, etag string) bool {
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header takes gzip: named ("gzip" or "x-gzip")
+// or through "*", with a non-zero weight (RFC 9110 12.5.3).
+func acceptsGzip(header string) bool {
+	named, wildcard := -1.0, -1.0
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+				if f, err := strconv.ParseFloat(val, 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(coding)) {
+		case "gzip", "x-gzip":
+			named = q
+		case "*":
+			wildcard = q
+		}
+	}
+	if named >= 0 {
+		return named > 0
+	}
+	return wildcard > 0
+}
+
+// loadSwaggerUI reads Swagger UI's files once: they are the same for every server.
+var loadSwaggerUI = sync.OnceValues(func() (map[string]document, error) {
+	files := map[string]document{}
+	for _, name := range swaggerUIAssets {
+		contentType := assetType(name)
+		if b, err := fs.ReadFile(swaggerui.FS, name+".gz"); err == nil {
+			if files[name], err = newGzippedDocument(b, contentType); err != nil {
+				return nil, fmt.Errorf("swagger UI's %s: %w", name, err)
+			}
+			continue
+		}
+		b, err := fs.ReadFile(swaggerui.FS, name)
+		if err != nil {
+			return nil, fmt.Errorf("swagger UI's %s: %w", name, err)
+		}
+		if files[name], err = newDocument(b, contentType); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+})
+
+// assetType is a file's media type. JavaScript is text/javascript (RFC 9239); the pages run with
+// X-Content-Type-Options: nosniff, so the type must be right.
+func assetType(name string) string {
+	switch path.Ext(name) {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".png":
+		return "image/png"
+	}
+	return "application/octet-stream"
 }
 
 // Register adds the documentation routes under basePath.
@@ -58,8 +192,14 @@ func Register(e *echo.Echo, basePath string) error {
 	if err != nil {
 		return err
 	}
-	yamlDoc := newDocument(yml, "application/yaml; charset=utf-8")
-	jsonDoc := newDocument(jsn, "application/json; charset=utf-8")
+	yamlDoc, err := newDocument(yml, "application/yaml; charset=utf-8")
+	if err != nil {
+		return err
+	}
+	jsonDoc, err := newDocument(jsn, "application/json; charset=utf-8")
+	if err != nil {
+		return err
+	}
 	e.GET(basePath+"/openapi.yaml", yamlDoc.serve)
 	e.GET(basePath+"/openapi.json", jsonDoc.serve)
 
@@ -67,36 +207,31 @@ func Register(e *echo.Echo, basePath string) error {
 	if err != nil {
 		return err
 	}
-	own := func(name, contentType string) (document, error) {
-		b, err := ui.ReadFile("ui/" + name)
-		return newDocument(b, contentType), err
-	}
-	script, err := own("init.js", "text/javascript; charset=utf-8")
-	if err != nil {
-		return err
-	}
-	style, err := own("docs.css", "text/css; charset=utf-8")
-	if err != nil {
-		return err
-	}
-	assets := http.StripPrefix(basePath+"/docs/", statigz.FileServer(swaggerui.FS))
-	withCSP := func(h echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.Response().Header().Set("Content-Security-Policy", uiCSP)
-			return h(c)
-		}
-	}
 	e.GET(basePath+"/docs", func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, basePath+"/docs/")
 	})
-	e.GET(basePath+"/docs/", withCSP(page.serve))
-	e.GET(basePath+"/docs/init.js", script.serve)
-	e.GET(basePath+"/docs/docs.css", style.serve)
-	e.GET(basePath+"/docs/*", withCSP(func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
-		assets.ServeHTTP(c.Response(), c.Request())
-		return nil
-	}))
+	e.GET(basePath+"/docs/", func(c echo.Context) error {
+		c.Response().Header().Set("Content-Security-Policy", uiCSP)
+		return page.serve(c)
+	})
+	for _, name := range []string{"init.js", "docs.css"} {
+		b, err := ui.ReadFile("ui/" + name)
+		if err != nil {
+			return err
+		}
+		own, err := newDocument(b, assetType(name))
+		if err != nil {
+			return err
+		}
+		e.GET(basePath+"/docs/"+name, own.serve)
+	}
+	assets, err := loadSwaggerUI()
+	if err != nil {
+		return err
+	}
+	for name, asset := range assets {
+		e.GET(basePath+"/docs/"+name, asset.serve)
+	}
 	return nil
 }
 
@@ -109,7 +244,7 @@ func indexPage(specURL string) (document, error) {
 	if err := tpl.Execute(&buf, struct{ SpecURL string }{specURL}); err != nil {
 		return document{}, err
 	}
-	return newDocument(buf.Bytes(), "text/html; charset=utf-8"), nil
+	return newDocument(buf.Bytes(), "text/html; charset=utf-8")
 }
 
 // servedSpec is openapi.yaml as this server serves it: unchanged but for `servers`, which names
