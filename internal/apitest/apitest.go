@@ -23,6 +23,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
@@ -121,7 +122,7 @@ func Start(t testing.TB, dsn string, opts Options) *Env {
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	go srv.Run(pollCtx)
 
-	spec, err := server.LoadSpec()
+	spec, err := apispec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
+	"github.com/regiond/regiond/internal/region"
 )
 
 // ApplyCmd makes the region of a file exist as written: it creates it when no region has its
@@ -93,7 +95,7 @@ func (c *ApplyCmd) Run(rc *runContext) error {
 
 // schemaCheck validates a region body against the API description, offline.
 func schemaCheck(body []byte, name string) error {
-	spec, err := loadSpec()
+	spec, err := apispec.Load()
 	if err != nil {
 		return err
 	}
@@ -134,22 +136,12 @@ func (c *client) findByName(ctx context.Context, name string) (string, error) {
 // the defaults PUT gives them. TLS fields the caller cannot see come back null, and a PUT with
 // them null keeps them, so null against null is "the same" either way.
 func sameRegion(want api.RegionReplace, cur api.RegionInfoResp) bool {
-	tls := func(v interface{ Get() (string, error) }) string {
-		if s, err := v.Get(); err == nil {
-			return "v" + s
-		}
-		return "null"
+	have := region.Region{RegionName: cur.RegionName, RegionAlias: cur.RegionAlias, URL: cur.Url,
+		WSURL: deref(cur.Wsurl), HTTPDomain: deref(cur.Httpdomain), TCPDomain: deref(cur.Tcpdomain),
+		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(deref(cur.Scope)),
+		SSLCACert: apispec.TLSValue(cur.SslCaCert), CertFile: apispec.TLSValue(cur.CertFile), KeyFile: apispec.TLSValue(cur.KeyFile)}
+	if have.Scope == "" {
+		have.Scope = region.ScopePrivate
 	}
-	return want.RegionName == cur.RegionName &&
-		want.RegionAlias == cur.RegionAlias &&
-		want.Url == cur.Url &&
-		deref(want.Wsurl) == deref(cur.Wsurl) &&
-		deref(want.Httpdomain) == deref(cur.Httpdomain) &&
-		deref(want.Tcpdomain) == deref(cur.Tcpdomain) &&
-		or(deref(want.Status), api.RegionStatusEnabled) == cur.Status &&
-		deref(want.Desc) == cur.Desc &&
-		or(deref(want.Scope), api.RegionScopePrivate) == or(deref(cur.Scope), api.RegionScopePrivate) &&
-		tls(want.SslCaCert) == tls(cur.SslCaCert) &&
-		tls(want.CertFile) == tls(cur.CertFile) &&
-		tls(want.KeyFile) == tls(cur.KeyFile)
+	return len(region.ChangedFields(have, apispec.NewRegion(api.RegionCreate(want)))) == 0
 }

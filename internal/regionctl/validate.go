@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -17,8 +14,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/regiond/regiond"
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/region"
 )
 
@@ -33,7 +30,7 @@ type ValidateCmd struct {
 }
 
 func (c *ValidateCmd) Run(rc *runContext) error {
-	spec, err := loadSpec()
+	spec, err := apispec.Load()
 	if err != nil {
 		return err
 	}
@@ -82,7 +79,7 @@ func validateBody(ctx context.Context, spec *openapi3.T, operationID string, bod
 		if err := json.Unmarshal(body, &b); err != nil {
 			return []api.FieldError{{Field: "body", Message: "is not valid JSON: " + err.Error()}}, nil
 		}
-		return region.Validate(regionOf(b)), nil
+		return region.Validate(apispec.NewRegion(b)), nil
 	}
 	return nil, nil
 }
@@ -103,32 +100,18 @@ func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, bod
 
 	// Like the server: a body that is not UTF-8 is refused before it is parsed.
 	if !utf8.Valid(body) {
-		return []api.FieldError{{Field: nonUTF8Field(body), Message: "is not valid UTF-8"}}, nil
+		return []api.FieldError{{Field: apispec.NonUTF8Field(body), Message: "is not valid UTF-8"}}, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, route.Method, "http://regionctl.invalid"+route.Path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", mediaTypes[0])
-	input := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: &openapi3filter.Options{
-		MultiError:              true,
-		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
-		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
-	}}
+	input := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: apispec.Options()}
 	if err := openapi3filter.ValidateRequestBody(ctx, input, rb); err != nil {
-		return fieldErrors(err), nil
+		return apispec.FieldErrors(err), nil
 	}
 	return nil, nil
-}
-
-// loadSpec reads openapi.yaml as it is written (api.GetSwagger's copy has its operationIds
-// capitalized by the generator; people know them from openapi.yaml).
-func loadSpec() (*openapi3.T, error) {
-	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
-	if err != nil {
-		return nil, fmt.Errorf("loading the embedded API description: %v", err)
-	}
-	return spec, nil
 }
 
 // findOperation returns the route of an operation, and the operations that take a body.
@@ -147,139 +130,4 @@ func findOperation(spec *openapi3.T, operationID string) (*routers.Route, []stri
 	}
 	slices.Sort(known)
 	return found, known
-}
-
-// regionOf is the region a create (or replace) body describes, with the server's defaults.
-func regionOf(b api.RegionCreate) region.Region {
-	tls := func(v interface{ Get() (string, error) }) *string {
-		if s, err := v.Get(); err == nil {
-			return &s
-		}
-		return nil
-	}
-	return region.Region{
-		RegionName:  b.RegionName,
-		RegionAlias: b.RegionAlias,
-		URL:         b.Url,
-		WSURL:       deref(b.Wsurl),
-		HTTPDomain:  deref(b.Httpdomain),
-		TCPDomain:   deref(b.Tcpdomain),
-		Status:      region.Status(or(deref(b.Status), api.RegionStatusEnabled)),
-		Desc:        deref(b.Desc),
-		Scope:       region.Scope(or(deref(b.Scope), api.RegionScopePrivate)),
-		SSLCACert:   tls(b.SslCaCert),
-		CertFile:    tls(b.CertFile),
-		KeyFile:     tls(b.KeyFile),
-	}
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
-// nonUTF8Field names the member whose value is not UTF-8, as the server does.
-func nonUTF8Field(body []byte) string {
-	var members map[string]json.RawMessage
-	if json.Unmarshal(body, &members) == nil {
-		for name, raw := range members {
-			if !utf8.Valid(raw) || !utf8.ValidString(name) {
-				return strings.ToValidUTF8(name, "\uFFFD")
-			}
-		}
-	}
-	return "body"
-}
-
-var unsupportedProperty = regexp.MustCompile(`^property "(.*)" is unsupported$`)
-
-// fieldErrors flattens kin-openapi's errors into one entry per field, worded as the server words
-// them (internal/server does the same for live requests; a test keeps the two in step).
-func fieldErrors(err error) []api.FieldError {
-	var out []api.FieldError
-	add := func(field, msg string) { out = append(out, api.FieldError{Field: field, Message: msg}) }
-	var walk func(err error, field string)
-	walk = func(err error, field string) {
-		switch e := err.(type) {
-		case openapi3.MultiError:
-			for _, x := range e {
-				walk(x, field)
-			}
-		case *openapi3filter.RequestError:
-			switch {
-			case e.Parameter != nil:
-				field = e.Parameter.Name
-			case e.RequestBody != nil:
-				field = "body"
-			}
-			switch {
-			case e.Err == nil:
-				add(field, e.Reason)
-			case e.Err.Error() == "value is required but missing":
-				add(field, "is required")
-			default:
-				walk(e.Err, field)
-			}
-		case *openapi3.SchemaError:
-			f := joinPointer(field, e.JSONPointer())
-			msg := e.Reason
-			if m := unsupportedProperty.FindStringSubmatch(msg); m != nil {
-				f, msg = joinPointer(field, []string{m[1]}), "is not a known field"
-			} else if e.SchemaField == "required" {
-				msg = "is required"
-			} else if e.SchemaField == "nullable" {
-				msg = "cannot be null"
-			}
-			add(f, msg)
-		case *openapi3filter.ParseError:
-			msg := "cannot be parsed"
-			if e.Reason != "" {
-				msg = "is " + e.Reason
-			}
-			if field == "body" {
-				msg = "is not valid JSON"
-				if e.Cause != nil {
-					msg += ": " + e.Cause.Error()
-				}
-			}
-			add(field, msg)
-		default:
-			if inner := errors.Unwrap(err); inner != nil {
-				walk(inner, field)
-				return
-			}
-			if field == "" {
-				field = "body"
-			}
-			add(field, err.Error())
-		}
-	}
-	walk(err, "")
-	if len(out) == 0 {
-		add("body", "does not match the API description")
-	}
-	return out
-}
-
-// joinPointer names a body member: "region_name", "scopes[1]".
-func joinPointer(field string, ptr []string) string {
-	if field == "body" && len(ptr) > 0 {
-		field = ""
-	}
-	for _, p := range ptr {
-		if _, err := strconv.Atoi(p); err == nil && field != "" {
-			field += "[" + p + "]"
-		} else if field == "" {
-			field = p
-		} else {
-			field += "." + p
-		}
-	}
-	if field == "" {
-		return "body"
-	}
-	return field
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
@@ -69,19 +70,10 @@ func nullableOf(p *string) nullable.Nullable[string] {
 	return nullable.NewNullableWithValue(*p)
 }
 
-// tlsValue reads a TLS field of a request: null and "" both mean none.
-func tlsValue(n nullable.Nullable[string]) *string {
-	v, err := n.Get()
-	if err != nil || v == "" {
-		return nil
-	}
-	return &v
-}
-
 // setsTLS reports whether a request gives a value (not null) to a TLS field.
 func setsTLS(fields ...nullable.Nullable[string]) bool {
 	for _, f := range fields {
-		if tlsValue(f) != nil {
+		if apispec.TLSValue(f) != nil {
 			return true
 		}
 	}

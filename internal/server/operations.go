@@ -1,14 +1,12 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/regiond/regiond"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -47,21 +45,6 @@ func echoPath(basePath, path string) string {
 		}
 	}
 	return b.String()
-}
-
-// LoadSpec parses openapi.yaml as written (the copy oapi-codegen embeds in gen/api renames
-// operation ids), ready for request validation: without servers, so that request paths are
-// matched as they are.
-func LoadSpec() (*openapi3.T, error) {
-	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
-	if err != nil {
-		return nil, fmt.Errorf("loading openapi.yaml: %w", err)
-	}
-	if err := spec.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
-	}
-	spec.Servers = nil
-	return spec, nil
 }
 
 // loadOperations reads every operation of the spec. It fails when a secured operation names no

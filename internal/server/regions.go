@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/listcache"
 	"github.com/regiond/regiond/internal/pagetoken"
 	"github.com/regiond/regiond/internal/problem"
@@ -322,22 +323,8 @@ func (s *Server) CreateRegion(ctx context.Context, req api.CreateRegionRequestOb
 	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
 		return nil, err
 	}
-	r := region.Region{
-		EnterpriseID: p.EnterpriseID,
-		RegionID:     uuid.NewString(),
-		RegionName:   b.RegionName,
-		RegionAlias:  b.RegionAlias,
-		URL:          b.Url,
-		WSURL:        deref(b.Wsurl, ""),
-		HTTPDomain:   deref(b.Httpdomain, ""),
-		TCPDomain:    deref(b.Tcpdomain, ""),
-		Status:       region.Status(deref(b.Status, api.RegionStatusEnabled)),
-		Desc:         deref(b.Desc, ""),
-		Scope:        region.Scope(deref(b.Scope, api.RegionScopePrivate)),
-		SSLCACert:    tlsValue(b.SslCaCert),
-		CertFile:     tlsValue(b.CertFile),
-		KeyFile:      tlsValue(b.KeyFile),
-	}
+	r := apispec.NewRegion(*b)
+	r.EnterpriseID, r.RegionID = p.EnterpriseID, uuid.NewString()
 	if err := s.checkRegion(r); err != nil {
 		return nil, err
 	}
@@ -370,14 +357,11 @@ func (s *Server) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequest
 		if b.RegionName != cur.RegionName {
 			return cur, renameError(cur.RegionName)
 		}
-		next := cur
-		next.RegionAlias, next.URL = b.RegionAlias, b.Url
-		next.WSURL, next.HTTPDomain, next.TCPDomain = deref(b.Wsurl, ""), deref(b.Httpdomain, ""), deref(b.Tcpdomain, "")
-		next.Status = region.Status(deref(b.Status, api.RegionStatusEnabled))
-		next.Desc = deref(b.Desc, "")
-		next.Scope = region.Scope(deref(b.Scope, api.RegionScopePrivate))
-		if p.Has(token.RegionsSecrets) {
-			next.SSLCACert, next.CertFile, next.KeyFile = tlsValue(b.SslCaCert), tlsValue(b.CertFile), tlsValue(b.KeyFile)
+		// A replacement is a create body applied to the stored region's identity.
+		next := apispec.NewRegion(api.RegionCreate(*b))
+		next.EnterpriseID, next.RegionID, next.CreateTime, next.Version = cur.EnterpriseID, cur.RegionID, cur.CreateTime, cur.Version
+		if !p.Has(token.RegionsSecrets) {
+			next.SSLCACert, next.CertFile, next.KeyFile = cur.SSLCACert, cur.CertFile, cur.KeyFile
 		}
 		return next, s.checkRegion(next)
 	}, s.auditEvent(ctx, store.OpRegionReplace))
@@ -425,13 +409,13 @@ func (s *Server) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestOb
 		}
 		if p.Has(token.RegionsSecrets) {
 			if b.SslCaCert.IsSpecified() {
-				next.SSLCACert = tlsValue(b.SslCaCert)
+				next.SSLCACert = apispec.TLSValue(b.SslCaCert)
 			}
 			if b.CertFile.IsSpecified() {
-				next.CertFile = tlsValue(b.CertFile)
+				next.CertFile = apispec.TLSValue(b.CertFile)
 			}
 			if b.KeyFile.IsSpecified() {
-				next.KeyFile = tlsValue(b.KeyFile)
+				next.KeyFile = apispec.TLSValue(b.KeyFile)
 			}
 		}
 		return next, s.checkRegion(next)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/docs"
 	"github.com/regiond/regiond/internal/listcache"
 	"github.com/regiond/regiond/internal/pagetoken"
@@ -108,7 +109,7 @@ var _ api.StrictServerInterface = (*Server)(nil)
 // so the database must be migrated.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.defaults()
-	spec, err := LoadSpec()
+	spec, err := apispec.Load()
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,187 @@
+// Package apispec reads openapi.yaml for validation, and words kin-openapi's validation errors
+// as the `errors` of a problem: one entry per field. The server's gate and regionctl's offline
+// `validate` both use it, so a body is judged and described the same way in both places.
+package apispec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/regiond/regiond"
+	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/region"
+)
+
+// Load parses openapi.yaml as written (the copy oapi-codegen embeds in gen/api renames operation
+// ids), without servers, so that request paths are matched as they are.
+func Load() (*openapi3.T, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
+	if err != nil {
+		return nil, fmt.Errorf("loading openapi.yaml: %w", err)
+	}
+	if err := spec.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml is not a valid OpenAPI document: %w", err)
+	}
+	spec.Servers = nil
+	return spec, nil
+}
+
+// Options validate requests: every field reported at once, short messages (no schema dumps),
+// authentication left to the caller.
+func Options() *openapi3filter.Options {
+	return &openapi3filter.Options{
+		MultiError:              true,
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.DisableSchemaErrorDetails()},
+	}
+}
+
+// NonUTF8Field names the top-level member of a JSON body whose text is not UTF-8 ("body" when it
+// cannot tell). encoding/json would silently replace such bytes with U+FFFD.
+func NonUTF8Field(body []byte) string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) == nil {
+		for name, raw := range members {
+			if !utf8.Valid(raw) || !utf8.ValidString(name) {
+				return strings.ToValidUTF8(name, "\uFFFD")
+			}
+		}
+	}
+	return "body"
+}
+
+var unsupportedProperty = regexp.MustCompile(`^property "(.*)" is unsupported$`)
+
+// FieldErrors flattens kin-openapi's errors into one entry per field. It looks at each error's own
+// type before unwrapping it: a RequestError wraps the schema errors of its parameter.
+func FieldErrors(err error) []api.FieldError {
+	var out []api.FieldError
+	add := func(field, msg string) { out = append(out, api.FieldError{Field: field, Message: msg}) }
+	var walk func(err error, field string)
+	walk = func(err error, field string) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, x := range e {
+				walk(x, field)
+			}
+		case *openapi3filter.RequestError:
+			switch {
+			case e.Parameter != nil:
+				field = e.Parameter.Name
+			case e.RequestBody != nil:
+				field = "body"
+			}
+			switch {
+			case e.Err == nil:
+				add(field, e.Reason)
+			case e.Err.Error() == "value is required but missing":
+				add(field, "is required")
+			default:
+				walk(e.Err, field)
+			}
+		case *openapi3.SchemaError:
+			f, msg := joinPointer(field, e.JSONPointer()), e.Reason
+			switch m := unsupportedProperty.FindStringSubmatch(msg); {
+			case m != nil:
+				f, msg = joinPointer(field, []string{m[1]}), "is not a known field"
+			case e.SchemaField == "required":
+				msg = "is required"
+			case e.SchemaField == "nullable":
+				msg = "cannot be null"
+			}
+			add(f, msg)
+		case *openapi3filter.ParseError:
+			msg := "cannot be parsed"
+			if e.Reason != "" {
+				msg = "is " + e.Reason
+			}
+			if field == "body" {
+				msg = "is not valid JSON"
+				if e.Cause != nil {
+					msg += ": " + e.Cause.Error()
+				}
+			}
+			add(field, msg)
+		default:
+			if inner := errors.Unwrap(err); inner != nil {
+				walk(inner, field)
+				return
+			}
+			if field == "" {
+				field = "body"
+			}
+			add(field, err.Error())
+		}
+	}
+	walk(err, "")
+	if len(out) == 0 {
+		add("body", "does not match the API description")
+	}
+	return out
+}
+
+// joinPointer names a body member: "region_name", "scopes[1]". Query parameters and headers keep
+// their own names ("status[0]").
+func joinPointer(field string, ptr []string) string {
+	if field == "body" && len(ptr) > 0 {
+		field = "" // body members are named on their own
+	}
+	for _, p := range ptr {
+		if _, err := strconv.Atoi(p); err == nil && field != "" {
+			field += "[" + p + "]"
+		} else if field == "" {
+			field = p
+		} else {
+			field += "." + p
+		}
+	}
+	if field == "" {
+		return "body"
+	}
+	return field
+}
+
+// NewRegion is the region a create body describes, with the API's defaults: status "1" (enabled),
+// scope "private", "" for the optional strings, and none for a TLS field that is null or "".
+func NewRegion(b api.RegionCreate) region.Region {
+	return region.Region{
+		RegionName:  b.RegionName,
+		RegionAlias: b.RegionAlias,
+		URL:         b.Url,
+		WSURL:       deref(b.Wsurl, ""),
+		HTTPDomain:  deref(b.Httpdomain, ""),
+		TCPDomain:   deref(b.Tcpdomain, ""),
+		Status:      region.Status(deref(b.Status, api.RegionStatusEnabled)),
+		Desc:        deref(b.Desc, ""),
+		Scope:       region.Scope(deref(b.Scope, api.RegionScopePrivate)),
+		SSLCACert:   TLSValue(b.SslCaCert),
+		CertFile:    TLSValue(b.CertFile),
+		KeyFile:     TLSValue(b.KeyFile),
+	}
+}
+
+// TLSValue reads a TLS field of a request: null and "" both mean none.
+func TLSValue(n nullable.Nullable[string]) *string {
+	v, err := n.Get()
+	if err != nil || v == "" {
+		return nil
+	}
+	return &v
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
