@@ -5,7 +5,10 @@ GO       ?= go
 OAPI     := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 PKGS     := ./...
 
-.PHONY: run test generate check-generated build vet fmt-check
+# Redocly CLI: no update check (there is no registry but npm's here), no usage data.
+REDOCLY  := REDOCLY_SUPPRESS_UPDATE_NOTICE=true REDOCLY_TELEMETRY=off npx --no redocly
+
+.PHONY: run test generate check-generated build vet fmt-check lint api-diff
 
 ## run: serve the API on :8080 over the embedded SQLite database data/regiond.db
 run:
@@ -34,3 +37,19 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed" >&2; exit 1)
+
+## lint: openapi.yaml against Redocly's recommended rules, with no error and no warning
+## (redocly.yaml), then go vet and gofmt
+lint: node_modules/.package-lock.json vet
+	$(REDOCLY) lint openapi.yaml
+
+# The pinned npm tools (package-lock.json), installed when node_modules is missing or older than
+# the lock file: npm writes node_modules/.package-lock.json on every install.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## api-diff: fail when openapi.yaml would break a client of the last release (the newest vX.Y.Z
+## tag's openapi.yaml, or api/baseline/openapi.yaml before the first tag); see README.md
+api-diff:
+	OASDIFF="$(GO) run github.com/oasdiff/oasdiff" scripts/api-diff.sh

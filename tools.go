@@ -6,4 +6,6 @@ package regiond
 
 import (
 	_ "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen"
+	// oasdiff is the breaking-change gate of `make api-diff`.
+	_ "github.com/oasdiff/oasdiff"
 )
