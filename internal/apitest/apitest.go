@@ -76,6 +76,8 @@ type Options struct {
 	// Keyring encrypts key_file; by default a fresh random key. NoKeyring leaves it out.
 	Keyring   *secrets.Keyring
 	NoKeyring bool
+	// Store adjusts the store's options (query timeout, pool size).
+	Store func(*store.Options)
 	// Server adjusts the server's configuration.
 	Server func(*server.Config)
 	// HTTP adjusts the HTTP server (timeouts).
@@ -95,7 +97,11 @@ func Start(t testing.TB, dsn string, opts Options) *Env {
 	}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	st, err := store.Open(ctx, dsn, store.Options{Keyring: keyring, Logger: log, MaxOpenConns: 8})
+	storeOpts := store.Options{Keyring: keyring, Logger: log, MaxOpenConns: 8}
+	if opts.Store != nil {
+		opts.Store(&storeOpts)
+	}
+	st, err := store.Open(ctx, dsn, storeOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

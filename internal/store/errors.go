@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -57,10 +59,12 @@ func classify(err error) error {
 // isTransient reports errors that mean "the database cannot answer now" rather than "this
 // request is wrong": timeouts, refused or broken connections, overload, lock timeouts.
 func isTransient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return true
+	for _, target := range []error{context.DeadlineExceeded, driver.ErrBadConn, sql.ErrConnDone,
+		mysql.ErrInvalidConn, mysql.ErrPktSync, mysql.ErrPktSyncMul, mysql.ErrBusyBuffer,
+		io.EOF, io.ErrUnexpectedEOF, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE} {
+		if errors.Is(err, target) {
+			return true
+		}
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {

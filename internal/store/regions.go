@@ -136,6 +136,8 @@ func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
 // EachRegion calls fn for every region the query selects, in order, streaming rows from the
 // database so that memory does not grow with the number of regions.
 func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Region) error) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading))
 	if q.After != "" {
 		db = db.Where("region_name > ?", q.After)

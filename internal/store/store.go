@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -82,6 +83,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		setPool(s.w, 1)
 		setPool(s.r, opts.MaxOpenConns)
 	case MySQL:
+		// The driver logs broken connections itself; route that into the service's log.
+		_ = gomysql.SetLogger(driverLog{opts.Logger})
 		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", d, err)
@@ -151,9 +154,10 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// deadline bounds ctx by the query timeout unless it already ends sooner.
+// deadline gives ctx the query timeout unless the caller set a deadline of its own (a streamed
+// list sets a longer one): no query ever runs without one.
 func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.opts.QueryTimeout {
+	if _, ok := ctx.Deadline(); ok {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, s.opts.QueryTimeout)
@@ -168,6 +172,8 @@ func (s *Store) View(ctx context.Context, fn func(v *Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	return classify(s.r.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		v := *s
 		v.r, v.w, v.inTx = tx, tx, true
@@ -197,6 +203,11 @@ func (s *Store) update(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	}
 	return classify(err)
 }
+
+// driverLog receives the MySQL driver's own messages (lost connections), which carry no secrets.
+type driverLog struct{ l *slog.Logger }
+
+func (d driverLog) Print(v ...any) { d.l.Warn("mysql driver", "msg", fmt.Sprint(v...)) }
 
 // now is the time the store writes: UTC, at the microsecond precision both backends keep, so
 // that a value reads back equal to what was written.
