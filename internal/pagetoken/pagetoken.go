@@ -39,12 +39,19 @@ func Fingerprint(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
-// Encode makes the token for the page after position, for the query with this fingerprint.
+// Encode makes the token for the page after position, for the query with this fingerprint. Both
+// travel as JSON strings, so they must be UTF-8 text (positions are names and ids; fingerprints
+// are base64) for Decode to give them back unchanged.
 func (c Codec) Encode(fingerprint, position string) string {
 	body, _ := json.Marshal(payload{V: 1, Q: fingerprint, P: position})
 	b := base64.RawURLEncoding.EncodeToString(body)
 	return b + "." + base64.RawURLEncoding.EncodeToString(c.mac(b))
 }
+
+// strict decodes only the spelling Encode makes. The lenient decoder ignores the unused low bits
+// of a last character, so that up to 16 spellings of one signature would all be accepted: an
+// altered token must be refused, whatever was altered.
+var strict = base64.RawURLEncoding.Strict()
 
 // Decode checks a token against the query's fingerprint and returns its position.
 func (c Codec) Decode(fingerprint, tok string) (string, error) {
@@ -52,11 +59,11 @@ func (c Codec) Decode(fingerprint, tok string) (string, error) {
 	if !ok {
 		return "", ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := strict.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, c.mac(b)) {
 		return "", ErrInvalid
 	}
-	body, err := base64.RawURLEncoding.DecodeString(b)
+	body, err := strict.DecodeString(b)
 	if err != nil {
 		return "", ErrInvalid
 	}

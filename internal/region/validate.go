@@ -39,22 +39,27 @@ func Validate(r Region) []problem.FieldError {
 			fail("ssl_ca_cert", msg)
 		}
 	}
+	// Each of cert_file and key_file is checked on its own even when the other is missing, so that
+	// one answer names every offending field.
+	certMsg, keyMsg := "", ""
+	if r.CertFile != nil {
+		if certMsg = checkCertificates(*r.CertFile); certMsg != "" {
+			fail("cert_file", certMsg)
+		}
+	}
+	if r.KeyFile != nil {
+		if keyMsg = checkKey(*r.KeyFile); keyMsg != "" {
+			fail("key_file", keyMsg)
+		}
+	}
 	switch {
 	case r.CertFile != nil && r.KeyFile == nil:
 		fail("key_file", "is required when cert_file is set")
 	case r.CertFile == nil && r.KeyFile != nil:
 		fail("cert_file", "is required when key_file is set")
-	case r.CertFile != nil && r.KeyFile != nil:
-		certMsg := checkCertificates(*r.CertFile)
-		if certMsg != "" {
-			fail("cert_file", certMsg)
-		}
-		if keyMsg := checkKey(*r.KeyFile); keyMsg != "" {
-			fail("key_file", keyMsg)
-		} else if certMsg == "" {
-			if _, err := tls.X509KeyPair([]byte(*r.CertFile), []byte(*r.KeyFile)); err != nil {
-				fail("key_file", "does not match the certificate in cert_file")
-			}
+	case r.CertFile != nil && r.KeyFile != nil && certMsg == "" && keyMsg == "":
+		if _, err := tls.X509KeyPair([]byte(*r.CertFile), []byte(*r.KeyFile)); err != nil {
+			fail("key_file", "does not match the certificate in cert_file")
 		}
 	}
 	return errs
@@ -115,23 +120,45 @@ func IsHost(s string) bool {
 }
 
 // pemBlocks decodes every PEM block of s. It fails on text outside the blocks, so that a
-// truncated or concatenated-with-garbage upload is not silently half-accepted.
+// truncated or concatenated-with-garbage upload is not silently half-accepted. encoding/pem alone
+// would not do: pem.Decode skips any text before a block, and skips a broken block to decode the
+// next one, so each block is cut out here and must decode on its own.
 func pemBlocks(s string) ([]*pem.Block, string) {
+	const complete = "has text that is not a complete PEM block"
 	rest := []byte(s)
 	var blocks []*pem.Block
 	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
+		rest = bytes.TrimLeft(rest, " \t\r\n")
+		if len(rest) == 0 {
 			break
 		}
+		if !bytes.HasPrefix(rest, []byte("-----BEGIN ")) {
+			if len(blocks) == 0 && !bytes.Contains(rest, []byte("-----BEGIN ")) {
+				return nil, "is not PEM: no -----BEGIN ...----- block found"
+			}
+			return nil, "has text outside its PEM blocks (only -----BEGIN ...----- to -----END ...----- blocks are accepted)"
+		}
+		// The block ends with the line of the first END marker, and holds no other BEGIN marker
+		// (pem.Decode would skip a malformed BEGIN line to the next one).
+		end := bytes.Index(rest, []byte("\n-----END "))
+		if end < 0 {
+			return nil, complete
+		}
+		end++
+		if nl := bytes.IndexByte(rest[end:], '\n'); nl >= 0 {
+			end += nl + 1
+		} else {
+			end = len(rest)
+		}
+		b, left := pem.Decode(rest[:end])
+		if b == nil || len(bytes.TrimSpace(left)) != 0 || bytes.Contains(rest[:end], []byte("\n-----BEGIN ")) {
+			return nil, complete
+		}
 		blocks = append(blocks, b)
+		rest = rest[end:]
 	}
 	if len(blocks) == 0 {
 		return nil, "is not PEM: no -----BEGIN ...----- block found"
-	}
-	if len(bytes.TrimSpace(rest)) != 0 {
-		return nil, "has text that is not a complete PEM block"
 	}
 	return blocks, ""
 }
