@@ -88,6 +88,8 @@ type DBFlags struct {
 	DBMaxOpenConns int           `default:"16" help:"Connections in the pool (and idle connections kept)."`
 	DBTimeout      time.Duration `default:"5s" help:"Deadline of every database query."`
 	SecretKeyFile  string        `type:"existingfile" placeholder:"PATH" help:"File with the key(s) that encrypt key_file at rest, if REGIOND_SECRET_KEY is unset."`
+
+	tracing bool // set by serve when traces are sent
 }
 
 func (f DBFlags) validate() error {
@@ -112,7 +114,8 @@ func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("REGIOND_SECRET_KEY / --secret-key-file: %w", err)
 	}
-	st, err := store.Open(ctx, f.Database, store.Options{MaxOpenConns: f.DBMaxOpenConns, QueryTimeout: f.DBTimeout, Keyring: keyring, Logger: log})
+	st, err := store.Open(ctx, f.Database, store.Options{MaxOpenConns: f.DBMaxOpenConns, QueryTimeout: f.DBTimeout,
+		Keyring: keyring, Logger: log, Tracing: f.tracing})
 	if err != nil {
 		return nil, err
 	}

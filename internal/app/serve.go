@@ -16,6 +16,7 @@ import (
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
+	"github.com/regiond/regiond/internal/tracing"
 )
 
 // ServeCmd serves the API.
@@ -38,6 +39,8 @@ type ServeCmd struct {
 	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
 	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
+
+	OTLPEndpoint string `name:"otlp-endpoint" placeholder:"URL" help:"Send OpenTelemetry traces of requests and queries to this OTLP/HTTP collector (http://collector:4318). The standard OTEL_EXPORTER_OTLP_* variables work too."`
 
 	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Least important log level written (${enum})."`
 	LogFormat string `default:"json" enum:"json,text" help:"Log line format (${enum})."`
@@ -97,6 +100,21 @@ func (c *ServeCmd) Run(env *Env) error {
 // address once the server accepts connections (for tests).
 func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) error {
 	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
+	tracingOn := tracing.Enabled(c.OTLPEndpoint)
+	if tracingOn {
+		stopTracing, err := tracing.Start(ctx, c.OTLPEndpoint, Version)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := stopTracing(flush); err != nil {
+				log.Warn("flushing traces failed", "error", err)
+			}
+		}()
+	}
+	c.tracing = tracingOn
 	st, err := c.open(ctx, log)
 	if err != nil {
 		return err
@@ -109,7 +127,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	srv, err := server.New(ctx, server.Config{
 		Store: st, Logger: log, BasePath: c.BasePath, RequireIfMatch: c.RequireIfMatch,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
-		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog,
+		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
 	})
 	if err != nil {
 		return err
@@ -134,7 +152,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "database", st.DSN().String(), "base_path", c.BasePath,
-		"secret_encryption", st.Keyring().Enabled(), "version", Version)
+		"secret_encryption", st.Keyring().Enabled(), "tracing", tracingOn, "version", Version)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regiond/regiond/internal/problem"
 )
@@ -81,7 +82,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.metrics.observe(req.Method, route, res.Status, elapsed)
 		if *s.cfg.AccessLog {
 			tokenID, _ := c.Get(ctxTokenID).(string)
-			s.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{}
+			if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			}
+			s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", append(attrs,
 				slog.String("method", req.Method),
 				slog.String("route", route),
 				slog.String("path", req.URL.Path),
@@ -91,7 +96,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.String("request_id", requestIDOf(c)),
 				slog.String("token_id", tokenID),
 				slog.String("remote", c.RealIP()),
-			)
+			)...)
 		}
 		return nil
 	}

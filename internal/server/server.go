@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/labstack/echo/otelecho"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/regiond/regiond/gen/api"
@@ -50,6 +52,8 @@ type Config struct {
 	CORSOrigins []string
 	// AccessLog writes one log line per request (default on; the benchmark measures both).
 	AccessLog *bool
+	// Tracing traces every request with OpenTelemetry (the global tracer provider).
+	Tracing bool
 }
 
 func (c *Config) defaults() {
@@ -165,7 +169,15 @@ func (s *Server) routes() (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.requestID, s.observe, s.recoverPanics, s.securityHeaders)
+	e.Use(s.requestID)
+	if s.cfg.Tracing {
+		// Spans are named by route template; the probes and metrics scrapes are left out.
+		e.Use(otelecho.Middleware("regiond", otelecho.WithSkipper(func(c echo.Context) bool {
+			p := strings.TrimPrefix(c.Path(), s.cfg.BasePath)
+			return p == "/healthz" || p == "/readyz" || p == "/metrics"
+		})))
+	}
+	e.Use(s.observe, s.recoverPanics, s.securityHeaders)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(s.cors())
 	}

@@ -16,6 +16,7 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	otelgorm "gorm.io/plugin/opentelemetry/tracing"
 
 	"github.com/regiond/regiond/internal/secrets"
 )
@@ -32,6 +33,9 @@ type Options struct {
 	Keyring *secrets.Keyring
 	// Logger receives slow-query and error lines (statements without their values).
 	Logger *slog.Logger
+	// Tracing makes a span of every statement (without its values: they can be secrets), as a
+	// child of the request's span, with the global tracer provider.
+	Tracing bool
 }
 
 // Store is the database. Its methods are safe for concurrent use.
@@ -60,11 +64,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Store{dsn: d, opts: opts, keyring: opts.Keyring}
-	cfg := &gorm.Config{
-		TranslateError:         true,
-		SkipDefaultTransaction: true, // every write that needs one opens its own
-		Logger:                 slowLog{opts.Logger},
-		NowFunc:                now,
+	// Each pool gets its own configuration: gorm keeps registered plugins in it.
+	cfg := func() *gorm.Config {
+		return &gorm.Config{
+			TranslateError:         true,
+			SkipDefaultTransaction: true, // every write that needs one opens its own
+			Logger:                 slowLog{opts.Logger},
+			NowFunc:                now,
+		}
 	}
 	switch d.Backend {
 	case SQLite:
@@ -73,10 +80,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			return nil, err
 		}
 		rdsn, _ := d.sqliteDSN(false)
-		if s.w, err = gorm.Open(sqlite.Open(wdsn), cfg); err != nil {
+		if s.w, err = gorm.Open(sqlite.Open(wdsn), cfg()); err != nil {
 			return nil, fmt.Errorf("opening %s: %w", d, err)
 		}
-		if s.r, err = gorm.Open(sqlite.Open(rdsn), cfg); err != nil {
+		if s.r, err = gorm.Open(sqlite.Open(rdsn), cfg()); err != nil {
 			return nil, fmt.Errorf("opening %s: %w", d, err)
 		}
 		// SQLite has one writer at a time: one connection serialises this process's writes.
@@ -85,12 +92,23 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	case MySQL:
 		// The driver logs broken connections itself; route that into the service's log.
 		_ = gomysql.SetLogger(driverLog{opts.Logger})
-		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg)
+		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg())
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", d, err)
 		}
 		setPool(s.w, opts.MaxOpenConns)
 		s.r = s.w
+	}
+	if opts.Tracing {
+		for _, db := range []*gorm.DB{s.w, s.r} {
+			if err := db.Use(otelgorm.NewPlugin(otelgorm.WithoutQueryVariables(), otelgorm.WithoutMetrics(),
+				otelgorm.WithDBSystem(string(d.Backend)))); err != nil {
+				return nil, err
+			}
+			if s.r == s.w {
+				break
+			}
+		}
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
