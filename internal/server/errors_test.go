@@ -45,7 +45,7 @@ func problemOf(t *testing.T, resp *http.Response, body []byte, status int) api.P
 	return p
 }
 
-func createRegion(t *testing.T, e *apitest.Env, name string) (id, etag string) {
+func createRegion(t testing.TB, e *apitest.Env, name string) (id, etag string) {
 	t.Helper()
 	resp, body := e.Do("POST", "/openapi/v1/regions", e.Admin, "application/json",
 		[]byte(`{"region_name":"`+name+`","region_alias":"A","url":"https://`+name+`.example.com"}`))
