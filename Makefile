@@ -8,7 +8,7 @@ PKGS     := ./...
 # Redocly CLI: no update check (there is no registry but npm's here), no usage data.
 REDOCLY  := REDOCLY_SUPPRESS_UPDATE_NOTICE=true REDOCLY_TELEMETRY=off npx --no redocly
 
-.PHONY: run test generate check-generated build vet fmt-check lint api-diff
+.PHONY: run test generate check-generated build vet fmt-check lint api-diff bench
 
 ## run: serve the API on :8080 over the embedded SQLite database data/regiond.db
 run:
@@ -53,3 +53,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 ## tag's openapi.yaml, or api/baseline/openapi.yaml before the first tag); see README.md
 api-diff:
 	OASDIFF="$(GO) run github.com/oasdiff/oasdiff" scripts/api-diff.sh
+
+## bench: regiond next to a raw net/http ceiling on SQLite and MariaDB, writes, 100,000 regions;
+## prints a table and writes BENCHMARKS.md (raw numbers in artifacts/bench/). BENCH_QUICK=1 for a
+## ~2-minute smoke run; BENCH_DURATION (10s) and BENCH_ROUNDS (3) tune it. See scripts/bench.sh.
+bench:
+	scripts/bench.sh
