@@ -17,7 +17,7 @@ FUZZTIME     ?= 60s
 # Minimizing every new interesting input can take the whole run (60s each by default): keep it short.
 FUZZMINIMIZETIME ?= 5s
 
-.PHONY: run test generate check-generated build build-check vet lint api-diff fuzz fuzz-ci soak
+.PHONY: run test generate check-generated build build-check vet lint api-diff fuzz fuzz-ci soak bench
 
 ## run: serve the API on :8080 over the embedded SQLite database data/regiond.db
 run:
@@ -93,3 +93,9 @@ fuzz-ci:
 soak:
 	scripts/ensure-mariadb.sh
 	REGIOND_TEST_MYSQL_REQUIRED=1 REGIOND_SOAK_DURATION=60s $(GO) test -count=1 -run '^TestSoak$$' -timeout 10m -v ./internal/server/
+
+## bench: regiond next to a raw net/http ceiling on SQLite and MariaDB, writes, 100,000 regions;
+## prints a table and writes BENCHMARKS.md (raw numbers in artifacts/bench/). BENCH_QUICK=1 for a
+## ~2-minute smoke run; BENCH_DURATION (10s) and BENCH_ROUNDS (3) tune it. See scripts/bench.sh.
+bench:
+	scripts/bench.sh

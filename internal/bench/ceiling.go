@@ -1,0 +1,44 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// ceilingCmd serves one pre-encoded body to every request, setting only Content-Type and
+// Content-Length: the most a Go net/http server can do on this machine for the same bytes, with
+// no routing, authentication, validation, logging or database. regiond is compared with it.
+func ceilingCmd(args []string) error {
+	fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
+	bodyFile := fs.String("body", "", "file whose bytes every response carries")
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body, err := os.ReadFile(*bodyFile)
+	if err != nil {
+		return fmt.Errorf("--body: %w", err)
+	}
+	contentType := []string{"application/json"}
+	contentLength := []string{strconv.Itoa(len(body))}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	srv := &http.Server{
+		ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := w.Header()
+			h["Content-Type"] = contentType
+			h["Content-Length"] = contentLength
+			w.Write(body)
+		}),
+	}
+	return srv.Serve(ln)
+}
