@@ -18,6 +18,7 @@ package listcache
 import (
 	"container/list"
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,12 +33,28 @@ type Key struct {
 	View string
 }
 
-// Entry is a pre-encoded list.
+// Entry is a pre-encoded list, with its response header values made once.
 type Entry struct {
 	Generation int64
 	Body       []byte // nil when the list was too large to keep: stream it
 	ETag       string
 	Count      int64
+	// BytesPerRegion is what a region took when the list was encoded (or found too large): the
+	// next build uses it to tell, from the count alone, that a list is too large to keep.
+	BytesPerRegion int64
+
+	ETagHeader, CountHeader, LengthHeader []string
+}
+
+// NewEntry makes the entry of an encoded list.
+func NewEntry(gen int64, body []byte, count int64, etag string) *Entry {
+	e := &Entry{Generation: gen, Body: body, ETag: etag, Count: count,
+		ETagHeader: []string{etag}, CountHeader: []string{strconv.FormatInt(count, 10)},
+		LengthHeader: []string{strconv.Itoa(len(body))}}
+	if count > 0 {
+		e.BytesPerRegion = int64(len(body)) / count
+	}
+	return e
 }
 
 // TooLarge reports an entry that records only that its list exceeds MaxEntry.
@@ -103,6 +120,16 @@ func (c *Cache) Get(k Key) *Entry {
 		c.Stats.Hits.Add(1)
 	}
 	return e
+}
+
+// Latest returns the entry kept for k, whatever its generation, or nil.
+func (c *Cache) Latest(k Key) *Entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[k]; ok {
+		return el.Value.(*item).entry
+	}
+	return nil
 }
 
 // Load returns the current entry for k, building it with build on a miss. Concurrent misses of

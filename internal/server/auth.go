@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/regiond/regiond/internal/problem"
@@ -27,6 +28,11 @@ import (
 func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		if s.cfg.Tracing {
+			if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
+				callOf(c).traceID = sc.TraceID().String()
+			}
+		}
 		op := s.ops.find(req.Method, c.Path())
 		if op == nil {
 			return next(c) // 404 and 405: Echo's own handlers answer
@@ -36,7 +42,8 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			c.Set(ctxTokenID, p.TokenID)
+			cl := callOf(c)
+			cl.principal = p
 			if err := s.limiter.allow(p.TokenID); err != nil {
 				return err
 			}
@@ -49,8 +56,7 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 				// Responses without TLS material may be kept by the caller's private cache.
 				c.Response().Header()["Cache-Control"] = privateNoCache
 			}
-			ctx := token.WithPrincipal(req.Context(), p)
-			c.SetRequest(req.WithContext(context.WithValue(ctx, requestIDKey{}, requestIDOf(c))))
+			c.SetRequest(req.WithContext(context.WithValue(req.Context(), callCtxKey{}, cl)))
 		}
 		if err := validateRequest(c, op); err != nil {
 			return err
@@ -59,16 +65,13 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requestIDKey carries the request id to handlers, for the audit trail.
-type requestIDKey struct{}
-
 // principal is the caller the gate authenticated.
 func principal(ctx context.Context) token.Principal {
-	p, ok := token.FromContext(ctx)
-	if !ok {
+	cl, ok := ctx.Value(callCtxKey{}).(*call)
+	if !ok || cl.principal.TokenID == "" {
 		panic("server: an operation that needs a token ran without one") // the gate guarantees it
 	}
-	return p
+	return cl.principal
 }
 
 // authenticator resolves token values to callers. It caches tokens by hash for at most the

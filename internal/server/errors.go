@@ -18,6 +18,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if c.Request().Context().Err() != nil {
+		// The client went away: whatever failed, nobody is there to answer. Recorded as nginx's
+		// 499 (client closed request), not as a server error.
+		s.log.Debug("the client closed the request", "request_id", requestIDOf(c), "error", err)
+		s.metrics.countError(statusClientClosed)
+		c.Response().WriteHeader(statusClientClosed)
+		return
+	}
 	pe := s.toProblem(err, c)
 	s.metrics.countError(pe.Status)
 	if pe.Status >= 500 {
@@ -32,6 +40,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Debug("writing an error response failed", "error", werr)
 	}
 }
+
+// statusClientClosed is nginx's code for a request the client gave up on.
+const statusClientClosed = 499
 
 func errorText(pe *problem.Error) string {
 	if pe.Cause != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,21 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+
+	// The children of a route's counter and histogram, looked up once: resolving label values on
+	// every request hashes them and allocates.
+	mu     sync.RWMutex
+	routes map[routeKey]routeMetrics
+}
+
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -31,6 +47,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regiond_errors_total", Help: "Error responses by kind.",
 		}, []string{"kind"}),
+		routes: map[routeKey]routeMetrics{},
 	}
 	stats := &s.cache.Stats
 	counter := func(name, help string, f func() float64) prometheus.Collector {
@@ -61,7 +78,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 var errorKinds = map[int]string{
 	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
 	409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
-	422: "unprocessable", 428: "precondition_required", 429: "rate_limited", 500: "internal", 503: "unavailable",
+	422: "unprocessable", 428: "precondition_required", 429: "rate_limited", 499: "client_closed", 500: "internal", 503: "unavailable",
 }
 
 func (m *metrics) countError(status int) {
@@ -73,8 +90,19 @@ func (m *metrics) countError(status int) {
 }
 
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(method, route).Observe(elapsed.Seconds())
+	k := routeKey{method, route, status}
+	m.mu.RLock()
+	rm, ok := m.routes[k]
+	m.mu.RUnlock()
+	if !ok {
+		// Methods and route templates are bounded (Echo's registered routes), statuses too.
+		rm = routeMetrics{m.requests.WithLabelValues(method, route, strconv.Itoa(status)), m.latency.WithLabelValues(method, route)}
+		m.mu.Lock()
+		m.routes[k] = rm
+		m.mu.Unlock()
+	}
+	rm.requests.Inc()
+	rm.latency.Observe(elapsed.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

@@ -1,10 +1,11 @@
 package server
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -13,29 +14,118 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regiond/regiond/internal/problem"
+	"github.com/regiond/regiond/internal/token"
 )
 
-const (
-	headerRequestID = "X-Request-Id"
-	ctxRequestID    = "regiond.request_id"
-	ctxTokenID      = "regiond.token_id"
-)
+const headerRequestID = "X-Request-Id"
 
-// requestID takes the caller's X-Request-ID when it is a sane one (short, of the characters ids
-// and trace headers use: it goes into log lines and headers) and makes one otherwise, and returns it on the response.
-func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+// call is what the server knows about one request as it passes through: made by front, completed
+// by the gate, read by handlers (through the request's context) and by the error handler and the
+// access log (through Echo's context).
+type call struct {
+	requestID string
+	traceID   string          // when tracing: set by the gate, which runs inside the request's span
+	principal token.Principal // empty until the gate authenticates the token
+}
+
+const callKey = "regiond.call"
+
+type callCtxKey struct{}
+
+// callOf returns the request's call; every route passes front, so there is one.
+func callOf(c echo.Context) *call {
+	if cl, ok := c.Get(callKey).(*call); ok {
+		return cl
+	}
+	return &call{}
+}
+
+func requestIDOf(c echo.Context) string { return callOf(c).requestID }
+
+// front is the first middleware of every request, in one function because Echo v4 builds its
+// middleware chain anew for each request (a closure per middleware per request). It:
+//   - takes the caller's X-Request-ID when it is a sane one (short, of the characters ids and trace
+//     headers use: it goes into log lines and headers), makes one otherwise, and returns it;
+//   - sets the security headers every response carries;
+//   - refuses bodies over the limit with 413 (at once by Content-Length, otherwise while reading);
+//   - turns a panic into a 500 problem, with the stack in the log only;
+//   - counts and times the request, and writes one log line for it, naming the token by id,
+//     never by value, and the route by its template.
+func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(headerRequestID)
+		start := time.Now()
+		req, res := c.Request(), c.Response()
+		id := req.Header.Get(headerRequestID)
 		if !saneRequestID(id) {
 			id = newRequestID()
 		}
-		c.Set(ctxRequestID, id)
-		c.Response().Header()[headerRequestID] = []string{id}
-		return next(c)
+		cl := &call{requestID: id}
+		c.Set(callKey, cl)
+		h := res.Header()
+		h[headerRequestID] = []string{id}
+		setSecurityHeaders(h, req)
+
+		err := s.guarded(c, next)
+		if err != nil {
+			c.Error(err) // writes the problem response now, so that its status is the one recorded
+		}
+		elapsed := time.Since(start)
+		route := c.Path() // a registered route template even for 404 and 405: a bounded label set
+		if route == "" {
+			route = "unmatched"
+		}
+		s.metrics.observe(req.Method, route, res.Status, elapsed)
+		if *s.cfg.AccessLog {
+			s.accessLog(c, cl, route, elapsed)
+		}
+		return nil
 	}
+}
+
+// guarded applies the body limit and runs the rest of the chain, recovering a panic.
+// http.ErrAbortHandler passes through: it is how a handler aborts a response it has started (a
+// streamed list whose database read failed).
+func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.Error("panic", "request_id", requestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.metrics.errors.WithLabelValues("panic").Inc()
+			err = problem.New(http.StatusInternalServerError, internalDetail(c))
+		}
+	}()
+	req := c.Request()
+	if req.ContentLength > s.cfg.BodyLimit {
+		return tooLarge(s.cfg.BodyLimit)
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.BodyLimit)
+	}
+	return next(c)
+}
+
+func (s *Server) accessLog(c echo.Context, cl *call, route string, elapsed time.Duration) {
+	req, res := c.Request(), c.Response()
+	attrs := make([]slog.Attr, 0, 10)
+	if cl.traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", cl.traceID))
+	}
+	attrs = append(attrs,
+		slog.String("method", req.Method),
+		slog.String("route", route),
+		slog.String("path", req.URL.Path),
+		slog.Int("status", res.Status),
+		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int64("bytes", res.Size),
+		slog.String("request_id", cl.requestID),
+		slog.String("token_id", cl.principal.TokenID),
+		slog.String("remote", c.RealIP()),
+	)
+	s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 func saneRequestID(id string) bool {
@@ -51,74 +141,12 @@ func saneRequestID(id string) bool {
 	return true
 }
 
+// newRequestID makes a request id. It needs to be unique, not unguessable: math/rand/v2's
+// per-thread generator is far cheaper than crypto/rand on every request.
 func newRequestID() string {
 	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
-}
-
-func requestIDOf(c echo.Context) string {
-	id, _ := c.Get(ctxRequestID).(string)
-	return id
-}
-
-// observe counts and times every request, and writes one log line for it. The line names the
-// token by id, never by value, and the route by its template.
-func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err) // writes the problem response now, so that its status is the one recorded
-		}
-		elapsed := time.Since(start)
-		req, res := c.Request(), c.Response()
-		route := c.Path() // a registered route template even for 404 and 405: a bounded label set
-		if route == "" {
-			route = "unmatched"
-		}
-		s.metrics.observe(req.Method, route, res.Status, elapsed)
-		if *s.cfg.AccessLog {
-			tokenID, _ := c.Get(ctxTokenID).(string)
-			attrs := []slog.Attr{}
-			if sc := trace.SpanContextFromContext(req.Context()); sc.IsValid() {
-				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
-			}
-			s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", append(attrs,
-				slog.String("method", req.Method),
-				slog.String("route", route),
-				slog.String("path", req.URL.Path),
-				slog.Int("status", res.Status),
-				slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-				slog.Int64("bytes", res.Size),
-				slog.String("request_id", requestIDOf(c)),
-				slog.String("token_id", tokenID),
-				slog.String("remote", c.RealIP()),
-			)...)
-		}
-		return nil
-	}
-}
-
-// recoverPanics turns a panic into a 500 problem and a log line with the stack. The stack goes
-// to the log only, never to the client. http.ErrAbortHandler passes through: it is how a handler
-// aborts a response it has started (a streamed list whose database read failed).
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				s.log.Error("panic", "request_id", requestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				s.metrics.errors.WithLabelValues("panic").Inc()
-				err = problem.New(http.StatusInternalServerError, internalDetail(c))
-			}
-		}()
-		return next(c)
-	}
 }
 
 func internalDetail(c echo.Context) string {
@@ -136,21 +164,17 @@ var (
 	privateNoCache = []string{"private, no-cache"}
 )
 
-// securityHeaders sets the headers every response carries. API responses are not stored by
-// caches (they may carry secrets) unless a handler says otherwise; the docs set their own CSP.
-func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h["X-Content-Type-Options"] = nosniff
-		h["X-Frame-Options"] = deny
-		h["Referrer-Policy"] = noReferrer
-		h["Content-Security-Policy"] = apiCSP
-		h["Cache-Control"] = noStore
-		h["Vary"] = varyAuth
-		if c.Request().TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return next(c)
+// setSecurityHeaders sets the headers every response carries. API responses are not stored by
+// caches (they may carry secrets) unless the gate says otherwise; the docs set their own CSP.
+func setSecurityHeaders(h http.Header, req *http.Request) {
+	h["X-Content-Type-Options"] = nosniff
+	h["X-Frame-Options"] = deny
+	h["Referrer-Policy"] = noReferrer
+	h["Content-Security-Policy"] = apiCSP
+	h["Cache-Control"] = noStore
+	h["Vary"] = varyAuth
+	if req.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 }
 
@@ -163,22 +187,6 @@ func (s *Server) cors() echo.MiddlewareFunc {
 		ExposeHeaders: []string{"ETag", "Link", "Location", "X-Total-Count", "Retry-After", headerRequestID},
 		MaxAge:        600,
 	})
-}
-
-// limitBody refuses bodies over the limit with 413: at once when Content-Length says so, and
-// while reading otherwise.
-func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
-	limit := s.cfg.BodyLimit
-	return func(c echo.Context) error {
-		req := c.Request()
-		if req.ContentLength > limit {
-			return tooLarge(limit)
-		}
-		if req.Body != nil && req.Body != http.NoBody {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
-		}
-		return next(c)
-	}
 }
 
 func tooLarge(limit int64) *problem.Error {

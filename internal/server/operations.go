@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -24,6 +25,10 @@ type operation struct {
 	mediaTypes []string
 	// cacheable: a response the caller's private cache may keep when it holds no TLS material.
 	cacheable bool
+	// allOptional: no body, no path parameter, every parameter optional; a request that sends
+	// none of them (no query string, none of headerParams) is valid by construction.
+	allOptional  bool
+	headerParams []string
 }
 
 // operations indexes the spec's operations by method and Echo route path.
@@ -75,6 +80,15 @@ func loadOperations(spec *openapi3.T, basePath string) (operations, error) {
 			if op.RequestBody != nil && op.RequestBody.Value != nil {
 				for mt := range op.RequestBody.Value.Content {
 					o.mediaTypes = append(o.mediaTypes, mt)
+				}
+			}
+			o.allOptional = op.RequestBody == nil
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				switch {
+				case p.Value.Required || p.Value.In == openapi3.ParameterInPath || p.Value.In == openapi3.ParameterInCookie:
+					o.allOptional = false
+				case p.Value.In == openapi3.ParameterInHeader:
+					o.headerParams = append(o.headerParams, http.CanonicalHeaderKey(p.Value.Name))
 				}
 			}
 			if ops[method] == nil {

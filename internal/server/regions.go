@@ -47,21 +47,22 @@ func (s *Server) ListRegions(ctx context.Context, req api.ListRegionsRequestObje
 	if params.Scope != nil {
 		q.Scope = region.Scope(*params.Scope)
 	}
-	fingerprint := pagetoken.Fingerprint("regions", p.EnterpriseID, v.name, string(q.Scope), q.Text, strings.Join(statusStrings(q.Statuses), ","))
-
-	if params.Limit != nil || params.PageToken != nil {
-		return s.regionPage(ctx, q, v, fingerprint, params)
-	}
-	if len(q.Statuses) == 0 && q.Scope == "" && q.Text == "" {
-		e, err := s.cache.Load(listcache.Key{Enterprise: p.EnterpriseID, View: v.name}, func() (*listcache.Entry, error) {
-			return s.buildList(ctx, q, v)
-		})
+	paged := params.Limit != nil || params.PageToken != nil
+	if !paged && len(q.Statuses) == 0 && q.Scope == "" && q.Text == "" {
+		// The seed's call, the hottest of the service: a lookup and a write of bytes.
+		key := listcache.Key{Enterprise: p.EnterpriseID, View: v.name}
+		e, err := s.cache.Load(key, func() (*listcache.Entry, error) { return s.buildList(ctx, key, q, v) })
 		if err != nil {
 			return nil, err
 		}
 		if !e.TooLarge() {
-			return listResponse{body: e.Body, etag: e.ETag, count: e.Count, notModified: noneMatch(params.IfNoneMatch, e.ETag)}, nil
+			return listResponse{entry: e, notModified: noneMatch(params.IfNoneMatch, e.ETag)}, nil
 		}
+	}
+	// The query, less what may change from page to page: a page token is only good for it.
+	fingerprint := pagetoken.Fingerprint("regions", p.EnterpriseID, v.name, string(q.Scope), q.Text, strings.Join(statusStrings(q.Statuses), ","))
+	if paged {
+		return s.regionPage(ctx, q, v, fingerprint, params)
 	}
 	return streamedList{s: s, ctx: ctx, q: q, v: v, fingerprint: fingerprint, ifNoneMatch: params.IfNoneMatch}, nil
 }
@@ -76,16 +77,34 @@ func statusStrings(st []region.Status) []string {
 
 var errTooLarge = errors.New("list too large to keep")
 
-// buildList encodes an enterprise's whole list at one generation. It stops at the cache's entry
-// limit and records only that the list is too large, so memory stays bounded at any size.
-func (s *Server) buildList(ctx context.Context, q store.RegionQuery, v view) (*listcache.Entry, error) {
+// minRegionJSON is the fewest bytes a region takes in a list: its 13 members with one-letter
+// values and nulls. A list of n regions takes at least n times this.
+const minRegionJSON = 220
+
+// buildList encodes an enterprise's whole list at one generation. Memory stays bounded at any
+// size: a list whose count, times the bytes a region took last time (at least minRegionJSON),
+// exceeds the cache's entry limit is not encoded at all, and an encoding that outgrows the limit
+// stops; the entry then records only that the list is too large, and it is streamed.
+func (s *Server) buildList(ctx context.Context, key listcache.Key, q store.RegionQuery, v view) (*listcache.Entry, error) {
+	perRegion := int64(minRegionJSON)
+	if last := s.cache.Latest(key); last != nil && last.BytesPerRegion > perRegion {
+		perRegion = last.BytesPerRegion
+	}
 	var e *listcache.Entry
 	err := s.store.View(ctx, func(tx *store.Store) error {
 		gen, err := tx.Generation(ctx, q.EnterpriseID)
 		if err != nil {
 			return err
 		}
-		buf := bytes.NewBuffer(make([]byte, 0, 4096))
+		count, err := tx.CountRegions(ctx, q)
+		if err != nil {
+			return err
+		}
+		if count*perRegion > s.cache.MaxEntry {
+			e = &listcache.Entry{Generation: gen, Count: count, BytesPerRegion: perRegion}
+			return nil
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, count*perRegion+2))
 		buf.WriteByte('[')
 		var n int64
 		err = tx.EachRegion(ctx, q, func(r region.Region) error {
@@ -99,15 +118,14 @@ func (s *Server) buildList(ctx context.Context, q store.RegionQuery, v view) (*l
 			return appendJSON(buf, v.toAPI(r))
 		})
 		if errors.Is(err, errTooLarge) {
-			e = &listcache.Entry{Generation: gen}
+			e = &listcache.Entry{Generation: gen, Count: count, BytesPerRegion: int64(buf.Len()) / n}
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		buf.WriteByte(']')
-		e = &listcache.Entry{Generation: gen, Body: buf.Bytes(), Count: n,
-			ETag: listETag(q.EnterpriseID, strconv.FormatInt(gen, 10), v.name)}
+		e = listcache.NewEntry(gen, buf.Bytes(), n, listETag(q.EnterpriseID, strconv.FormatInt(gen, 10), v.name))
 		return nil
 	})
 	return e, err
@@ -119,30 +137,28 @@ func appendJSON(buf *bytes.Buffer, v any) error {
 	return err
 }
 
-// listResponse writes a list that is already encoded.
+// listResponse writes a list that is already encoded, with header values made once per entry.
 type listResponse struct {
-	body        []byte
-	etag        string
-	count       int64
+	entry       *listcache.Entry
 	link        string
 	notModified bool
 }
 
 func (l listResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
-	h := w.Header()
-	h["Etag"] = []string{l.etag}
+	h, e := w.Header(), l.entry
+	h["Etag"] = e.ETagHeader
 	if l.notModified {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	h["Content-Type"] = jsonContentType
-	h["X-Total-Count"] = []string{strconv.FormatInt(l.count, 10)}
-	h["Content-Length"] = []string{strconv.Itoa(len(l.body))}
+	h["X-Total-Count"] = e.CountHeader
+	h["Content-Length"] = e.LengthHeader
 	if l.link != "" {
 		h["Link"] = []string{l.link}
 	}
 	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(l.body)
+	_, err := w.Write(e.Body)
 	return err
 }
 
@@ -210,7 +226,9 @@ func (l streamedList) VisitListRegionsResponse(w http.ResponseWriter) error {
 		return bw.Flush()
 	})
 	if err != nil && started {
-		l.s.log.Error("streaming a region list failed; aborting the response", "error", err)
+		if l.ctx.Err() == nil { // not merely a client that went away
+			l.s.log.Error("streaming a region list failed; aborting the response", "error", err)
+		}
 		panic(http.ErrAbortHandler)
 	}
 	return err
@@ -232,28 +250,31 @@ func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fi
 		q.After = after
 	}
 	q.Limit = limit + 1 // one more tells whether a next page exists
-	var page []region.Region
-	var gen, count int64
-	err := s.store.View(ctx, func(tx *store.Store) error {
-		var err error
-		if gen, err = tx.Generation(ctx, q.EnterpriseID); err != nil {
-			return err
-		}
-		var ok bool
-		if count, ok = s.cache.Count(q.EnterpriseID, fingerprint, gen); !ok {
-			if count, err = tx.CountRegions(ctx, q); err != nil {
+	// The generation names the data in the page's ETag and keys its X-Total-Count. It is read
+	// before the rows, so a tag is never newer than its page; the cache knows it without a query
+	// (exactly after this replica's writes, within the staleness bound after other replicas').
+	gen, known := s.cache.Known(q.EnterpriseID)
+	count, counted := s.cache.Count(q.EnterpriseID, fingerprint, gen)
+	if !known || !counted {
+		err := s.store.View(ctx, func(tx *store.Store) error {
+			var err error
+			if gen, err = tx.Generation(ctx, q.EnterpriseID); err != nil {
 				return err
 			}
-			s.cache.PutCount(q.EnterpriseID, fingerprint, gen, count)
+			count, err = tx.CountRegions(ctx, q)
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-		page, err = tx.ListRegions(ctx, q)
-		return err
-	})
+		s.cache.PutCount(q.EnterpriseID, fingerprint, gen, count)
+	}
+	page, err := s.store.ListRegions(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	etag := listETag(q.EnterpriseID, strconv.FormatInt(gen, 10), fingerprint, pageToken, strconv.Itoa(limit))
-	resp := listResponse{etag: etag, count: count, notModified: noneMatch(params.IfNoneMatch, etag)}
+	var resp listResponse
 	if len(page) > limit {
 		page = page[:limit]
 		resp.link = s.nextLink("/openapi/v1/regions", s.pages.Encode(fingerprint, page[limit-1].RegionName), params)
@@ -269,7 +290,8 @@ func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fi
 		}
 	}
 	buf.WriteByte(']')
-	resp.body = buf.Bytes()
+	resp.entry = listcache.NewEntry(gen, buf.Bytes(), count, etag)
+	resp.notModified = noneMatch(params.IfNoneMatch, etag)
 	return resp, nil
 }
 

@@ -169,7 +169,7 @@ func (s *Server) routes() (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.Use(s.requestID)
+	e.Use(s.front)
 	if s.cfg.Tracing {
 		// Spans are named by route template; the probes and metrics scrapes are left out.
 		e.Use(otelecho.Middleware("regiond", otelecho.WithSkipper(func(c echo.Context) bool {
@@ -177,13 +177,12 @@ func (s *Server) routes() (*echo.Echo, error) {
 			return p == "/healthz" || p == "/readyz" || p == "/metrics"
 		})))
 	}
-	e.Use(s.observe, s.recoverPanics, s.securityHeaders)
 	if len(s.cfg.CORSOrigins) > 0 {
 		e.Use(s.cors())
 	}
 	// The gate is global rather than a group's: a group's middleware would also claim every
 	// unmatched path, turning 405s into 404s. It passes requests for other routes through.
-	e.Use(s.limitBody, s.gate)
+	e.Use(s.gate)
 	api.RegisterHandlersWithBaseURL(e, api.NewStrictHandler(s, nil), s.cfg.BasePath)
 
 	if err := docs.Register(e, s.cfg.BasePath); err != nil {

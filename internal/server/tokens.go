@@ -18,9 +18,8 @@ import (
 
 // auditEvent starts the audit record of a write by the caller of ctx.
 func (s *Server) auditEvent(ctx context.Context, op string) store.AuditEvent {
-	p := principal(ctx)
-	rid, _ := ctx.Value(requestIDKey{}).(string)
-	return store.AuditEvent{EnterpriseID: p.EnterpriseID, TokenID: p.TokenID, Operation: op, RequestID: rid}
+	cl := ctx.Value(callCtxKey{}).(*call)
+	return store.AuditEvent{EnterpriseID: cl.principal.EnterpriseID, TokenID: cl.principal.TokenID, Operation: op, RequestID: cl.requestID}
 }
 
 // CreateToken makes a token in the caller's enterprise, with no scope its creator lacks.

@@ -42,7 +42,8 @@ func (regionRow) TableName() string { return "region_info" }
 
 // Columns read for a region, without and with the TLS material. Lists never read key_file.
 const (
-	regionColumns    = "region_id, region_name, region_alias, url, wsurl, httpdomain, tcpdomain, status, `desc`, scope, enterprise_id, version, create_time, update_time"
+	regionColumns    = "region_id, region_name, region_alias, url, wsurl, httpdomain, tcpdomain, status, `desc`, scope, enterprise_id, version"
+	regionTimes      = ", create_time, update_time" // one region's reads only: lists do not show them
 	regionTLSColumns = ", ssl_ca_cert, cert_file"
 	regionKeyColumns = ", key_file, key_file_key_id"
 )
@@ -59,8 +60,11 @@ const (
 	WithSecrets
 )
 
-func (s *Store) columns(m Reading) string {
+func (s *Store) columns(m Reading, times bool) string {
 	cols := regionColumns
+	if times {
+		cols += regionTimes
+	}
 	if m >= WithCerts {
 		cols += regionTLSColumns
 	}
@@ -73,12 +77,15 @@ func (s *Store) columns(m Reading) string {
 	return cols
 }
 
-// scanRegion reads one row selected with s.columns(m).
-func (s *Store) scanRegion(rows *sql.Rows, m Reading) (region.Region, error) {
+// scanRegion reads one row selected with s.columns(m, times).
+func (s *Store) scanRegion(rows *sql.Rows, m Reading, times bool) (region.Region, error) {
 	var r region.Region
 	var status, scope string
 	dest := []any{&r.RegionID, &r.RegionName, &r.RegionAlias, &r.URL, &r.WSURL, &r.HTTPDomain, &r.TCPDomain,
-		&status, &r.Desc, &scope, &r.EnterpriseID, &r.Version, &r.CreateTime, &r.UpdateTime}
+		&status, &r.Desc, &scope, &r.EnterpriseID, &r.Version}
+	if times {
+		dest = append(dest, &r.CreateTime, &r.UpdateTime)
+	}
 	var keyFile, keyID sql.NullString
 	if m >= WithCerts {
 		dest = append(dest, &r.SSLCACert, &r.CertFile)
@@ -118,7 +125,14 @@ type RegionQuery struct {
 
 // filtered applies the query's filters, not its cursor or limit.
 func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
-	db = db.Table("region_info").Where("enterprise_id = ?", q.EnterpriseID)
+	table := "region_info"
+	if s.dsn.Backend == MySQL && len(q.Statuses) == 0 {
+		// Keyset pages walk (enterprise_id, region_name). Left to itself, MariaDB reads the
+		// enterprise's rows by enterprise_id alone and filters region_name > ? row by row: a page
+		// 90,000 regions deep took 10 ms instead of 0.2 ms.
+		table += " FORCE INDEX (region_info_enterprise_name)"
+	}
+	db = db.Table(table).Where("enterprise_id = ?", q.EnterpriseID)
 	if len(q.Statuses) > 0 {
 		db = db.Where("status IN ?", q.Statuses)
 	}
@@ -138,7 +152,7 @@ func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
 func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Region) error) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading))
+	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading, false))
 	if q.After != "" {
 		db = db.Where("region_name > ?", q.After)
 	}
@@ -152,7 +166,7 @@ func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Re
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := s.scanRegion(rows, q.Reading)
+		r, err := s.scanRegion(rows, q.Reading, false)
 		if err != nil {
 			return classify(err)
 		}
@@ -189,7 +203,7 @@ func (s *Store) GetRegion(ctx context.Context, enterpriseID, regionID string, m 
 }
 
 func (s *Store) getRegion(db *gorm.DB, enterpriseID, regionID string, m Reading) (region.Region, error) {
-	rows, err := db.Table("region_info").Select(s.columns(m)).
+	rows, err := db.Table("region_info").Select(s.columns(m, true)).
 		Where("enterprise_id = ? AND region_id = ?", enterpriseID, regionID).Limit(1).Rows()
 	if err != nil {
 		return region.Region{}, classify(err)
@@ -201,7 +215,7 @@ func (s *Store) getRegion(db *gorm.DB, enterpriseID, regionID string, m Reading)
 		}
 		return region.Region{}, ErrNotFound
 	}
-	r, err := s.scanRegion(rows, m)
+	r, err := s.scanRegion(rows, m, true)
 	return r, classify(err)
 }
 

@@ -148,11 +148,11 @@ func testCreateGetList(t *testing.T, s *store.Store) {
 		t.Fatalf("list order: %s", names(got))
 	}
 	r := got[1]
-	if r.Version != 1 || r.Status != region.StatusEnabled || r.Scope != region.ScopePrivate || r.CreateTime.IsZero() {
+	if r.Version != 1 || r.Status != region.StatusEnabled || r.Scope != region.ScopePrivate {
 		t.Fatalf("stored region: %+v", r)
 	}
 	one, err := s.GetRegion(ctx, "cgl", r.RegionID, store.WithSecrets)
-	if err != nil || one.RegionName != "cgl-b" || one.URL != r.URL {
+	if err != nil || one.RegionName != "cgl-b" || one.URL != r.URL || one.CreateTime.IsZero() || one.UpdateTime.IsZero() {
 		t.Fatalf("get: %+v, %v", one, err)
 	}
 	if _, err := s.GetRegion(ctx, "other-enterprise", r.RegionID, store.Public); !errors.Is(err, store.ErrNotFound) {

@@ -3,7 +3,6 @@
 package token
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -133,16 +132,3 @@ type Principal struct {
 
 // Has reports whether the caller holds s.
 func (p Principal) Has(s Scope) bool { return slices.Contains(p.Scopes, s) }
-
-type principalKey struct{}
-
-// WithPrincipal returns ctx carrying p.
-func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// FromContext returns the caller carried by ctx.
-func FromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(Principal)
-	return p, ok
-}
