@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/regiond/regiond/internal/logwriter"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
@@ -40,11 +42,13 @@ type ServeCmd struct {
 	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
 
+	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
 	OTLPEndpoint string `name:"otlp-endpoint" placeholder:"URL" help:"Send OpenTelemetry traces of requests and queries to this OTLP/HTTP collector (http://collector:4318). The standard OTEL_EXPORTER_OTLP_* variables work too."`
 
-	LogLevel  string `default:"info" enum:"debug,info,warn,error" help:"Least important log level written (${enum})."`
-	LogFormat string `default:"json" enum:"json,text" help:"Log line format (${enum})."`
-	AccessLog bool   `default:"true" negatable:"" help:"Write one log line per request."`
+	LogLevel         string        `default:"info" enum:"debug,info,warn,error" help:"Least important log level written (${enum})."`
+	LogFormat        string        `default:"json" enum:"json,text" help:"Log line format (${enum})."`
+	AccessLog        bool          `default:"true" negatable:"" help:"Write one log line per request."`
+	LogFlushInterval time.Duration `default:"200ms" help:"Gather log lines and write them out this often (warnings and errors at once, the rest on exit too); 0 writes every line as it comes."`
 }
 
 func (c *ServeCmd) validate() error {
@@ -100,6 +104,11 @@ func (c *ServeCmd) Run(env *Env) error {
 // address once the server accepts connections (for tests).
 func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) error {
 	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
+	if c.LogFlushInterval > 0 {
+		lw := logwriter.New(env.Stderr, c.LogFlushInterval)
+		defer lw.Close()
+		log = slog.New(logwriter.FlushOn(newLogger(lw, c.LogLevel, c.LogFormat).Handler(), lw, slog.LevelWarn))
+	}
 	tracingOn := tracing.Enabled(c.OTLPEndpoint)
 	if tracingOn {
 		stopTracing, err := tracing.Start(ctx, c.OTLPEndpoint, Version)
@@ -144,6 +153,22 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", c.Addr, err)
+	}
+	if c.PprofAddr != "" {
+		// The profiler gets its own listener, never the API's: it must not be reachable by API users.
+		pprofLn, err := net.Listen("tcp", c.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr %s: %w", c.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pprofSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go pprofSrv.Serve(pprofLn)
+		defer pprofSrv.Close()
+		log.Info("serving the profiler", "addr", pprofLn.Addr().String())
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()

@@ -93,8 +93,6 @@ func newGzippedDocument(gzipped []byte, contentType string) (document, error) {
 func (d document) serve(c echo.Context) error {
 	h := c.Response().Header()
 	v := d.plain
-	// Documents are public: the server's default Vary: Authorization does not apply.
-	h.Del("Vary")
 	if d.gzipped != nil {
 		h.Set("Vary", "Accept-Encoding")
 		if acceptsGzip(c.Request().Header.Get("Accept-Encoding")) {
@@ -211,7 +209,10 @@ func Register(e *echo.Echo, basePath string) error {
 		return c.Redirect(http.StatusMovedPermanently, basePath+"/docs/")
 	})
 	e.GET(basePath+"/docs/", func(c echo.Context) error {
-		c.Response().Header().Set("Content-Security-Policy", uiCSP)
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", uiCSP)
+		h.Set("X-Frame-Options", "DENY") // for browsers without CSP's frame-ancestors
+		h.Set("Referrer-Policy", "no-referrer")
 		return page.serve(c)
 	})
 	for _, name := range []string{"init.js", "docs.css"} {

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"math"
@@ -56,7 +58,6 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 				// Responses without TLS material may be kept by the caller's private cache.
 				c.Response().Header()["Cache-Control"] = privateNoCache
 			}
-			c.SetRequest(req.WithContext(context.WithValue(req.Context(), callCtxKey{}, cl)))
 		}
 		if err := validateRequest(c, op); err != nil {
 			return err
@@ -67,8 +68,8 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 
 // principal is the caller the gate authenticated.
 func principal(ctx context.Context) token.Principal {
-	cl, ok := ctx.Value(callCtxKey{}).(*call)
-	if !ok || cl.principal.TokenID == "" {
+	cl := callFrom(ctx)
+	if cl.principal.TokenID == "" {
 		panic("server: an operation that needs a token ran without one") // the gate guarantees it
 	}
 	return cl.principal
@@ -83,7 +84,7 @@ type authenticator struct {
 	log   *slog.Logger
 
 	mu    sync.RWMutex
-	cache map[string]*cachedToken
+	cache map[[sha256.Size]byte]*cachedToken // by the token's SHA-256, as an array: no allocation
 }
 
 type cachedToken struct {
@@ -96,7 +97,7 @@ type cachedToken struct {
 const lastUsedEvery = time.Minute
 
 func newAuthenticator(st *store.Store, ttl time.Duration, log *slog.Logger) *authenticator {
-	return &authenticator{store: st, ttl: ttl, log: log, cache: map[string]*cachedToken{}}
+	return &authenticator{store: st, ttl: ttl, log: log, cache: map[[sha256.Size]byte]*cachedToken{}}
 }
 
 func unauthorized(detail string) *problem.Error {
@@ -105,18 +106,34 @@ func unauthorized(detail string) *problem.Error {
 }
 
 func (a *authenticator) authenticate(ctx context.Context, header string) (token.Principal, error) {
+	return a.lookup(ctx, header, true)
+}
+
+// cached authenticates from the cache alone: ok is false whenever authenticate would have to ask
+// the database or refuse the token (the caller then takes the ordinary route, which does both).
+func (a *authenticator) cached(header string) (token.Principal, bool) {
+	p, err := a.lookup(context.Background(), header, false)
+	return p, err == nil
+}
+
+var errNotCached = errors.New("token not cached")
+
+func (a *authenticator) lookup(ctx context.Context, header string, useDB bool) (token.Principal, error) {
 	secret := bearer(header)
 	if secret == "" {
 		return token.Principal{}, problem.New(http.StatusUnauthorized, "a valid token is required in the Authorization header").
 			WithHeader("WWW-Authenticate", `Bearer realm="regiond"`)
 	}
-	hash := token.Hash(secret)
+	sum := sha256.Sum256([]byte(secret))
 	now := time.Now()
 	a.mu.RLock()
-	ct := a.cache[hash]
+	ct := a.cache[sum]
 	a.mu.RUnlock()
 	if ct == nil || now.Sub(ct.fetched) >= a.ttl {
-		tok, err := a.store.TokenByHash(ctx, hash)
+		if !useDB {
+			return token.Principal{}, errNotCached
+		}
+		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(sum[:]))
 		if errors.Is(err, store.ErrNotFound) {
 			return token.Principal{}, unauthorized("the token is not valid")
 		}
@@ -127,11 +144,12 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (token.
 		if tok.LastUsedAt != nil {
 			ct.touched.Store(tok.LastUsedAt.Unix())
 		}
-		a.put(hash, ct)
+		a.put(sum, ct)
 	}
 	// The lookup was by hash; comparing the hashes in constant time keeps it so should the lookup
 	// ever change (a prefix index, say).
-	if subtle.ConstantTimeCompare([]byte(ct.tok.Hash), []byte(hash)) != 1 {
+	var stored [sha256.Size]byte
+	if n, err := hex.Decode(stored[:], []byte(ct.tok.Hash)); err != nil || n != sha256.Size || subtle.ConstantTimeCompare(stored[:], sum[:]) != 1 {
 		return token.Principal{}, unauthorized("the token is not valid")
 	}
 	if why := ct.tok.Usable(now); why != "" {
@@ -141,7 +159,7 @@ func (a *authenticator) authenticate(ctx context.Context, header string) (token.
 	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes}, nil
 }
 
-func (a *authenticator) put(hash string, ct *cachedToken) {
+func (a *authenticator) put(hash [sha256.Size]byte, ct *cachedToken) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.cache) > 10000 { // only valid tokens are cached; this bounds memory all the same

@@ -17,6 +17,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	fastPath prometheus.Counter
 
 	// The children of a route's counter and histogram, looked up once: resolving label values on
 	// every request hashes them and allocates.
@@ -47,6 +48,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "regiond_errors_total", Help: "Error responses by kind.",
 		}, []string{"kind"}),
+		fastPath: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "regiond_list_fast_path_total", Help: "Bare region lists answered before Echo's routing (hotpath.go).",
+		}),
 		routes: map[routeKey]routeMetrics{},
 	}
 	stats := &s.cache.Stats
@@ -54,7 +58,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
 	writer, reader := s.store.DBs()
-	reg.MustRegister(m.requests, m.latency, m.errors,
+	reg.MustRegister(m.requests, m.latency, m.errors, m.fastPath,
 		counter("regiond_list_cache_hits_total", "Region lists served from the pre-encoded cache.", func() float64 { return float64(stats.Hits.Load()) }),
 		counter("regiond_list_cache_misses_total", "Region list requests the cache could not serve.", func() float64 { return float64(stats.Misses.Load()) }),
 		counter("regiond_list_cache_builds_total", "Pre-encoded region lists built.", func() float64 { return float64(stats.Builds.Load()) }),

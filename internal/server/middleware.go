@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -30,13 +32,15 @@ type call struct {
 	principal token.Principal // empty until the gate authenticates the token
 }
 
-const callKey = "regiond.call"
-
+// callCtxKey carries the call in the request's context, where both Echo's side (the gate, the
+// error handler) and the handlers find it: one allocation, no Echo context map.
 type callCtxKey struct{}
 
 // callOf returns the request's call; every route passes front, so there is one.
-func callOf(c echo.Context) *call {
-	if cl, ok := c.Get(callKey).(*call); ok {
+func callOf(c echo.Context) *call { return callFrom(c.Request().Context()) }
+
+func callFrom(ctx context.Context) *call {
+	if cl, ok := ctx.Value(callCtxKey{}).(*call); ok {
 		return cl
 	}
 	return &call{}
@@ -57,30 +61,39 @@ func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		req, res := c.Request(), c.Response()
-		id := req.Header.Get(headerRequestID)
-		if !saneRequestID(id) {
-			id = newRequestID()
-		}
-		cl := &call{requestID: id}
-		c.Set(callKey, cl)
-		h := res.Header()
-		h[headerRequestID] = []string{id}
-		setSecurityHeaders(h, req)
-
+		cl, req := s.begin(req, res.Header())
+		c.SetRequest(req)
 		err := s.guarded(c, next)
 		if err != nil {
 			c.Error(err) // writes the problem response now, so that its status is the one recorded
 		}
-		elapsed := time.Since(start)
 		route := c.Path() // a registered route template even for 404 and 405: a bounded label set
 		if route == "" {
 			route = "unmatched"
 		}
-		s.metrics.observe(req.Method, route, res.Status, elapsed)
-		if *s.cfg.AccessLog {
-			s.accessLog(c, cl, route, elapsed)
-		}
+		s.finish(req, cl, route, res.Status, res.Size, time.Since(start))
 		return nil
+	}
+}
+
+// begin starts a request: its call (request id), carried by the returned request's context,
+// and the headers every response carries.
+func (s *Server) begin(req *http.Request, h http.Header) (*call, *http.Request) {
+	id := req.Header.Get(headerRequestID)
+	if !saneRequestID(id) {
+		id = newRequestID()
+	}
+	cl := &call{requestID: id}
+	h[headerRequestID] = []string{id}
+	setSecurityHeaders(h, req)
+	return cl, req.WithContext(context.WithValue(req.Context(), callCtxKey{}, cl))
+}
+
+// finish counts and times a request, and writes its log line.
+func (s *Server) finish(req *http.Request, cl *call, route string, status int, size int64, elapsed time.Duration) {
+	s.metrics.observe(req.Method, route, status, elapsed)
+	if *s.cfg.AccessLog {
+		s.accessLog(req, cl, route, status, size, elapsed)
 	}
 }
 
@@ -108,22 +121,22 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 	return next(c)
 }
 
-func (s *Server) accessLog(c echo.Context, cl *call, route string, elapsed time.Duration) {
-	req, res := c.Request(), c.Response()
+func (s *Server) accessLog(req *http.Request, cl *call, route string, status int, size int64, elapsed time.Duration) {
 	attrs := make([]slog.Attr, 0, 10)
 	if cl.traceID != "" {
 		attrs = append(attrs, slog.String("trace_id", cl.traceID))
 	}
+	remote, _, _ := net.SplitHostPort(req.RemoteAddr)
 	attrs = append(attrs,
 		slog.String("method", req.Method),
 		slog.String("route", route),
 		slog.String("path", req.URL.Path),
-		slog.Int("status", res.Status),
+		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-		slog.Int64("bytes", res.Size),
+		slog.Int64("bytes", size),
 		slog.String("request_id", cl.requestID),
 		slog.String("token_id", cl.principal.TokenID),
-		slog.String("remote", c.RealIP()),
+		slog.String("remote", remote),
 	)
 	s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 }
@@ -164,15 +177,15 @@ var (
 	privateNoCache = []string{"private, no-cache"}
 )
 
-// setSecurityHeaders sets the headers every response carries. API responses are not stored by
-// caches (they may carry secrets) unless the gate says otherwise; the docs set their own CSP.
+// setSecurityHeaders sets the headers every response carries: the ones that matter for JSON
+// (OWASP's REST list: no sniffing, no framing, no storing — CSP's frame-ancestors is what
+// X-Frame-Options was, and a cache must not store a response to an authorized request anyway, so
+// Vary: Authorization would add nothing). HTML pages (the docs) add their own. Few headers keep the
+// hot path cheap: net/http clones, sorts and writes each one on every response.
 func setSecurityHeaders(h http.Header, req *http.Request) {
 	h["X-Content-Type-Options"] = nosniff
-	h["X-Frame-Options"] = deny
-	h["Referrer-Policy"] = noReferrer
 	h["Content-Security-Policy"] = apiCSP
 	h["Cache-Control"] = noStore
-	h["Vary"] = varyAuth
 	if req.TLS != nil {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}

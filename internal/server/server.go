@@ -98,6 +98,9 @@ type Server struct {
 	echo    *echo.Echo
 	// draining: the process is shutting down; readiness fails so that traffic moves elsewhere.
 	draining atomic.Bool
+	// The seed's call, taken before Echo when it can be (hotpath.go).
+	hotPath             bool
+	listPath, listRoute string
 }
 
 // Polled reports whether the generations were polled recently enough for cached lists to be
@@ -146,6 +149,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		pages:   pagetoken.New(rawKey),
 	}
 	s.metrics = newMetrics(cfg.Registry, s)
+	s.listPath = cfg.BasePath + "/openapi/v1/regions"
+	s.listRoute = s.listPath // the route template Echo reports for it
+	s.hotPath = !cfg.Tracing && len(cfg.CORSOrigins) == 0
 	if s.echo, err = s.routes(); err != nil {
 		return nil, err
 	}
@@ -153,7 +159,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // Handler is the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Run does the server's background work until ctx ends: it polls the database for writes made by
 // other replicas, so that cached lists and tokens stay within the staleness bound.

@@ -18,7 +18,7 @@ import (
 
 // auditEvent starts the audit record of a write by the caller of ctx.
 func (s *Server) auditEvent(ctx context.Context, op string) store.AuditEvent {
-	cl := ctx.Value(callCtxKey{}).(*call)
+	cl := callFrom(ctx)
 	return store.AuditEvent{EnterpriseID: cl.principal.EnterpriseID, TokenID: cl.principal.TokenID, Operation: op, RequestID: cl.requestID}
 }
 
