@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alecthomas/kong"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -188,8 +188,7 @@ func effectiveServe(t *testing.T, env map[string]string) app.ServeCmd {
 		t.Setenv(k, v)
 	}
 	var cli app.CLI
-	parser, err := kong.New(&cli, kong.Name("regiond"), kong.DefaultEnvars("REGIOND"),
-		kong.Exit(func(code int) { t.Fatalf("kong exited %d", code) }))
+	parser, err := app.NewParser(&cli, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -312,6 +312,15 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
+// Take returns what was written and empties the buffer.
+func (b *SyncBuffer) Take() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.String()
+	b.buf.Reset()
+	return s
+}
+
 // Snapshot dumps every table regiond writes, so that a test can assert that a refused request
 // changed nothing.
 func (e *Env) Snapshot() string {

@@ -79,10 +79,7 @@ func TestServeBootstrapAndShutdown(t *testing.T) {
 	dsn := dbtest.SQLite(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
-	cmd := &ServeCmd{DBFlags: DBFlags{Database: dsn, DBMaxOpenConns: 4, DBTimeout: 5 * time.Second}, Addr: "127.0.0.1:0",
-		Enterprise: "default", RateLimit: 100, RateBurst: 200, BodyLimit: 1 << 20, CacheStaleness: time.Second,
-		ListCacheBytes: 1 << 20, ReadHeaderTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
-		IdleTimeout: time.Second, DrainTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "json", AccessLog: true}
+	cmd := serveCmd(t, "--database", dsn, "--addr", "127.0.0.1:0", "--drain-timeout", "5s")
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- cmd.serve(ctx, &Env{Stdout: &out, Stderr: &errb}, ready) }()
@@ -112,7 +109,7 @@ func TestServeBootstrapAndShutdown(t *testing.T) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	// A second start on the same database prints nothing: there is a token already.
-	out.Reset()
+	out.Take()
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	go func() { done <- cmd.serve(ctx2, &Env{Stdout: &out, Stderr: &errb}, ready) }()
 	<-ready
@@ -129,7 +126,7 @@ func TestAdminTokenFromEnvironment(t *testing.T) {
 	dsn := dbtest.SQLite(t)
 	secret := "my-deployment-admin-token-0123456789abcdef"
 	t.Setenv("REGIOND_ADMIN_TOKEN", secret)
-	cmd := &ServeCmd{DBFlags: DBFlags{Database: dsn, DBMaxOpenConns: 2, DBTimeout: time.Second}, Enterprise: "ops"}
+	cmd := serveCmd(t, "--database", dsn, "--enterprise", "ops")
 	var out, errb syncBuffer
 	for i := 0; i < 2; i++ {
 		st, err := cmd.open(context.Background(), newLogger(&errb, "info", "json"))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/regiond/regiond/internal/cmdline"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
@@ -35,7 +36,21 @@ var Version = "dev"
 // starts, with a message that names the flag.
 func Main(args []string, stdout, stderr io.Writer) int {
 	var cli CLI
-	parser, err := kong.New(&cli,
+	parser, err := NewParser(&cli, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "regiond:", err)
+		return 2
+	}
+	return cmdline.Run(parser, args, func(err error) int {
+		fmt.Fprintln(stderr, "regiond:", err)
+		return 1
+	})
+}
+
+// NewParser is regiond's command line, filling cli: Main runs it, and tests parse with it to see
+// the configuration a command line or environment gives.
+func NewParser(cli *CLI, stdout, stderr io.Writer) (*kong.Kong, error) {
+	return kong.New(cli,
 		kong.Name("regiond"),
 		kong.Description("The region (data center) registry of Rainbond-style cloud platforms.\n\n"+
 			"Every flag can also be set in the environment: --db-max-open-conns is REGIOND_DB_MAX_OPEN_CONNS.\n"+
@@ -44,38 +59,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		kong.UsageOnError(),
 		kong.Writers(stdout, stderr),
 		kong.Bind(&Env{Stdout: stdout, Stderr: stderr}),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		cmdline.Exit(),
 	)
-	if err != nil {
-		fmt.Fprintln(stderr, "regiond:", err)
-		return 2
-	}
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(exitCode)
-				if !ok {
-					panic(r)
-				}
-				code = int(c)
-			}
-		}()
-		kctx, err := parser.Parse(args)
-		if err != nil {
-			parser.Errorf("%s", err)
-			code = 2
-			return
-		}
-		if err := kctx.Run(); err != nil {
-			fmt.Fprintln(stderr, "regiond:", err)
-			code = 1
-		}
-	}()
-	return code
 }
-
-type exitCode int
 
 // Env is where commands write.
 type Env struct {

@@ -1,38 +1,33 @@
 package app
 
 import (
-	"bytes"
-	"sync"
+	"io"
+	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/regiond/regiond/internal/apitest"
 	"github.com/regiond/regiond/internal/region"
 )
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
+// syncBuffer is a writer commands and servers may share across goroutines.
+type syncBuffer = apitest.SyncBuffer
 
 func regionWithKey(cert, key string) region.Region {
 	return region.Region{EnterpriseID: "e", RegionID: uuid.NewString(), RegionName: "rot", RegionAlias: "R",
 		URL: "https://rot.example.com", Status: region.StatusEnabled, Scope: region.ScopePrivate, CertFile: &cert, KeyFile: &key}
+}
+
+// serveCmd is `regiond serve ARGS` as the command line builds it, defaults included.
+func serveCmd(t *testing.T, args ...string) *ServeCmd {
+	t.Helper()
+	var cli CLI
+	parser, err := NewParser(&cli, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(append([]string{"serve"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return &cli.Serve
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -46,10 +45,7 @@ func TestTracing(t *testing.T) {
 
 	t.Setenv("REGIOND_ADMIN_TOKEN", processAdmin)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := &ServeCmd{DBFlags: DBFlags{Database: dbtest.SQLite(t), DBMaxOpenConns: 4, DBTimeout: 5 * time.Second}, Addr: "127.0.0.1:0",
-		Enterprise: "default", BodyLimit: 1 << 20, CacheStaleness: time.Second, ListCacheBytes: 1 << 20,
-		ReadHeaderTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, IdleTimeout: time.Second,
-		DrainTimeout: 5 * time.Second, LogLevel: "info", LogFormat: "json", AccessLog: true, OTLPEndpoint: collector.URL}
+	cmd := serveCmd(t, "--database", dbtest.SQLite(t), "--addr", "127.0.0.1:0", "--otlp-endpoint", collector.URL)
 	var out, errb syncBuffer
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/regiond/regiond/internal/cmdline"
 )
 
 // CLI is the command line of regionctl.
@@ -41,38 +43,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		kong.Writers(stdout, stderr),
 		kong.ShortUsageOnError(),
 		kong.Bind(rc),
-		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		cmdline.Exit(),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "regionctl:", err)
 		return 2
 	}
-	code := 0
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c, ok := r.(exitCode)
-				if !ok {
-					panic(r)
-				}
-				code = int(c)
-			}
-		}()
-		kctx, err := parser.Parse(args)
-		if err != nil {
-			parser.Errorf("%s", err)
-			code = 2
-			return
-		}
-		if err := kctx.Run(); err != nil {
-			code = report(stderr, err)
-		}
-	}()
-	return code
+	return cmdline.Run(parser, args, func(err error) int { return report(stderr, err) })
 }
-
-// exitCode carries kong's exit (after --help, or a parse error) out of the parser.
-type exitCode int
 
 // report prints err and returns the exit code it deserves.
 func report(stderr io.Writer, err error) int {

@@ -13,11 +13,11 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apitest"
 	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/problem"
 	"github.com/regiond/regiond/internal/region"
@@ -44,29 +44,9 @@ type fuzzEnv struct {
 	admin   string // every scope, enterprise e1
 	reader  string // regions:read only, enterprise e1
 	victim  string // id of a token "{tok}" in a fuzzed path stands for; remade once revoked
-	logs    *lockedBuffer
+	logs    *apitest.SyncBuffer
 	cert    string
 	key     string
-}
-
-// lockedBuffer is the server's log, emptied before each input and shown when one fails.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) take() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	b.buf.Reset()
-	return s
 }
 
 func newFuzzEnv(f *testing.F) *fuzzEnv {
@@ -75,7 +55,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	if err != nil {
 		f.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &apitest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := store.Open(ctx, dbtest.SQLite(f), store.Options{Keyring: keyring, Logger: log, MaxOpenConns: 4})
 	if err != nil {
@@ -345,14 +325,14 @@ func FuzzRequestPath(f *testing.F) {
 			t.Skip("net/http's server would refuse this request itself")
 		}
 		authz = req.Header.Get("Authorization") // as the server sees it (trimmed)
-		e.logs.take()
+		e.logs.Take()
 		before := e.writes(t)
 		rec := e.do(req)
 		res := rec.Result()
 		fail := func(format string, args ...any) {
 			t.Helper()
 			t.Fatalf("%s %q -> %d %q\n%s\nbody: %.2000s\nserver log:\n%s", method, target, rec.Code, rec.Header(),
-				fmt.Sprintf(format, args...), rec.Body.Bytes(), e.logs.take())
+				fmt.Sprintf(format, args...), rec.Body.Bytes(), e.logs.Take())
 		}
 
 		switch {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
 
 	"github.com/regiond/regiond/gen/api"
 	"github.com/regiond/regiond/internal/apispec"
@@ -341,11 +342,11 @@ func (s *Server) GetRegion(ctx context.Context, req api.GetRegionRequestObject) 
 	if err != nil {
 		return nil, regionError(err, req.RegionId)
 	}
-	etag := regionETag(r.Version, v == secretsView)
+	body, etag := present(p, r)
 	if noneMatch(req.Params.IfNoneMatch, etag) {
 		return api.GetRegion304Response{Headers: api.NotModifiedResponseHeaders{ETag: &etag}}, nil
 	}
-	return api.GetRegion200JSONResponse{Body: v.toAPI(r), Headers: api.GetRegion200ResponseHeaders{ETag: &etag}}, nil
+	return api.GetRegion200JSONResponse{Body: body, Headers: api.GetRegion200ResponseHeaders{ETag: &etag}}, nil
 }
 
 // CreateRegion adds a region with a server-made id.
@@ -367,98 +368,109 @@ func (s *Server) CreateRegion(ctx context.Context, req api.CreateRegionRequestOb
 		return nil, regionError(err, r.RegionID)
 	}
 	s.cache.Observe(p.EnterpriseID, w.Generation)
-	v := detailView(p)
-	etag := regionETag(w.Region.Version, v == secretsView)
+	body, etag := present(p, w.Region)
 	location := s.cfg.BasePath + "/openapi/v1/regions/" + w.Region.RegionID
-	return api.CreateRegion201JSONResponse{Body: v.toAPI(w.Region),
-		Headers: api.CreateRegion201ResponseHeaders{ETag: &etag, Location: &location}}, nil
+	return api.CreateRegion201JSONResponse{Body: body, Headers: api.CreateRegion201ResponseHeaders{ETag: &etag, Location: &location}}, nil
 }
 
 // ReplaceRegion replaces every field a caller can see.
 func (s *Server) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequestObject) (api.ReplaceRegionResponseObject, error) {
-	p := principal(ctx)
 	b := req.Body
-	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
-		return nil, err
-	}
-	check, err := s.versionCheck(req.Params.IfMatch)
+	body, etag, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionReplace,
+		func(p token.Principal, cur region.Region) (region.Region, error) {
+			if b.RegionName != cur.RegionName {
+				return cur, renameError(cur.RegionName)
+			}
+			// A replacement is a create body applied to the stored region's identity.
+			next := apispec.NewRegion(api.RegionCreate(*b))
+			next.EnterpriseID, next.RegionID, next.CreateTime, next.Version = cur.EnterpriseID, cur.RegionID, cur.CreateTime, cur.Version
+			if !p.Has(token.RegionsSecrets) {
+				next.SSLCACert, next.CertFile, next.KeyFile = cur.SSLCACert, cur.CertFile, cur.KeyFile
+			}
+			return next, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, req.RegionId, check, func(cur region.Region) (region.Region, error) {
-		if b.RegionName != cur.RegionName {
-			return cur, renameError(cur.RegionName)
-		}
-		// A replacement is a create body applied to the stored region's identity.
-		next := apispec.NewRegion(api.RegionCreate(*b))
-		next.EnterpriseID, next.RegionID, next.CreateTime, next.Version = cur.EnterpriseID, cur.RegionID, cur.CreateTime, cur.Version
-		if !p.Has(token.RegionsSecrets) {
-			next.SSLCACert, next.CertFile, next.KeyFile = cur.SSLCACert, cur.CertFile, cur.KeyFile
-		}
-		return next, s.checkRegion(next)
-	}, s.auditEvent(ctx, store.OpRegionReplace))
-	if err != nil {
-		return nil, regionError(err, req.RegionId)
-	}
-	s.cache.Observe(p.EnterpriseID, w.Generation)
-	v := detailView(p)
-	etag := regionETag(w.Region.Version, v == secretsView)
-	return api.ReplaceRegion200JSONResponse{Body: v.toAPI(w.Region), Headers: api.ReplaceRegion200ResponseHeaders{ETag: &etag}}, nil
+	return api.ReplaceRegion200JSONResponse{Body: body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &etag}}, nil
 }
 
 // UpdateRegion applies a JSON merge patch.
 func (s *Server) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestObject) (api.UpdateRegionResponseObject, error) {
-	p := principal(ctx)
 	b := req.Body
-	if err := s.mayWriteTLS(p, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
-		return nil, err
-	}
-	check, err := s.versionCheck(req.Params.IfMatch)
+	body, etag, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionUpdate,
+		func(p token.Principal, cur region.Region) (region.Region, error) {
+			if b.RegionName != nil && *b.RegionName != cur.RegionName {
+				return cur, renameError(cur.RegionName)
+			}
+			next := cur
+			set := func(dst *string, src *string) {
+				if src != nil {
+					*dst = *src
+				}
+			}
+			set(&next.RegionAlias, b.RegionAlias)
+			set(&next.URL, b.Url)
+			set(&next.WSURL, b.Wsurl)
+			set(&next.HTTPDomain, b.Httpdomain)
+			set(&next.TCPDomain, b.Tcpdomain)
+			set(&next.Desc, b.Desc)
+			if b.Status != nil {
+				next.Status = region.Status(*b.Status)
+			}
+			if b.Scope != nil {
+				next.Scope = region.Scope(*b.Scope)
+			}
+			if p.Has(token.RegionsSecrets) {
+				for _, f := range []struct {
+					dst *(*string)
+					src nullable.Nullable[string]
+				}{{&next.SSLCACert, b.SslCaCert}, {&next.CertFile, b.CertFile}, {&next.KeyFile, b.KeyFile}} {
+					if f.src.IsSpecified() { // absent: unchanged; null: cleared
+						*f.dst = apispec.TLSValue(f.src)
+					}
+				}
+			}
+			return next, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, req.RegionId, check, func(cur region.Region) (region.Region, error) {
-		if b.RegionName != nil && *b.RegionName != cur.RegionName {
-			return cur, renameError(cur.RegionName)
-		}
-		next := cur
-		set := func(dst *string, src *string) {
-			if src != nil {
-				*dst = *src
-			}
-		}
-		set(&next.RegionAlias, b.RegionAlias)
-		set(&next.URL, b.Url)
-		set(&next.WSURL, b.Wsurl)
-		set(&next.HTTPDomain, b.Httpdomain)
-		set(&next.TCPDomain, b.Tcpdomain)
-		set(&next.Desc, b.Desc)
-		if b.Status != nil {
-			next.Status = region.Status(*b.Status)
-		}
-		if b.Scope != nil {
-			next.Scope = region.Scope(*b.Scope)
-		}
-		if p.Has(token.RegionsSecrets) {
-			if b.SslCaCert.IsSpecified() {
-				next.SSLCACert = apispec.TLSValue(b.SslCaCert)
-			}
-			if b.CertFile.IsSpecified() {
-				next.CertFile = apispec.TLSValue(b.CertFile)
-			}
-			if b.KeyFile.IsSpecified() {
-				next.KeyFile = apispec.TLSValue(b.KeyFile)
-			}
+	return api.UpdateRegion200JSONResponse{Body: body, Headers: api.UpdateRegion200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// changeRegion runs one change of a stored region with what every such write does: the TLS
+// scope rule, If-Match, the checks the schema cannot express, the audit event, the list cache,
+// and the result as the caller may see it, with its tag.
+func (s *Server) changeRegion(ctx context.Context, id string, ifMatch *string, setsTLS bool, op string,
+	change func(p token.Principal, cur region.Region) (region.Region, error)) (api.RegionInfoResp, string, error) {
+	p := principal(ctx)
+	if err := s.mayWriteTLS(p, setsTLS); err != nil {
+		return api.RegionInfoResp{}, "", err
+	}
+	check, err := s.versionCheck(ifMatch)
+	if err != nil {
+		return api.RegionInfoResp{}, "", err
+	}
+	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, id, check, func(cur region.Region) (region.Region, error) {
+		next, err := change(p, cur)
+		if err != nil {
+			return cur, err
 		}
 		return next, s.checkRegion(next)
-	}, s.auditEvent(ctx, store.OpRegionUpdate))
+	}, s.auditEvent(ctx, op))
 	if err != nil {
-		return nil, regionError(err, req.RegionId)
+		return api.RegionInfoResp{}, "", regionError(err, id)
 	}
 	s.cache.Observe(p.EnterpriseID, w.Generation)
+	body, etag := present(p, w.Region)
+	return body, etag, nil
+}
+
+// present is a region as the caller may see it, and that representation's tag.
+func present(p token.Principal, r region.Region) (api.RegionInfoResp, string) {
 	v := detailView(p)
-	etag := regionETag(w.Region.Version, v == secretsView)
-	return api.UpdateRegion200JSONResponse{Body: v.toAPI(w.Region), Headers: api.UpdateRegion200ResponseHeaders{ETag: &etag}}, nil
+	return v.toAPI(r), regionETag(r.Version, v == secretsView)
 }
 
 // DeleteRegion removes a region.
