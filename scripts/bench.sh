@@ -397,6 +397,7 @@ for r in $(seq 1 "$ROUNDS"); do
     measure large "$r" "$s" "${DEEP_URL[$db]}" "${READ[$s]}" "db=$db" "page=deep"
     # One connection: the time a page takes without waiting behind 31 others.
     MEASURE_CONNS=1 measure large "$r" "$s" "http://${ADDR[$s]}/openapi/v1/regions?limit=100" "${READ[$s]}" "db=$db" "page=first-c1"
+    MEASURE_CONNS=1 measure large "$r" "$s" "${DEEP_URL[$db]}" "${READ[$s]}" "db=$db" "page=deep-c1"
     [ "$r" = 1 ] || stream_run "$r" "$db"
   done
 done
