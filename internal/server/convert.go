@@ -80,16 +80,6 @@ func setsTLS(fields ...nullable.Nullable[string]) bool {
 	return false
 }
 
-// touchesTLS reports whether a merge patch mentions a TLS field at all (a value or null).
-func touchesTLS(fields ...nullable.Nullable[string]) bool {
-	for _, f := range fields {
-		if f.IsSpecified() {
-			return true
-		}
-	}
-	return false
-}
-
 func deref[T any](p *T, def T) T {
 	if p == nil {
 		return def
