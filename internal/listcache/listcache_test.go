@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-func fresh(c *Cache) { c.Poll(context.Background(), func(context.Context) (map[string]int64, error) { return nil, nil }) }
+func fresh(c *Cache) {
+	c.Poll(context.Background(), func(context.Context) (map[string]int64, error) { return nil, nil })
+}
 
 func entry(gen int64, body string) *Entry { return NewEntry(gen, []byte(body), 1, "t") }
 
