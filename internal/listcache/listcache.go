@@ -114,9 +114,7 @@ func (c *Cache) Get(k Key) *Entry {
 		}
 	}
 	c.mu.Unlock()
-	if e == nil {
-		c.Stats.Misses.Add(1)
-	} else {
+	if e != nil {
 		c.Stats.Hits.Add(1)
 	}
 	return e
@@ -139,6 +137,7 @@ func (c *Cache) Load(k Key, build func() (*Entry, error)) (*Entry, error) {
 	if e := c.Get(k); e != nil {
 		return e, nil
 	}
+	c.Stats.Misses.Add(1) // counted here, not in Get: the fast path asks Get before the route's Load
 	for {
 		want := c.knownGen(k.Enterprise)
 		v, err, _ := c.group.Do(k.Enterprise+"\x00"+k.View, func() (any, error) {
