@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -76,46 +75,32 @@ func TestTokenCommands(t *testing.T) {
 // TestServeBootstrapAndShutdown starts `regiond serve` on an empty database: it prints one admin
 // token on stdout (never in the log), serves with it, and stops cleanly when asked.
 func TestServeBootstrapAndShutdown(t *testing.T) {
-	dsn := dbtest.SQLite(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	cmd := serveCmd(t, "--database", dsn, "--addr", "127.0.0.1:0", "--drain-timeout", "5s")
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- cmd.serve(ctx, &Env{Stdout: &out, Stderr: &errb}, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("serve stopped: %v", err)
-	}
-	secret := regexp.MustCompile(`rgd_[A-Za-z0-9_-]{43}`).FindString(out.String())
+	cmd := serveCmd(t, "--database", dbtest.SQLite(t), "--addr", "127.0.0.1:0", "--drain-timeout", "5s")
+	srv := startServe(t, cmd)
+	secret := regexp.MustCompile(`rgd_[A-Za-z0-9_-]{43}`).FindString(srv.out.String())
 	if secret == "" {
-		t.Fatalf("no admin token printed: %s", out.String())
+		t.Fatalf("no admin token printed: %s", srv.out.String())
 	}
-	req, _ := http.NewRequest("GET", "http://"+addr+"/openapi/v1/regions", nil)
+	req, _ := http.NewRequest("GET", "http://"+srv.addr+"/openapi/v1/regions", nil)
 	req.Header.Set("Authorization", secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("with the printed token: %v", err)
 	}
 	resp.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	logs := errb.String()
+	logs := srv.stderr.String()
 	if strings.Contains(logs, secret) || !strings.Contains(logs, `"msg":"stopped"`) || !strings.Contains(logs, `"msg":"request"`) {
 		t.Fatalf("log:\n%s", logs)
 	}
 	// A second start on the same database prints nothing: there is a token already.
-	out.Take()
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- cmd.serve(ctx2, &Env{Stdout: &out, Stderr: &errb}, ready) }()
-	<-ready
-	cancel2()
-	<-done
-	if strings.Contains(out.String(), "rgd_") {
+	again := startServe(t, cmd)
+	if err := again.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(again.out.String(), "rgd_") {
 		t.Fatal("a second admin token was made on a database that has one")
 	}
 }
@@ -251,6 +236,5 @@ func TestMigrateAndRotateCommands(t *testing.T) {
 		if err != nil || *got.KeyFile != key {
 			t.Fatalf("after rotation the new key alone does not decrypt: %v", err)
 		}
-		_ = json.Marshal
 	})
 }

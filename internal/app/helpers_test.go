@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"io"
 	"testing"
 
@@ -30,4 +31,28 @@ func serveCmd(t *testing.T, args ...string) *ServeCmd {
 		t.Fatal(err)
 	}
 	return &cli.Serve
+}
+
+// served is a `regiond serve` running in-process.
+type served struct {
+	addr        string
+	out, stderr *syncBuffer
+	stop        func() error // stops it as SIGTERM would, and returns serve's error
+}
+
+// startServe runs cmd until stop, once it listens.
+func startServe(t *testing.T, cmd *ServeCmd) served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := served{out: &syncBuffer{}, stderr: &syncBuffer{}}
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- cmd.serve(ctx, &Env{Stdout: s.out, Stderr: s.stderr}, ready) }()
+	select {
+	case s.addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve stopped: %v\n%s", err, s.stderr.String())
+	}
+	s.stop = func() error { cancel(); return <-done }
+	return s
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -44,21 +43,10 @@ func TestTracing(t *testing.T) {
 	defer collector.Close()
 
 	t.Setenv("REGIOND_ADMIN_TOKEN", processAdmin)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := serveCmd(t, "--database", dbtest.SQLite(t), "--addr", "127.0.0.1:0", "--otlp-endpoint", collector.URL)
-	var out, errb syncBuffer
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- cmd.serve(ctx, &Env{Stdout: &out, Stderr: &errb}, ready) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("serve: %v\n%s", err, errb.String())
-	}
+	srv := startServe(t, serveCmd(t, "--database", dbtest.SQLite(t), "--addr", "127.0.0.1:0", "--otlp-endpoint", collector.URL))
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", "http://"+addr+"/openapi/v1/regions",
+	req, _ := http.NewRequest("POST", "http://"+srv.addr+"/openapi/v1/regions",
 		strings.NewReader(`{"region_name":"traced","region_alias":"T","url":"https://t.example.com"}`))
 	req.Header.Set("Authorization", processAdmin)
 	req.Header.Set("Content-Type", "application/json")
@@ -67,8 +55,7 @@ func TestTracing(t *testing.T) {
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create: %v %v", err, resp)
 	}
-	cancel() // shutting down flushes the spans
-	if err := <-done; err != nil {
+	if err := srv.stop(); err != nil { // shutting down flushes the spans
 		t.Fatal(err)
 	}
 
@@ -104,7 +91,7 @@ func TestTracing(t *testing.T) {
 	if children == 0 {
 		t.Fatal("no database span in the request's trace")
 	}
-	if !strings.Contains(errb.String(), `"trace_id":"`+traceID+`"`) {
+	if !strings.Contains(srv.stderr.String(), `"trace_id":"`+traceID+`"`) {
 		t.Fatal("the access log line does not carry the trace id")
 	}
 }

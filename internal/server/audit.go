@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 
 	"github.com/regiond/regiond/gen/api"
 	"github.com/regiond/regiond/internal/pagetoken"
-	"github.com/regiond/regiond/internal/problem"
 )
 
 // ListAuditEvents reads the enterprise's audit trail, newest first, a page at a time.
@@ -15,14 +13,14 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 	p := principal(ctx)
 	limit := int(deref(req.Params.Limit, defaultPageSize))
 	fingerprint := pagetoken.Fingerprint("audit", p.EnterpriseID)
+	pos, err := s.position(fingerprint, req.Params.PageToken)
+	if err != nil {
+		return nil, err
+	}
 	var before int64
-	if req.Params.PageToken != nil {
-		pos, err := s.pages.Decode(fingerprint, *req.Params.PageToken)
-		if err == nil {
-			before, err = strconv.ParseInt(pos, 10, 64)
-		}
-		if err != nil {
-			return nil, problem.WithFields(http.StatusBadRequest, problem.Field("page_token", pagetoken.ErrInvalid.Error()))
+	if pos != "" {
+		if before, err = strconv.ParseInt(pos, 10, 64); err != nil {
+			return nil, badPageToken()
 		}
 	}
 	events, err := s.store.ListAudit(ctx, p.EnterpriseID, before, limit+1)
@@ -33,7 +31,7 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 	if len(events) > limit {
 		events = events[:limit]
 		next := s.pages.Encode(fingerprint, strconv.FormatInt(events[limit-1].ID, 10))
-		resp.Headers.Link = ptr(s.nextLink("/openapi/v1/audit", next, req.Params.Limit))
+		resp.Headers.Link = ptr(s.nextLink("/openapi/v1/audit", limitQuery(req.Params.Limit), next))
 	}
 	for _, e := range events {
 		fields := e.ChangedFields

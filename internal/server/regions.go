@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -253,13 +252,11 @@ func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fi
 		limit = int(*params.Limit)
 	}
 	pageToken := deref(params.PageToken, "")
-	if pageToken != "" {
-		after, err := s.pages.Decode(fingerprint, pageToken)
-		if err != nil {
-			return nil, problem.WithFields(http.StatusBadRequest, problem.Field("page_token", err.Error()))
-		}
-		q.After = after
+	after, err := s.position(fingerprint, params.PageToken)
+	if err != nil {
+		return nil, err
 	}
+	q.After = after
 	q.Limit = limit + 1 // one more tells whether a next page exists
 	// The generation names the data in the page's ETag and keys its X-Total-Count. It is read
 	// before the rows, so a tag is never newer than its page; the cache knows it without a query
@@ -288,7 +285,7 @@ func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fi
 	var resp listResponse
 	if len(page) > limit {
 		page = page[:limit]
-		resp.link = s.nextLink("/openapi/v1/regions", s.pages.Encode(fingerprint, page[limit-1].RegionName), params)
+		resp.link = s.nextLink("/openapi/v1/regions", regionQuery(params), s.pages.Encode(fingerprint, page[limit-1].RegionName))
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, 512*len(page)+2))
 	buf.WriteByte('[')
@@ -304,34 +301,6 @@ func (s *Server) regionPage(ctx context.Context, q store.RegionQuery, v view, fi
 	resp.entry = listcache.NewEntry(gen, buf.Bytes(), count, etag)
 	resp.notModified = noneMatch(params.IfNoneMatch, etag)
 	return resp, nil
-}
-
-// nextLink is the Link header of the next page: the same query with the next cursor.
-func (s *Server) nextLink(path, next string, params any) string {
-	v := url.Values{}
-	switch p := params.(type) {
-	case api.ListRegionsParams:
-		if p.Status != nil {
-			for _, st := range *p.Status {
-				v.Add("status", string(st))
-			}
-		}
-		if p.Scope != nil {
-			v.Set("scope", string(*p.Scope))
-		}
-		if p.Q != nil {
-			v.Set("q", *p.Q)
-		}
-		if p.Limit != nil {
-			v.Set("limit", strconv.Itoa(int(*p.Limit)))
-		}
-	case *int32:
-		if p != nil {
-			v.Set("limit", strconv.Itoa(int(*p)))
-		}
-	}
-	v.Set("page_token", next)
-	return "<" + s.cfg.BasePath + path + "?" + v.Encode() + `>; rel="next"`
 }
 
 // GetRegion reads one region.

@@ -55,12 +55,17 @@ func TestSoak(t *testing.T) {
 			b, err := io.ReadAll(resp.Body)
 			return resp, b, err
 		}
-		// settle closes the client's connections and waits (up to 3s) for the goroutine count to
-		// come down to target, then measures.
+		// settle closes the client's connections and waits (up to 3s) for the goroutine count to come
+		// down to target (or, with target < 0, to stop falling), then measures.
 		settle := func(target int) (int, uint64) {
 			client.CloseIdleConnections()
-			for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && runtime.NumGoroutine() > target; {
-				time.Sleep(20 * time.Millisecond)
+			for end, last := time.Now().Add(3*time.Second), -1; time.Now().Before(end); {
+				n := runtime.NumGoroutine()
+				if n <= target || target < 0 && n == last {
+					break
+				}
+				last = n
+				time.Sleep(50 * time.Millisecond)
 			}
 			runtime.GC()
 			var ms runtime.MemStats
@@ -124,7 +129,7 @@ func TestSoak(t *testing.T) {
 		// A warm-up at full load first, so that connection pools and caches reach their working
 		// size; what grows after it is a leak.
 		run(duration / 5)
-		goroutinesBefore, heapBefore := settle(0)
+		goroutinesBefore, heapBefore := settle(-1)
 		run(duration - duration/5)
 		goroutinesAfter, heapAfter := settle(goroutinesBefore + 2)
 		t.Logf("%d requests in %v, %d errors; goroutines %d -> %d; heap in use %.1f -> %.1f MiB",

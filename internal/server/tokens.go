@@ -87,13 +87,16 @@ func (s *Server) ListTokens(ctx context.Context, req api.ListTokensRequestObject
 	p := principal(ctx)
 	limit := int(deref(req.Params.Limit, defaultPageSize))
 	fingerprint := pagetoken.Fingerprint("tokens", p.EnterpriseID)
+	pos, err := s.position(fingerprint, req.Params.PageToken)
+	if err != nil {
+		return nil, err
+	}
 	var after *store.TokenCursor
-	if req.Params.PageToken != nil {
-		pos, err := s.pages.Decode(fingerprint, *req.Params.PageToken)
+	if pos != "" {
 		created, id, ok := strings.Cut(pos, "|")
-		t, perr := time.Parse(time.RFC3339Nano, created)
-		if err != nil || !ok || perr != nil {
-			return nil, problem.WithFields(http.StatusBadRequest, problem.Field("page_token", pagetoken.ErrInvalid.Error()))
+		t, err := time.Parse(time.RFC3339Nano, created)
+		if !ok || err != nil {
+			return nil, badPageToken()
 		}
 		after = &store.TokenCursor{CreatedAt: t, ID: id}
 	}
@@ -105,7 +108,8 @@ func (s *Server) ListTokens(ctx context.Context, req api.ListTokensRequestObject
 	if len(toks) > limit {
 		toks = toks[:limit]
 		last := toks[limit-1]
-		resp.Headers.Link = ptr(s.nextLink("/openapi/v1/tokens", s.pages.Encode(fingerprint, last.CreatedAt.Format(time.RFC3339Nano)+"|"+last.ID), req.Params.Limit))
+		next := s.pages.Encode(fingerprint, last.CreatedAt.Format(time.RFC3339Nano)+"|"+last.ID)
+		resp.Headers.Link = ptr(s.nextLink("/openapi/v1/tokens", limitQuery(req.Params.Limit), next))
 	}
 	for _, t := range toks {
 		resp.Body = append(resp.Body, tokenToAPI(t))

@@ -404,9 +404,11 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 	total := 0
 	for {
 		var rows []regionRow
-		err := s.w.WithContext(ctx).Select("ID", "region_id", "key_file", "key_file_key_id").
+		qctx, cancel := s.deadline(ctx)
+		err := s.w.WithContext(qctx).Select("ID", "region_id", "key_file", "key_file_key_id").
 			Where("key_file IS NOT NULL AND (key_file_key_id IS NULL OR key_file_key_id <> ?)", primary).
 			Order("ID").Limit(100).Find(&rows).Error
+		cancel()
 		if err != nil {
 			return total, classify(err)
 		}
@@ -422,9 +424,11 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 			if err != nil {
 				return total, err
 			}
-			err = s.w.WithContext(ctx).Model(&regionRow{}).
+			qctx, cancel := s.deadline(ctx)
+			err = s.w.WithContext(qctx).Model(&regionRow{}).
 				Where("ID = ? AND key_file = ?", row.ID, *row.KeyFile). // unless a write replaced it meanwhile
 				Updates(map[string]any{"key_file": ct, "key_file_key_id": keyID}).Error
+			cancel()
 			if err != nil {
 				return total, classify(err)
 			}
