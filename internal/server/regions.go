@@ -421,7 +421,9 @@ func (s *Server) changeRegion(ctx context.Context, id string, ifMatch *string, s
 	if err != nil {
 		return api.RegionInfoResp{}, "", err
 	}
-	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, id, check, func(cur region.Region) (region.Region, error) {
+	// The change sees, and can change, only the TLS fields the caller may see: for everyone else
+	// the stored ones are kept as they are, without decrypting key_file.
+	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, id, detailView(p).reading, check, func(cur region.Region) (region.Region, error) {
 		next, err := change(p, cur)
 		if err != nil {
 			return cur, err
