@@ -266,10 +266,12 @@ func bumpGeneration(tx *gorm.DB, enterpriseID string) (int64, error) {
 	return gen, err
 }
 
-// Written is the result of a write: the region as stored and the enterprise's new generation.
+// Written is the result of a write: the region as stored, the enterprise's new generation, and
+// what the write's audit event warns about the region (region.CertificateWarnings).
 type Written struct {
 	Region     region.Region
 	Generation int64
+	Warnings   []string
 }
 
 // CreateRegion stores a new region and its audit event in one transaction. The region's
@@ -277,6 +279,7 @@ type Written struct {
 func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent) (Written, error) {
 	now := now()
 	r.Version, r.CreateTime, r.UpdateTime = 1, now, now
+	ev.Warnings = region.CertificateWarnings(r, now)
 	row, err := s.toRow(r)
 	if err != nil {
 		return Written{}, err
@@ -291,7 +294,7 @@ func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent
 		}
 		return insertAudit(tx, ev, r.RegionID, now)
 	})
-	return Written{Region: r, Generation: gen}, err
+	return Written{Region: r, Generation: gen, Warnings: ev.Warnings}, err
 }
 
 // VersionCheck decides whether a write may proceed on a row at this version; nil allows any.
@@ -306,9 +309,9 @@ type ChangeFunc func(current region.Region) (region.Region, error)
 
 // UpdateRegion changes a region in one transaction: it reads the current state with m, checks its
 // version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
-// next version, and records ev with the fields that changed. Only the TLS columns m reads are
-// written: the others keep their stored values, so that a write read without key_file never
-// needs to decrypt it (nor the keys it was encrypted with).
+// next version, and records ev with the fields that changed and the warnings about the result.
+// Only the TLS columns m reads are written: the others keep their stored values, so that a write
+// read without key_file never needs to decrypt it (nor the keys it was encrypted with).
 func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
 	columns := []string{"region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope", "version", "update_time"}
 	if m >= WithCerts {
@@ -351,7 +354,8 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 			return ErrVersionMismatch // changed by a writer outside this enterprise lock (another tool)
 		}
 		ev.ChangedFields = region.ChangedFields(cur, next)
-		out = Written{Region: next, Generation: gen}
+		ev.Warnings = region.CertificateWarnings(next, next.UpdateTime)
+		out = Written{Region: next, Generation: gen, Warnings: ev.Warnings}
 		return insertAudit(tx, ev, regionID, next.UpdateTime)
 	})
 	return out, err
