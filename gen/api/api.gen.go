@@ -177,6 +177,13 @@ type AuditEvent struct {
 	//
 	// Example: tok_01JD9M0A1B2C3D4E5F6G7H8J9K
 	TokenId string `json:"token_id"`
+
+	// Warnings The warnings the write's response carried in `Warning` headers (such as an expired
+	// certificate), without the `299 -` prefix. Absent when there were none.
+	//
+	//
+	// Example: ["cert_file: the certificate CN=region-sh expired on 2026-01-02T03:04:05Z"]
+	Warnings *[]string `json:"warnings,omitempty"`
 }
 
 // AuditEventOperation What was done.
@@ -2857,6 +2864,7 @@ func (r ListRegionsResponse) ContentType() string {
 type CreateRegionResponse201Headers struct {
 	ETag     *string
 	Location *string
+	Warning  *string
 }
 
 // CreateRegionResponse401Headers the declared response headers of an HTTP 401 response for CreateRegion
@@ -3238,7 +3246,8 @@ func (r GetRegionResponse) ContentType() string {
 
 // UpdateRegionResponse200Headers the declared response headers of an HTTP 200 response for UpdateRegion
 type UpdateRegionResponse200Headers struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 // UpdateRegionResponse401Headers the declared response headers of an HTTP 401 response for UpdateRegion
@@ -3391,7 +3400,8 @@ func (r UpdateRegionResponse) ContentType() string {
 
 // ReplaceRegionResponse200Headers the declared response headers of an HTTP 200 response for ReplaceRegion
 type ReplaceRegionResponse200Headers struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 // ReplaceRegionResponse401Headers the declared response headers of an HTTP 401 response for ReplaceRegion
@@ -4795,6 +4805,13 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 			}
 			headers.Location = &value
 		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
+		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateRegionResponse401Headers
@@ -5197,6 +5214,13 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateRegionResponse401Headers
@@ -5349,6 +5373,13 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 				return nil, err
 			}
 			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Warning"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Warning", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Warning = &value
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
@@ -6701,6 +6732,7 @@ type CreateRegionResponseObject interface {
 type CreateRegion201ResponseHeaders struct {
 	ETag     *string
 	Location *string
+	Warning  *string
 }
 
 type CreateRegion201JSONResponse struct {
@@ -6720,6 +6752,9 @@ func (response CreateRegion201JSONResponse) VisitCreateRegionResponse(w http.Res
 	}
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -7240,7 +7275,8 @@ type UpdateRegionResponseObject interface {
 }
 
 type UpdateRegion200ResponseHeaders struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 type UpdateRegion200JSONResponse struct {
@@ -7257,6 +7293,9 @@ func (response UpdateRegion200JSONResponse) VisitUpdateRegionResponse(w http.Res
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -7475,7 +7514,8 @@ type ReplaceRegionResponseObject interface {
 }
 
 type ReplaceRegion200ResponseHeaders struct {
-	ETag *string
+	ETag    *string
+	Warning *string
 }
 
 type ReplaceRegion200JSONResponse struct {
@@ -7492,6 +7532,9 @@ func (response ReplaceRegion200JSONResponse) VisitReplaceRegionResponse(w http.R
 	w.Header().Set("Content-Type", "application/json")
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Warning != nil {
+		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
@@ -8814,189 +8857,195 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37chu3kveroGa3ytTukCIpyReqUluKIydKHEeR5fU5Mb0ecAYkEQ0BZgCKZlKq+h7ie8LvSb5CNzCD",
-	"ufAmy+ckZ/2XLc4MLo1G3/Drxh9BLGdzKZjQKhj8EbCPdDZPGfz/ik24FOZ/ajGb0WwVDIIzksGvIVGM",
-	"CTJaEUq0vGGCLLmeyoUmEb6gBorFGdMqCsLglqYLZhqKWaY/jHnKgoFYpGkYJEzFwSD4jorJ71O5IPNM",
-	"JotYcylInC6UZlkQBlOt54mcUS6CQUDnc9We/t6xI+3EchaEwQ1bldrFQXygKafKaz/In/AkGATHoz57",
-	"Oj6i7WdxL2kfs5Nx+yl9Mmo/jk+SY3Y07tPeqPhE0BkLBkFGuRhJkbSnvwdhoGI5N7/OM35LNTO/qPRD",
-	"TD+YqbrRKE31woyjF4SBjovJ6Hhen8siS4MBTFoNDg+x88pbg6fHx0dBGCwVvrxU61993H3cDe7u7sJg",
-	"ymjCMljb82s6Mf8a+md8rmGhgzOidCbFhDChuV4RTSdEjomeckUyNs+YYkJT83InCB2vBINgGGRHwwCo",
-	"MWUzahrWKyCL0hkXk8D0/pKLm3qXl9goWU55yshMZozM6YSZ/gyNBiQaLrrdo/jN1UscCiOCfdTwEjxh",
-	"pyRj6VfDwPw8DCLSunrxnDztP316UBkktHMo50zQOT+87Vl6qf9K+Yzrr3rdrnml/9g0/QGY+iu2+r5/",
-	"8av8OP65Q0dxU3/bJi1jqu0uKk/8esqIN6k4Y1SzhGRMyUUWs/LYG0Z9uCPzbhrdFdPZ6mxsdlltfK9Z",
-	"LEWiiJZkSbkmIzY2i6OzFRcTQieUl5mg53c144LPFrNg0A1dt1xoNmEZ9Pv27duzhZ4aLovNpmkkDi3e",
-	"MOIAGmdAK8WyW5YR9nHOYq1wwZ/1et2QmP89fnLSrSz914xmLCMZo+nsq6Hdz8kwCAnLMpl9NQy4uKUp",
-	"T3DZt67q366lpulzuRC6Pvbv5JLMqFgRrtlMkRnV8RSGPeapZpkKCY0zqRShaYq8Xhps3+96LLMZ1Ui9",
-	"x8dBuJmwd2EwpxmdMW13+cX4R9N7M30jIwMix3/l7Y0sOaViwghXZEQVS4gUpCUzEv1HdNAhF+6zCchq",
-	"eDUZCsVFzEL76LcFU5qMKU8VqAcSHff6EaEiIULqqeEjrsgy41oz0RmKZpkCghJFVxAGVghfjNs4tRLX",
-	"0Y8vmZjoaTDonzwOGxbuYvxKCraGKD8JRmSGMgiJo5AONE1ZRqYyTVROgVPCx0QKIE+8yDImNE6bCrVk",
-	"mfk5OuoeRzhxIclIJqvOfjM0Y908zV63fxw2ytoZ183LbjiOKP47I62e2dy9brd70CHf8luzHhHIwsjQ",
-	"ISrkYGRlsplfypU+zbX9SOppSOhQWEYwTwloC73IBEvIcipT1iHXYCOYlaeLhGt4TxGaMULTJV0p6CAh",
-	"rV63a4yKhI3pItUHFabodbuWWr8tWLYqiAWjDtbtnKO+2Tn0I+4cM2FvI/UaJdQlnTAYczMR5Zz+tmBm",
-	"4ZXMyDiTM6DNPGO3XC5wNo8UiYzOGxDUPJ1Op1lh4cp3yAVQbiQXIiFaDoVpEeZJuCZLakRJwshYZoPc",
-	"6NJTio+oES0sCc3CoT41bCf1lGWF3DE8edztRtWt5rTcy+ffTy9+lTyevZiPZt/fjmY/a/qd5OOfO/89",
-	"7n286c++79Kfg+YlKLhlHbOe9PpA95x5mzj3Z2i1YW+mKytslOEpxZyhCWYZMqxv9EUklkJTLhSaL9oY",
-	"Da2YKtbmQjGhuOa3QE1y9vr5xQVJmTZUqmgOsPGapvvbulk+Pt4+SbSsL5Jm5sJpPFKEJ6RFyZs3F9/g",
-	"0o9Wnvo7JVfWEH2kyFG/PWUfCU/snopjNjfWhJayMqEdrQaY8pzqaTHjwnA2FvFvC56xJBjobMHWUOLo",
-	"cZUSc2pobJr+n3dn7V9o+/du+1n7/X/+e9BEpdfGtH4BzLuNIQyzwzKDOV6e8XwxSnm8ZhnRfPcn8O8Z",
-	"GweD4N8OC8foEJ+qQ1w3GBeOEOz63Ydo9AXqW8UIOgVMdcgVmzOqUYI4/Q2cqdgty2hKWhG+/FUPLVT7",
-	"11FUXtx34F8cBe/Nb/NUJsytT+PU0Snx5w4Wy45EwK/vQLBe4HeFKqJZRlfmodIrWAQjjs3fIFPXMT5I",
-	"D8v3QmrCtSLoRRLwICusrOXNh27v+2+e/Xj0w5P/7v/89Ork+vHb47/1/t795dlZMxNDF3vw8HF3Jx7+",
-	"sIaJ70w3ai6FQpf6a5pcoVkE3rAUmqEJSefz1Fq6h/NMjlI2+89fFfoNvk9u7dRmp5yYSaJOGGWM3ijL",
-	"Ujhg3w0H1jg2ejBhmvK02N6miQHBCZBEMiUeac+GzdhkkVKwvTOmlOl0GPzPO9r+/X3rXRuJ8f4/3tn/",
-	"HPzXv4OBA1a2Cgbv/gjGnKVJuTujnJlSdFKQ7oF6vntvmEBpKuI1XpTpW00+8/Sd+w8E11wD917gSjoz",
-	"uWCeRSYG1kMZWFYY2GVvu5eBs3aTWZfYBH7SpGzQSjdzNVZ5PlmuSCLjxcwYE60ZTc0OZgn5/vVPr0Ky",
-	"hCiBGXBIFuJGyKUgTCxmuE9Do3dIKsWkeDpjsxHLQjKiCZqgsBMPOiRC5oiAeRVhNJ4SYJKOkRfPpRin",
-	"PL7vdkkW+B6rbpj8AbEcWNsbz9btDervtoR44SBC04zRZEXYR2Pe7sf4uzd7X67eZ+AFyz4rWDZfjI28",
-	"Gru3HoZJc+FWKPmy5VceO+HovDKhWTbPuGLARy9kNuJJgvb8PRjJhvmqUpcmbWm0vLXGMTaiJfi0jVx1",
-	"5HEVzEXOWYYut2AsUZ5TrQbQCnEmyo5LvmerxUIfFQtdUGvjSo/z1x5OHiEluSIoHUcLTVIaW1UGg4b/",
-	"VSZ4SiIkqxMjXMOyXxguEDQ9N/vw3ioX26isviALgREolmAYqb7eJyUNS+ufEBlD8CA5NT7elCoyYkyQ",
-	"VE6MNwwc7wQ0T8iT8bO4P+qx4+SInsSPR7szxefo2j7FSHrDc8dZJ2Wth8TMY3iWcBt1n6X/A8mTEin8",
-	"YXSIYcCRTFZEGMObxDTLuGEmOwLDZsWsIzLmIjGs5mROKicK2O6V1C+MG39PjsuaDl5Erkrt4wbpclzT",
-	"WWQXf69Q/iBDt7LVrqFnXwfdcyCFeDoumOiV1GQM9N3IOELqNr72MJzzShK1iKd5iN4tO8YHH6mqznkl",
-	"9Y8y4WPO1jr69ZhrKdYYlYKA0YEXbDz1Y4oNBztNc7SvHcI7dxjmWqWSJtdSvqTZhN2TX7X3ua8fYStJ",
-	"s5MwcIgxuirX9so6sTBJ4XOuSGraNm1QQXrd46cnTx6T0UoztY9S3K/ZnO16nla0xELjFua7kf3m+Hpb",
-	"S9nG1x/eam+ai3dCgnEglEmXGRzocNPKC8pTdl/ppDRNa0udSqXJYp4Yi3qesVuzFZKmxe7XFts/QCBw",
-	"fuDinca+Ii0X6q+4KAen+JxrPIyC4HLGNIQ4HlJ+fb5RFlzW97jMWyc4O2FbxNzc+6BtP3gYTovcpKK6",
-	"e8icILJHJQOylk6eXLO06JBX9vzHENAdAFW59CoP0NxTixaf+6yK9q87wPAOkqq82n9aNdbttrItq/xj",
-	"YtwT06w6JYqJBKZsyEJWcgGTfnCe/NTR5LxnZtnIezn9due+/JOHknQNs/SYMp9nCNvKF/JTmhAhBSri",
-	"1yy75TF7I+gt5SkdpfdVdItyCwVXGZmcUE1HVMGJYCKXoskdqKo6/xuv8VMUESSlCIDZQ8vt2GJhnHsK",
-	"ztLJ/27z4vsvPpxyK08hYzSemh6IzED1qlQuGwWImyMda5aRCMANbUA3REQhmqFiLHmvbLOZPKgEDPta",
-	"yh+pWNlorronQ4FNVBVR11IigCBzjTfIpnJ4Cpk+M9oXmiTsY8xYYpw7nyY9S4eWOgj2iCHdq/VCwHgR",
-	"pKapbeAv02Xb0eihYwxuEnDM4E+yQ67+cXz0RtCFnsqM/35vRTfjSnExKTPRK0ncYWzNTez5QQkbaMnj",
-	"Lk6GO+/mzA4PfZQcpbBr4OGezRd+X6/gnhKttgmm4s3PEJyyJM/D2yFhH+cwLWlU1a28YUmFR96+fduu",
-	"gp42MUoVI2W5ZZ7JmCllBOI5gPTuq8qyakAL0Gg2yMpshB9BV03yx7fjF1k6ILOF8UcYoYLQkZLpQjMy",
-	"1XpuKAJYxqJ9SqYSvPuG8LgZlx8W37/ZPcLj9x54Idz6Pnt6i7Pbuc7C/+Qz+IdgrTNVOc4ZLfIDQkqy",
-	"RQquTEwFBl7gZIu0zKRx+UNyef5jSG7Y6jBmmeZjPDiZU56FhM9mCw0ThhUMiZCEiThbwXDMR3CSHTmA",
-	"brT1yOeNUIv5XGaaJT+yhNPr1fy+9trM/95n9bHMZsQwifFH5BhOtZq81ROPy59j/23TXsE03kjMCEJw",
-	"kvxfP7aXy2XbdNheZCkTpulkdwH6wL0WLueJz7g5xQmQDE72tnFu/k0bvmnDy58nxPFIkcgnRGRksJky",
-	"HAWI6pGApjdMdYJiKMAMZ4uE6/Nb1oTZ/EkwdCVCAh59LLOk0FEIWdMZ5WmHvPYACYi2wWCx+6iEUfgj",
-	"sK7wB+BvI+rcErwPgyJeiEF0i3ozzJEY2RIG+ZzyOGoHgyw7xN81zSZM7wV01xxAEv1u/3G712v3n1x3",
-	"nw56J4Nu/xfz1GEnfOhF96z3df/50TfH5ycvHn/75Lun3z/7wezieWbGrjluxCoVmqKhKAwsHBVfRCyD",
-	"iya0EBIDWQUhwXO3KeJmVu6lKiCmIHaObalgNOqYlcqyNI21eMUqS26UBp3PmQC2KQNVinWt9b22A8On",
-	"AIU5dcE9B+4SbMmyUgeGU2pI4SqoscRM1S7fOhxhAj6zocFiZuhnmQ7R6XkqRCdj85TG3g8eV8LfCUsZ",
-	"/A1MU3yPf6KFhDglR6RqQzVS+fzeiGf+W9t6Y+2LbzxcM4oR4BRA0eULVl6kph1U45RiSzWNgCdFrxAH",
-	"A48VkmNciOseULz6KGCX1peQCY8ZzWLGcjYz/ZZl0rrtnXOQWYA2dNLUeS4ENlPAw6eWqU5aUZzyCKwC",
-	"iAzK2YyKhKRcrAd4NUqZJsxgEfR7FwDKy86jvKdDHwdWbAt/gcOqzCox4Pu8bzn6lcUaIAbmvfyguWF/",
-	"AdbdWNU5FhCarnBqRX9sg41YWLODLKUAVDNdPT6ui2HbWNPKwUkCgnRIqwSwCEkE5+7qXe99dBBaSHIB",
-	"VDRmMvgshGoCgq68iuWR1xgqn8oONOOVpjdNfht3IC2K/puW9DtGUz1typMyZhB7pCzav7JmebqXvKmv",
-	"gXtYbTOSNxFZmk08hV5XvhiWN2VhKW+2zq/QfLVpXZ7/+PzsOeSnbcqBuDz/kUTPz6+uL15cPD+7Po/I",
-	"KJUIxaCaKD6xR5aYp0fOLi8eKeJ5CABGj8QiTXG3C6tbfLD0ycnR4zAw72BQFaGYNSYxI24c7xmMMk65",
-	"8Wt876Ql4RWapsYBSVO5ZAkZrSDYE08pFwfe8IxVp4mWEwaAecxVyT2W+4/5B7Zq3m1m0DZjEFyk1uUP",
-	"z1+TXkjg36dmZK/Pn5PegZOg6MZFef5kVBr9OTpcLDFbMLNC5D5DtiZ5nczCgkYw1+r45AmxjgBB/0gd",
-	"FKGDyDgbmOYTzdQksmJF5YB1u15qKDJGk2Z/UI7HTCRmV6OQXDr15hS6UXAWFlnJZ/iCb/3r41trDgSs",
-	"aJUtvQwIZE/z2inM5Lvr60sLsS/byt1uk23s2KTZMIaEmkIN2XxYGGoIom3O5Dxla/Xeg1O8tnMdBzbJ",
-	"cyZ0hlGYxp1lhu+UuZnBTkkAnrHT4EEVPNmcgWbMnwbzHA+vt2a+NloRarIDe9htiByi6IwZb98hB/+J",
-	"q7fNtbHPH6mKkxMSLQGF5oHQ8Lz0kbJotH1dnHXmyXV5T8FO22VjWXHQkGk+lZkmNijn2OHGzEWOnXIp",
-	"D3+tRKm68vXO3lxdGOUC6Nx6NwMSNQmlqGQ4YO7OUEQVWWXsY/+4wfydA2PNHzkMzfwxY3oqk7b5jWLb",
-	"UTgUkcNMm1ca8BzwcxVOhB03ReGgyVJoudausxTNA/+Uzfzt4I52Zu6Et5Y2uIsg32alukAjcElY5CRZ",
-	"eRyi4Mf93WTKYjLSGZZ5qK77c2uZQkKgL6ht6uvjY2MKZjRuSPzzKkbsk9znRvQcAx6DPwKaIMlpeulp",
-	"tDFNFatD3QVb2thBJ0e58wTCnfUMQLCwZnQFkdARg7zPiidSKYPx2ri0U8rX17RQ03UFKNS0XoCirqaL",
-	"+h5bgr/WoL9zJUB2yTn7xrx5V64HstN3+O6dXyZk6/CM7X5XLSSyS2/IjHcVEu/y5Svz5l1YJBvsnItY",
-	"qTqynfZnjvqFvN8n58+rYbLfAthjx+2fvLl6ad63BU52+eLta/imImDKdnhpNXE066XKN5Yxm4WK9ytp",
-	"GR9NKk363e52kdJc5MYvXuCp0qpg+SYne1V2TM0AIAMQnLRer390YIw7KsjFJaFJYiwUdBuHwTAo++TF",
-	"KJvr62wprZCnNIuxvGJq3jQ+GxNtJVRTEkNA7iAk7CONdboyhphnrkXl5iy6ECy23pE9HAjRXRwKIwa/",
-	"f/3TKzi1Uh3bUeIqCygmEiy20TtyrugpgYwIxTS5fvnaGsJcWYc6h5MNRf4UY+9eNAMRjWp93aO6V/ql",
-	"+NE/qfjRRjVVqUfUHE7Ko9VFsOvUcQOEJpCZZEamYPiZPbU13JLsKmAeVI6UtWfFY5JSE3xIFiJhGVlO",
-	"ucP7YhePFPoB3mkz7g3Is1dTW4QCZcyDiBZfadcXyw+jybEfItu4QLjHrYiw73GsX6J2WryqYbCj6bmr",
-	"lbmuvyYXEYUl4UnYZCXaEhL3qwNRKeewblTOxmkmgnkakoXgvy1YPT/z1EOfjFzVoUoUoCx2tpHqAeyn",
-	"Op89P/MFQksd5JW7HlIkPIA5Vq1G5awCmRk7YP2uvn5+r03dKMW37mlr1TXzy9nlBWCuWiUYVrUyyy4q",
-	"Yus4cvuyeSRLNlIyvmEax7NUZjRLpQ7WkmOrMgp3KFO1lwFb8ppVvMGgfbV1lw5IKpcsa8dUMVcRJyQJ",
-	"n3CtMKDfjkKiNM00d9FQal+E5zayiA+Gwj6RGbYREmcol1zvDnmzn2yoBCI2Sof11TvWR+mCtQbupSsd",
-	"tpdbD9bpjGUTCH7GU7TQnxw9ewxSxCXmD/KTkpSNNTFWpdmDC2HnHTrxEqeMZsoQOLdPjT5b2YJPgE0i",
-	"FqNhM6e1BHSqYDWzNLfP+hBI5cKfUO+Lh//Fw//zefhrBNyVhSXttz+vp4yMF2kK0TdDLeZvStKKLt9c",
-	"Rwcd8gL9wHxvanoDuBaeuXp1auD51kOBwkOFxJZviszT3jDIIRXwgzVg4WcQsYWP6XmfLVTZUqSroXC+",
-	"51SmIG5rvqeRmVZaHtQ2/Fb3sNnXc2LiaB8v7UuE8Iv8+NeNEL52y1A9NJYQl19YeKjT7pHd6hFpSeGb",
-	"OQdYbxMK1UU+7qcIrNgqdiUUUPG0bK2Ewce2aaF9SzOIkZmmvBFf5t/5P9oOisltOAnMSxSmfMziVZy6",
-	"cnYhoe60FPAZeVBvMBTRMOga2ciMZBaT0ElDwoTxiRL4oW9+SLgqfjkyv3BBDINoJqiInQ1jiWRs6l4Q",
-	"Bv2i+J2jUG8v2sAMznF0QZkM5zjEyq/f2HFWfv6xGKkZDnb4TUFEIGo3GARFXz3zV95HPxgEXttHcPjp",
-	"E8CrImlYunGNyrisPLXlzdVLe/6NBZW5IpERl1hCE0R69ACe1k6nZLghN43+kar6YHbY0VLhiJdKRQfb",
-	"w9qf7pfZgpRNoW0Eu4JQHhTKOGM0iUgLSuJi2j9NXBWmg7B4D2CxEWkhSDq0ejscCgRRN32S6/mWYgwa",
-	"d6HsGdUs4zQ1b8Ow1IAmMy4i0ppRkRdeUyGCr6r5DQflreVPJReOdsTe33Y4Dldru2zCd+dN7bArgdzI",
-	"KOoKv/J/emsH4f/2Oh8I/ArVJtUZDsZVn1y7gI8UmTFNE6oplgLya09Cxgkkesxppo2ByKuHrbaE+wcA",
-	"Uecg6+5199ngqDvodn8JNqV8YAKhyr9+0u72272npa8ruRdryl6mVOkPC1UbCcC9u71BD+DeQmrITaBq",
-	"OpI0M9SdZ2zMP5q1miQfjsY/PIMlhmRGaMrG8wEMXOOO93VTz6PHWrS6xcdT5Srgr8Gql8m4G1Z9/0QO",
-	"HM2IpVJMFNFy5zwOf/W2zFVpOVdkKbMbLianJYCs4a/a/JsYoXH+W4OLfGvd1T0LrNZ6KLPeDotuPjB2",
-	"UkJamPmR5CEiKWJGKJlxsdDsYAdCNXH5/QiFe6MRC6j9NOCxrIzC3021Vt32alqCMc+U9kJiLrjsiyBA",
-	"e2UslhNh+NXWAK8Eyoud2xCrL7byDktjX/di2hwzRTH3rnNv6joB0kQHfOaNZJJRoVUlq6sseHaELOaO",
-	"UBmt2JQ0Us0WsSuXD91ySOiLuJIMqOyEEu2b3AlQTJ+AGUJOIBcQLEWaYYKcpSeg3k3z0tYWq6iuBmWw",
-	"s5i/r+jDIOjR0dGz0AV+xwu9yNhBh7y0MZbQ8BuqXdvN/cXj59nlW49b/9ncXirPPePC/tGr7IMwwPM5",
-	"+9hs3VpGCc5kC/+CjqFp+tMY8PCbxojm2F34R4Wj9PqLF6w8RGqBVHT3JqipXApkeuAmgGhj6e1mETn7",
-	"uf/xv5+MXh3HV0/133vL88eLi668PKGvj5IXzybf9X/94Un6y/ZEIhxtnSrvN2xVz9Q01nuI45Vwd0q1",
-	"6vlnszLRnLuPTYlfPrgFGbqV33uNMO2cxYuM69Vr8BA3cdKZgDNGu8NR9kSlSiTuVg4EHo1oZndoWAEq",
-	"GZ77ac7E2eXFUOQXEpXbGhAznU6n4/zUylN3O5F9yV6WoqD86GoorJD4f//n/1Zcy5oL2eAg1rxA0wwc",
-	"1NF4OhReGV1IvSmK7ILcZYnqkLOdqp0U4jI67vai06Eol35xMCmvB3j1yOKkGu/AKRGq2Ih0ziH2egep",
-	"BmPpqkNQrBNeuq8iwbAJ5YJlqha5nnA9XYw6sZzZ0EDi/g1qRQlce3IpSgWVS4g2ZQ/0rnJArV6ljMSp",
-	"XCRknlJtVJOhqT1cgF3PhuKHxYhlgmmm8rgN1O63X5CEzVO5Mi7JAASEYV8L6SOtaJGlhrfMgyJaYh8P",
-	"RSuCGKl5A4ZdYHxUCQ5gPkdoj0i2oAFMo0WMHbjMxXvdQIrIoDv9wN/tyUdRss2PWqAroOUQy37lU21F",
-	"XvTadOcnwhWZeiHA/C7PfzzoDMVQ/Nu/eSlncjanmo94yvVqKKJvz69JQ24JQK2XPGP5BynWCvRbEkqm",
-	"7JEiw+BbQ2e89Mgse5pC8bKhsMwwDAaEovSAI2BQtYBSquAbCSoNVSTRlbCOdnc6oONQWKTjmYOq2fxy",
-	"cI7ygRo7SxWnxxjTsHaGZGqN4BsKl82rarKvAazpbmE7XSfW8PIjvFcNrj8yJB4K/4oat1hvpyxjOXwT",
-	"Sk6OEEAAhU1dl0PRLjONf9+ULcduo1z5CRlMtBY9A1Y8Jca+tGfnQ0GKWpUx47dM+Y4nWGrTjDHvaM4i",
-	"yZALyoWjvRxS03DxpxkyqyVtmolBTpUFm64rcxMVaZj7pF3C3DDzEmKRIZmnC1XKvjSkakoS65BXkuiM",
-	"xmxE4xsVAslgvM9t0NKiDUKEObQR5mDGgkHMU3LDVorBvY1wOCASdy8VsaWP8WIxvIASqGWvYMNs3HIl",
-	"ZNI66h4f4FyLepCt417/gChptqirTsoSrg1BcWEUT5nQ6cq0L29ZhhUJcMZm+WFKVv2aJQAGSUIHn5hS",
-	"hEKh+sOFNw7XiBXeMjITNswVxlYBsgIsjss7FOfwFmalOTMVirAbShQ1eDbwQMctOPttQVOVJz0OBYrb",
-	"U8sFGVwuVKS5lWWE5QfUSF4qHmypX7FGOsoP5e7s6wwF3CJGZozmmnCXS0TUSmj6MbTXhjCxmIU2ZT90",
-	"l9SEQ1G+MOTglETH/b7rjPslrdimilb5CQe1+CEwzxpLW+GM87HPaabM2gKitPwIpwXOtJ/mTsVQVOpg",
-	"oQLCVc7X14kFKqrFSqzIbfnlxENEEXKNF7pJ4Y7yUx4zoZhn6pzNaTxl7X6nW7Nwlstlh8Ljjswmh/Zb",
-	"dfjy4vn5q9fn8E2RppcbOcZMvGoA7IN0VjpbGbUchMEtyxSaR71OF5uySjUYBEedbucoANDVFMzxQyxt",
-	"8Lv5/4Q1pfNDOQVFor5hMIw44cV6kMoGFUHn4PHla6LlwkIZXd3Qjl/U48K4N98ybUs5VO5j6ne7G0qL",
-	"NZUUkzflWmJv5n7dsFLlh91LYdnBramEVZ584Ls6weDd+9AbzUt+y4R5F+pTQEGTCThatof35mPf7AHx",
-	"tHY5XsKNKmVI3iMr07BEkQqhHpHSGMEcWPHn6kBXlQPGeDFlAxUDClH8Cm0T/MiemBmhGhY6jsYab1gB",
-	"cwS0MZ8xL1+joW7U9pJdeTEpRsY01vWqUp2huKT5tRjujkzQPt4lmafl24nNejkT6yUXN/lFj0YyuNrW",
-	"+aFhyUvDfV7mYbMWRQkzFZTvel0TaSleOcQrQe/CrS8WV1/evf/k7YJMsua6MlsvHuus5iHK0t0W7zZU",
-	"UPPAOv/axdSaaLAPLBjRQttp1GukkVf7y6NRj/ZHR/FxcsIej5/Qpw9Ko+7g+GRPGr0vC9uKVlkrr3au",
-	"d+AVD6yfINTvmNnYoVcU1t2JvqkQLLwDnRzj9mt6Od+mh94Vg/BJb/snpbq68NHR9o+KO6LMF/1n27+o",
-	"lsy+C4OTXWZUvsQJvtphfA1F34FHcjF01QB/8DQmrCHCd1y0t10ELss4h6pWdYUq1unVK/BWGzSrCylR",
-	"VY8bhMQoqwyrEZQqdIFGeWsDbJXyXLb2q/E3rfPuRS/XBTCIF78AtQq3OMNrodXVZtdghBLcOcyudFjV",
-	"5uRKKozjlPKYa+tTG4P22rp+a11n0sIzx3Ku1pRlcCjsx4WMRh4KLzYEun5baKApcXMoXljntFVEr/LI",
-	"VfRbdEAEzTK5zD3XHW/Q5nqAFztDvTWlzYyocAvsQmLWSc6PCHRGb1kK5oSVChgORrPCGCVDEZUvlUbb",
-	"Gep4Yc8Zm1Fu096iv7XhBvs2XGEfFfaVWEABODnOOdHYQkNRu8S+Qy5xjFxZz76Nl8S3cBl/evHi9fn1",
-	"QWi8cUqWNL0heprJxWRaXHtPFGNqKEoWI5hecPkTS9wXLmwMrTguxrMSI2LtVMF/R+vOHpEMhcyslZlY",
-	"o8sKB2RchCpKs2YQarC3ZXBNRjS+McSuRh20JBOm4WJ38kpq4q53iswOMYNw19oXdmODqVcK4q8z9a7y",
-	"Wjf7mXmlK4l3sPb8S5Z3eB2v597hxfuYm9tf9u/vfwDr1Gzcyt0LS+lYPzT8KYywpZUzjJrEKNura9K8",
-	"v2b8V8MbO2Z5j37dL8vbNl9J8u6OntG4nxy3n46PWPs47tH2s+QJa/fHj0cn9Dg+Svq99cD/0a8PkuRd",
-	"m0pj+kD5rY1J3pVXbZL3Dhn2luBhBU/8V0mzdzeZb1qAo8oC9Lqdbueo03vyuZLrN5reBVhcbbBfdrXC",
-	"K0UmdrDES/0XVpU9iNkwnntdqRfuYdCHQUkJb/vob/AuvgrzPOoebzeC/SsIvzgQD+xAbLadPVfC6fJ1",
-	"zkQdYCVVg9eARy2qyEzbcP+kxS9DAYAZvbHxcr+kVF4WAExH7z5ld8mAzdc3Sq+Wl0tax91naHItuWIH",
-	"UEBV48HOqrD6h6K4tquqM0/hUAUs5sLUz1/36hdoSab0Fu7nKC6WGIobtiKxFGM+WZg9bJ2E2qHawWYb",
-	"zGHvwSqunQ9qSUpejDpoMtdwXa7craw2TPK1TFZ7miPjRVq5lAUPENCDGlkz2D/69GPPVtd9u6gpuxEz",
-	"ZDYzWcwbVd2kquoqqi1vc72imjQrKqeVug1mwWSn2i+T3dXTpEk9YU4zn1UvcHZ1FYEtrONqPESfpJ+7",
-	"fNruJwSlqnJ3ZQgaYPVqtnBvT+aLC/Re00Dcq3Ykwb5DL5T2JiVdTQS4rxaWcX7RwUZN7N77s4fXujto",
-	"x/x2fvNBb4cuqpf/wncnu8yn4YIe0OH9XT6u32D1F9X/Z0lCqK/z76HyMZNqXQDx8I9cYd+hiIdbNWqW",
-	"wTfwe2EZdDxUREii417fnlYd959GZMRQnwLyApLbd9GRTZoP+801336RiovxWj/+eJMjgfeU2LDOn9yq",
-	"3dFGx8viYf/tsIUabnKGHfR0v0/z63X/otsPme/BdmC4OVQvBcs3l1+WYTdg4kE9Ej0UO4SiS9i0TcA0",
-	"430AMG0oWjm4J/OOGfwyaVqCmb5QLIM4cglxJ6Q+8ACqxrMRFhrn2f/cCJvj7nEJE8jHhGuS8KS4wh8k",
-	"C+7dKghmXfC1Ie4KM4SwK957wMVQlO8BphZxpSW4OxhHxp9yhqfpPeOx3zJ9bxn3oPFKHOk/10S7t1n2",
-	"Lxi02Fu8/0WjHEb4fZqULUIbe+0fy5gJbJ65q71VCYtYeKKSs/zeOL9+jy1StqEG14BQd/VRXtyHq6HI",
-	"odOn1cJbxCU5Wt+85RxzGyY43ViNayi8clzklRTtcnPKK3lmO24dd7sHJc0jGEvy0E05ZgG1wKHyIIzX",
-	"jN8dXXALbMpvkhwhuDDzS9/iCaUdo4eaumFz3SGVaBFdudrjeMBqL2pSpe9B8D68TbohboMrty108wbw",
-	"Pw9iwO4S9PGw0Y33lSJjjyrXlSKDI1Qh5VTlx8T+PqgHgr6GqE/GtL3Ef81xBWnJNDmATW/LrpR7t3VI",
-	"8v3UCHfs7x/LwEp6O4Uy9lWTQOB/eigDYW14nK/j6SfpzS8uzl80qvG/zCd7YxGdvrVAWlXVe/BJbtp8",
-	"0eimWfXKvIi5ZwV0yE/2PjinPzeV8SMtrCUUDsWOpfsOEFjj6ee8/eISPMCmoEY2ftdQjBZWafoF5dfj",
-	"ksgLmTU5hGXjYyjWKfdccVjVXE2iMvrdInYAngQFghDy/O35NRQVHAqn7AEjk1tIuYGRMOPWASgsb7o4",
-	"pHKGjWLWJCjZErVCr6TwZXnChDY+QZ4gqchoBYlxBwPICzGThlyYqolFWsf9vn9YZXp+zSwt0P0k40zO",
-	"jI8JE7UuqHUvlUR3kvp5Rda+cGdrxYVgQzGmPLVkAyvHu2fcnsTYLKQ8BUkzYVxue+AF5XUtSYciartt",
-	"0ebj9gyHRF2eBBhPWqKr611GkI/+8x9/2a33DzOimh3jvPBnIYwu7YFZfloKwYEc9OHSEhx+Mb/ntWpI",
-	"PQx65J5VN+vgm3VAj3/cdQr7GkyuLOtnMfbs0v95rD07oJm9jemLzffF5vuXtvns7v5cR2EYIt8hRc3G",
-	"0t2tDHVQTDkTI8wrV1DMYufWXFBDwUWcLhKXMl+vOVMUA8xD+rj/XQLTKVy3N+YfI99woUNhCzVhNlnK",
-	"b/wCsQglalkAeViCj4cW7H3wCdljmNf8F0kcK5a9DNkYSamVzuicwGTtqmAGvrFX22BPS8HKmNz/7aUZ",
-	"N5Kg+wB1g9bc0L95wq5fO+HK2lanTZ/2ftln2vvXK92CZQVWc0kZ90wkc1D3nZCrtlTrlwyyP6fmM0K1",
-	"nsOlnZh1CtDK3R1TybajP0tlq9aCP/MDV47qEbOf+Ix5dSWtPiqUGhRRG2B8gHBtnFKblL1jWcH7aSec",
-	"G26NT3MDafKTSFf1fGOnGHA2eJ6cy1db0APSmQR51iUJXZUcwV0UwD4lFHf3QfzCkJ8b9udTDC+iLVHN",
-	"J8ifU5/+ScvS7bvQyUZ14EMkT+3egnpC1bqBoV8SUchlVXH8q2Ekv0AeP7/Ge25rc+QS4X46rtHFO/zD",
-	"5ftvxDpewb4t9OB6f2+AQV0hl0QKW7g4Y2MoMWfDs92e0UfQJCYvEJqaTb+qlDVUizhmLMGj13o9pPvo",
-	"PJxHofN2AUDmNRbt6Dpf8DF/gvCHWYpP3hI7wA+38XvooTwqJWTvx6LfMr2GP+/lzW+xyv789sU/zl/f",
-	"027YaDD411p8kRd/kqzB6sp8iru4VzQPWgdAnVHCoOt2L8dmi7m7Qmv5MSQlc3frJxeEGsMz0yRhNEm5",
-	"sOW5opPuUTQU+TGsPWg25hgZ0ZSKmGX2rnad0fGYx3nBjoyBdHFlvajAk1LjoK5D69KEC6ZU8ADHSzSp",
-	"+JNX8NPnrvqWExnUPY2nhpc6n8yHawrH5RTbUDmu/Hku1N+9vzNNwdk1smB5Mn+Xi6yAmEMdYzgbgyhF",
-	"jriAK4q9rM8IYNzZQkR4Hq5cyeHB4WEqY5pOpdKDp92n3Qjh6gshMMsRz9DNP6pSgZJqEjm7s7OisxRP",
-	"voei+BVKayLDvl7SyYRl5M0FfpjIWB1GtuBqZOebV03lWrF0jPyI56h/YInJu8Hh4R9msHfAMhk3awGs",
-	"Nc3jPKi4BkF5YkETW0zz+5xbMnM1nrESqvFPfBKmXGk4ERGdwDElK3doCFrrxl4ChvvdLZwyNsWITTlE",
-	"2q9fvm5rls24oNrWtPi48i+usw1DS8A773OOar69vFpGewAmT0NZbLMVOkWJcHe6dBfWhJer8K465JzG",
-	"U+9aH1K+fs/WccW8BJS0Xg9WHtc7AA2bUZ4am8wr+9rxC5gn9uykempl6zS6e8G8vQcXTpTlIr5XEMPr",
-	"wQmR93f/PwAA//8=",
+	"7H37ctvGkverTGG3yuQuSJEU5QtVqS3FkRMljqPI8vqcmN5gCAxJROAMgxmIZlKq+h7ie8LvSb6a7hlg",
+	"cOFNls9xzvovWwQw156+Tfev//RCsVgKzriS3uhPj32gi2XC4P9XbBYLrv8ns8WCpmtv5J2RFH71iWSM",
+	"k8maUKLEDeNkFau5yBQJ8AU5kixMmZKB53u3NMmYbihkqfp1GifMG/EsSXwvYjL0Rt53lM/+mIuMLFMR",
+	"ZaGKBSdhkknFUs/35kotI7GgMfdGHl0uZWf+R9eMtBuKhed7N2xdahcH8StNYiqd9r38SRx5I284GbCn",
+	"02PaeRb2o86QnUw7T+mTSedxeBIN2fF0QPuT4hNOF8wbeSmN+UTwqDP/w/M9GYql/nWZxrdUMf2LTH4N",
+	"6a96qnY0UlGV6XH0Pd9TYTEZFS7rc8nSxBvBpOXo6Ag7r7w1ejocHnu+t5L48kpufvVx73HPu7u78705",
+	"oxFLYW/Pr+lM/6vXP42XCjbaOyNSpYLPCOMqVmui6IyIKVHzWJKULVMmGVdUv9z1fEsr3sgbe+nx2IPV",
+	"mLMF1Q2rNSyLVGnMZ57u/WXMb+pdXmKjZDWPE0YWImVkSWdM96fXaESCcdbrHYdvrl7iUBjh7IOCl+AJ",
+	"OyUpS74ae/rnsReQ1tWL5+Tp4OnTdmWQ0M6RWDJOl/HRbd+sl/yvJF7E6qt+r6dfGTzWTf8KRP0VW38/",
+	"uPhNfJj+3KWTsKm/XZMWIVXmFJUnfj1nxJlUmDKqWERSJkWWhqw89oZRH+1JvNtGd8VUuj6b6lNWG99r",
+	"FgoeSaIEWdFYkQmb6s1R6TrmM0JnNC4TQd/tahHzeJEtvFHPt93GXLEZS6Hft2/fnmVqrqks1IemcXFo",
+	"8YZmB9A4g7WSLL1lKWEflixUEjf8Wb/f84n+3+MnJ73K1n/NaMpSkjKaLL4am/McjT2fsDQV6VdjL+a3",
+	"NIkj3Padu/qWplz/v75oYsHUXC8Q7ClNEpYSORdZEpEbLlaETjSP1A9xECRWZJUKxXwiOCN4QsmSpWSF",
+	"ffgk5vr9MZ+KdEEV+SGbsJQzxSTJJDOzfzI4HhLJkHGedE/aIxIMnj0jHTL2FJ6LLtGLukpjxYjMwpCx",
+	"iEVdci0iuh5zPSLToyQ0ZWagmonFU9gkqQcSOMwtICIlQc7RA6LmVJE5vWV6Z+KURUSkY64b40IRWF+y",
+	"Zmqkp7OGTqQS+jWaJLivdMFISyxZSpVIJUmFooqVB5FQxdK2TyaZGnNKwiTW3COTZs0XZBUnCZnSOOmS",
+	"n3iyNpsgyWouyIKutdyCzq5fvibTmCWRJK2azGqP+YzBPi1O4W1Yt0eS0CyKFWG3utOUhSLVJ0R3q4To",
+	"jnmJ6uwG5Es0QqoopkOev/rKMG05L1aNk0Fv8LjT63d6g+ve8ag3HPVOftlJlX+7Foomz0XGVZ0yvxMr",
+	"sqB8TWLFFpIsqArnMJxpnCiWSp/QMBVSwmYABy4doYHbNVIinunHQ8/fftzvfG9JU7pgysiei+mPuvfm",
+	"Ux9oyRRYrlgWOrh8c8pnjMSSTKjE1WppQvyPoN0lF1P3bOGr0ZjLmIfMN49+z5hUQCESlBYSDPuDgFAe",
+	"aTqFwxtL2HDFeHVPc0kH4huPq+d7RjW4mHZwaiVeSD+8ZHym5t5ocPLYb9i4i+krwdmGRfmJM33QQDLi",
+	"4kiXucwFULBZgVMST4GRxJKEWZoyrnDalMsVS/XPwXFvGODEuSATEa27h81Qj3X7NPu9wdBv1AAWsWre",
+	"dk1xRMZ/MNLqa5HT7/V67S75Nr7V+xGAhEaGU0jnwGgKen5JLNVproNOhJr7hI65IQT9lIAOo7KUs0gz",
+	"g4Rp5qc1V73zeK71e4b9JSu6ltBBRFr9Xk+ruhGb0ixR7QpR9Hs9s1q/ZyxdF4sFo/Y2nZzjgT459AOe",
+	"HD1h5yD1G+XmJZ0xGHPzIool/T1jeuOlSMk0FQtYm2XKbmOR4WweSRJoTWxEUB/qdrvNahTufJdcwMpN",
+	"RMYjogRKCpgniC6qWUnEyFSko9wUAEGgH1HNWljk641DLU+TnVBzlhZ8R9PksNcLqkfN6l4vn38/v/hN",
+	"xOHixXKy+P52svhZ0e9EPP25+9/T/oebweL7Hv3Za96Cglo2EetJfwDrnhNvE+X+DK02nM1kbZgNCBjJ",
+	"rPkDxgISrGuKBCQUXNGYS1SqtWwmrZBK1om5ZFzGKr6F1SRnr59fXJCEKb1KFX0GLI+m6f6+aZaPh7sn",
+	"ifbeRdRMXDiNR5LEEWlR8ubNxTe49ZO1o5SdkitjHj2S5HjQmbMPJI7MmQpDttQ6rhKiMqE9dVmY8pKq",
+	"eTHjwpzTdtrvmZag3kilGduwEsePqyuxpHqNddP/8+6s8wvt/NHrPOu8/89/95pW6bU2+F4A8e4iCE3s",
+	"sM1gJJZnvMwmSRxu2EY0Kt0J/HvKpt7I+7ejwlw/wqfyCPcNxoUjBGtz/yFqeYHyVmqVTH/MZJdcsSWj",
+	"qKvm8hsoU7JbltKEtAJ8+as+2k3mr+OgvLnvwOo99t7r35aJiJjdn8apo6nszh00lj0XAb++A8Z6gd8V",
+	"ooimKV3rh1KtYRM0O9Z/A0/dRPjAPQzda0U2VpKgnkjAr1EhZSVufu31v//m2Y/HPzz578HPT69Orh+/",
+	"Hf6t//feL8/OmokYujiAhoe9vWj41w1EfKe7kUvBJTp6vqbRFapF4KMRXDFUIelymRj762iZiknCFv/5",
+	"m0Rr1vUUGeup2VVE9CRRJkxSRm+kISkcsOscAtIYajkYMUXjpDjeuokRwQmQSDDJHylHh03ZLEsoWIQp",
+	"k1J3Ovb+5x3t/PG+9a6Di/H+P96Z/7T/699BwQHbT3qjd396YAiUu9PCmUlJZ8XSPVDPd+81EUhFebjB",
+	"ttd9y9knnr51SsGCq1gB9V7gTlo1uSCeLOUjYzePDCmMzLZ37MtAWfvxrEtsAj9pEjaopeu5gvVoJxtL",
+	"EokwW2hlorWgiT7BLCLfv/7pla8NaW0FrpfMJxnX9jYnjGcLPKe+ljskEdqmtk8XbDFhqU8mNEIVFE5i",
+	"u0sCJI4AiFcSRsM5WotdzS+eCz5N4vC+xyXK8D1WPTD5A2IosHY2nm06G9Q9bRFxnJSEJimj0ZqwD1q9",
+	"PYzw92/2vlR9yMALkn1WkGy+GVtpNbRvPQyR5sytEPJlza88duPEIYwrli7TWDKgoxcincRRhPr8PQjJ",
+	"OJ+rXJdGHaGlvNHG0WOnBDoxmqjq2KEqmAv6YGBXGEMXh9UZRsaFZFSUPbf8wFaLjT4uNrpYra07Pc1f",
+	"ezh+hCsZS+PFmmSKJDQ0ogwGDf+rTPCUBLislo3ECrb9QlMBp8m5Pof3FrnYRmX3Ock4+kVZhM7N+n6f",
+	"lCQsrX9CRAjOg+hU23hzKsmEMU4SMdPWMFC8ZdBxRJ5Mn4WDSZ8No2N6Ej6e7E8Un6Jr8xTvdxqeW8o6",
+	"KUs9XMzcs2wWbqvsM+v/QPyktBTuMNBvOxHRmnCteJOQpmkM7lgcgSazYtYBmcY80qRmeU4iZhLI7pVQ",
+	"L7QZf0+KS5uuA3kuSs3jBu4yrMksso+9Vwh/4KE7yWrfCxFXBt1zIAV7GhZE9EooMoX13Uo4XKgOvvYw",
+	"lPNKEJmF8/ziyG47+gcfyarMeSXUjyKKpzHbaOjXfa4lX2NQcgIGbcfZeOr6FBuuG5vmaF47gnfu0M21",
+	"TgSNroV4SdMZuye9KudzVz7CURL6JKHjEH10Vartl2VioZLC57EkiW5bt0E56feGT0+ePCaTtWLyEKF4",
+	"WLM52fUdqWgWC5VbmO9W8lvi6x0lRAdff3itvWkuzr0d+oGQJ12mcM0Y61Ze0Dhh9+VOUtGkttWJkIpk",
+	"y0hr1MsUbm1Y1LTZg9pmuxcIBO4PrL9T61ekZV39FROlfYrPY4VXpOBcTpkCF8dD8q9PN8qCygYOlTn7",
+	"BHcnbAebWzofdMwHD0NpgZ1UUDcPmWVE5qpkRDauk8PXzFp0yStz/6MX0F4AVan0KnfQ3FOKFp+7pIr6",
+	"r73AcC6SqrQ6eFpV1s2xMi3L/GOizRPdrDwlkvEIpqyXhaxFBpN+cJr82NHktKdn2Uh7+frtT335Jw/F",
+	"6Rpm6RBlPk8fjpXL5Oc0IlxwFMSvWXobh+wNp7c0Tugkua+gy8otFFSleXJEFZ1QCTeCkVjxJnOgKurc",
+	"b5zGT5FF4BX8YVJuzxYL5dwRcGad3O+2b7774sMJt/IUUkbDue6BiBREr0zEqpGB2DnSqWIpCSDkpgMx",
+	"NwGRGGNTUZacV3bpTE4ADwz7WogfKV8bb668J0GBTlRlUddCYABBahtv4E1l9xQSfaqlLzRJ2AcMOymv",
+	"Sd+sQ0u2vQN8SPdqvWAwjgepaWpb6Et32bFr9NA+BjsJuGZwJ9klV/84OnrDaabmIo3/uLegW8RSmhip",
+	"goheCWIvY2tmYt91ShhHS+53sTzcWjdnZnhoo+RRCvs6Hu7ZfGH39QvqKa3VLsZUvPkJnFNmyXP3tu8E",
+	"YpGU3YobFlVo5O3bt51qKN42QqlG7hlqWaYiZFJqhngOoaP3FWVp1aEFMZLGycqMhx9DAZv4j6vHZ2ky",
+	"IotM2yOMUE7oRIokU4zMlVrqFYEI26J9SuYCrPsG97gel+sWP7zZA9zj9x54wdwGLnk6m7PfvU7mfvIJ",
+	"7EPQ1pmsXOdMsvyCkJI0S8CUCSlHxwvcbJGWnjRuv08uz3/0yQ1bH7kRdUsapz6JF4tMwYRhB33CBWE8",
+	"TNcwHP0R3GQHNmw82Hnl84bLbLkUqWLRjyyK6fV6eV99beF+75L6VKQLoolE2yNiCrdaTdbqiUPlz7H/",
+	"jm6vIBpnJHoEPhhJ7q8fOqvVqqM77GRpwrhuOtqfgT5wr4XJeeISbr7iBJYMbvZ2UW7+TQe+6cDLn8bF",
+	"8UiSwF2IQPNgPWW4CuDVKwFFb5jsesVQgBjOsihW57esKWbzJ24CT30CFn0o0qiQURiyplIIdX3tBCRg",
+	"tA06i+1HpRiFPz1jCv+KAbDe6J3dgve+V/gL0Yluot40cUSat/hePqfcj9pFJ8se/ndF0xlTB6VfqBiC",
+	"JCAmtt/vDJ5c956O+iej3uAX/dTGTrihF72z/teD58ffDM9PXjz+9sl3T79/9oM+xctUj13FeBCrq9Dk",
+	"DUVmYMJRTbwwxDJYb0ILQ2IgbtgneO82x7iZtX2pGhBTLHYe21KJ0ajHrFS2pWmsxStFzDKZ0+WScSCb",
+	"cqBKsa+1vjd2oOkUQmFOrXPPBndxtmJpqQNNKbVI4WpQY4mYql2+tXGEEdjMeg2yhV4/Q3SYM5En6HRT",
+	"tkxo6PzgUCX8HbGEwd9ANMX3+CdqSBinZBep2lBtqVx6b4xn/lvHWGOdi2+cuGZkI0ApEEWXb1h5k5pO",
+	"UI1SiiPVNII4KnoFPxhYrJCyZV1c9wjFq48CTml9Cxl3iFFvZigWC91vmSdtOt45BekN6EAnTZ3nTGD7",
+	"CjjxqeVVJ60gTOIAtALwDIrFgvKIJDHfHODVyGUaRmcTK5pHl6dduHkGNj7L3PYB0w9M2omNzZWkBTc/",
+	"VGot0aj6Y+5oQ20/9yjqxjElJCDLlE3jD11yNjGpV7hHKSMrBtkanFWCcd89VBLDITzvzo2Ge+dBeJwh",
+	"gDIz9N0AuoKfuCfDrzL70sl9n3ctJr+xUEFshn4vv6FvYEyQJKDNkTyIEpquHPGK4N0Vb2PiwW2sVwIR",
+	"frqrx8O6/DKNNREVXMFgdFOe3oKRKT4JIGBBvuu/D9q+ieUuIjy1fYFZSFQRkBBl8i+PvLaF+VT2WLO4",
+	"0vS2yTeF4rrUgWtR9N+0pd8xmqh5U9qj1h8hvQfSJCp7lmdvipv6HtiH1TYDcRPgyZpDr2tXfombspQR",
+	"NzvnV6gMtWldnv/4/Ow5pJtuSx65PP+RBM/Pr64vXlw8P7s+D8gkERjDQhWR8czc9WLaLTm7vHgk3XMO",
+	"UfwBz5IE2SQ3QtmNMj85OX7se/od9EZjDGuNSPSIG8d7BqM0SV0uj2kJeIUmibbckkSsWEQma/CShXMa",
+	"87YzPK0OK6LEjEGmASb55Kbe/cf8A1s3nzY9aJMADLZl6/KH569J3yfw71M9stfnz0m/bUUP2r9O8lxp",
+	"9OdoqbJIH8HUMJH7DNnYMvVl5ibaBlMnhydPiLGgCBqWsl34XAJtpWF+VLCQs8CwFZlH+pv9kmOeMho1",
+	"G9JiOmU80qcamaSVObkmpDUDE09akT1fAoP/+oHBNcsLdrRKlk7qCJKnfg3zL7+7vr40uQllI6PXazIq",
+	"LJk0WxSg9BRiyKS3w1B9YG1LJpYJ2yj3HnzFayfXUmATP2dcpei+ajxZevhWmOsZ7JU94Sg7DaZnQZPN",
+	"qXta/Wmwa/DWf2cie6MWIWd7kIc5hqdF8jCVecjlP3H3dtmE5vkjWbEOfaIEhO850Xt40fxImjC+Q23D",
+	"TerJdflMwUnb52AZdtAAHDEXqSLGm2nJ4UbPRUytcCkPfyNHqdoD9c7eXF1o4WLz7CvdjEjQxJSCkuKA",
+	"SU9jHlR4ldaP3Xsa/XceUaz/yOP39B8LpuYi6ujfKLYd+GMe2GBz/UpDIAz8XI3Dwo6b3JfQZMknX2vX",
+	"aor6gXs9qf+2caJmZvZqvJZvuQ8j36WlWg8tUIlfJHMZfuwj48fz3aTKYhbXGaK2VPf9udFMIZPSZdQm",
+	"Z/jxUKuCKQ0bMiYdAJhDsiLtiJ6jp2j0p0cjXHKaXDoSbUoTyeo5ApytjNOlm6cHxBH4ieupk6BhLega",
+	"XMgTBgmzFUukgmrzWpu0cxpvhqiR8014MnJex5Opi+kCrmeH19wo9HcW0WefZL1v9Jt3ZXifvb7Dd+9c",
+	"1J+dw9O6+10VF2if3pAY7ypLvM+Xr/Sbd36RpbF3EmcFRGj32p/Z1S/4/SHJkg4k0WEbYO5rd3/y5uol",
+	"eMLk3l+8fQ3fVBhMWQ8v7SaOZjNX+cYQZjNTcX4lLW2jCanIoNfbzVKaMatc1AdHlFYZyzf5sld5x1wP",
+	"AFInwUjr9wfHba3cUU4uLgmNIq2hoNk49sZe2SYvRtkMl7UDkyLPBedTccXksml8xpnciqiiJASHXNsn",
+	"7AMNVbLWipijrgXl5kxYJmhs/WNzq+KjuTjmmg1+//qnV3DdJ7umo8hCMkjGI0Qp6R9bU/SUQCqJZKqA",
+	"dQFcATCo8zi8MXdAX2jKXG9GDhOzCcasbpV+wTL7J2GZbRVTFXixZndS7uYvnF2nlhrANYHEJFIyB8VP",
+	"n6md7pZoXwbzoHykLD0rFpMQiuBDkvGIpWQ1j22gNHbxSKId4FzT49kAgAI5N+gdyGMehLW4Qru+Wa4b",
+	"TUxdF9nWDcIzbliEeS9G4Be51+ZVFYM9Vc99tcxN/TWZiFcGGSzym7REg71xPwCNCg7GplFZHad5EfRT",
+	"n2Q8/j1j9cTWUydsZ2LhmipegDLb2bVUD6A/1ens+ZnLEFqynQPxPSRLeAB1rArjZbUCkWo9YPOpvn5+",
+	"r0PdyMV3nmmj1TXTy9nlBQSrtUrxa1VIm31ExM5x5Ppl80hWbCJFeMMUjmcl9WhWUrY3LsdOYeTvge91",
+	"kAJbsppluEWhfbXzlI5IIlYs7YRUMgsl5JMonsVKokO/E/hEKpqq2HpDqXkRnhvPIj4Yc/NEpNiGT6yi",
+	"XDK9u+TNYbyh4ojYyh02w55s9tJ5GxXcS4u5dpBZD9rpgqUzcH6Gc4PBePzsMXARi2gwym9KEjZVRGuV",
+	"+gxm3Mzbt+wlTBhNpV7gXD/V8mxtkLIgqIuY4BaTco7AifWLeue2cgCO1Ji7E+p/sfC/WPifn4W/gcFd",
+	"mXiuw87n9ZyRaZYk4H2TgCDqHErSCi7fXAftLnmBdmB+NhW9gYCgOLVAf3Lk2NZjjsxD+sTgXgX6aX/s",
+	"5SEV8INRYOFnYLGFjelCjqLIFjxZj7m1PeciAXZbsz01zzTcsl078DvNw2Zbz7KJ40OstC8ewi/841/X",
+	"Q/jabkP10hiRgzMTV2ule2COekBagrtqThuBSgHhL3DjfgrHioH/K0UBFU/L2orvfejoFjq3NAUfmW7K",
+	"GfFl/p37o+mgmNyWm8Ac2zGJpyxch4nFAfQJtbelEJ+RO/VGYx6MvZ7mjUxzZj7zLTckjGubKIIfBvqH",
+	"KJbFL8f6l5gTTSCKccpDq8OYRdI6dd/zvUGBGmhXqH/Q2sAMznF0XnkZznGIlV+/MeOs/PxjMVI9HOzw",
+	"m2IRYVF73sgr+urrv/I+Bt7Ic9o+hstPdwEc+E1N0o17VI7LynOC3ly9NPffiI8eSxJodonYo8DSgwew",
+	"tPa6JcMDuW30j2TVBjPDDlYSR7ySMmjvdmt/vF1mkDybXNsYJQxMeVQI45TRKCAtwBJGvAQaWfiqtl+8",
+	"ByG8AWlhdLlv5LY/5hh93vRJLudbkjFo3LqyF1SxNKaJfhuGJUc0WsQ8IK0F5TlinfQx+KqaGNIuHy13",
+	"KjlzNCN2/jbDsXG1psumwPi8qT1OJSw3Eoq8wq/cn96aQbi/vc4HAr8CTKc8w8FY2M6NG/hIkgVTNKKK",
+	"IoaSC9oJqTqQIbOkqdIKYly9bDUVGX6F6PM8Or133Xs2Ou6Ner1fvG25MhgHLfOvn3R6g07/aenrStLK",
+	"BrzQhEr1ayZrI4E4+V5/1Ic4eS4UJHVQOZ8ImurVxTBvvVez6Nfj6Q/PYIshCxSaMv58CAauUcf7uqrn",
+	"rMfGMH+TWEClLWixIci/vIz7BfkfngGDo5mwREB8vdg7AcbdvR1zlUosJVmJ9Cbms9NSgKymr9r8mwih",
+	"cf47nYvxTsDaA5Fpaz2USW+PTdcfaD0pIi1MmYlyF5HgISOULGKeKdbeY6GaqPx+C4VnozEWULn501NR",
+	"GYV7mmqt2uPVtAXTOJXKcYlZ57LLgiDaK2WhmHFNrwY8veIoL05ug6++OMp7bI153fFpx5hii0mL3Xuv",
+	"rmUgTeuAz5yRzFLKlaykw5UZz54hi7khtDtppJotYnYuH7qhEN9lcSUeUDkJpbVvMidAMH1EzBBSArkA",
+	"ZymuGWYWmvWEqHfdvDCgbBXR1SAM9mbz92V96AQ9Pj5+ZkvWkGmmspS1u+Sl8bH4mt5Q7Jpu7s8eP80p",
+	"33nd+s+m9hKu+SLm5o9+5Rz4Ht7Pmcf66NYySnAmO+gXZAxNkp+mEA+/bYyojt35f1YoSm2uWGH4Ia4W",
+	"cEVbcELOxYoj0QM1xUVOXDOLXPw8+PDfTyavhuHVU/X3/ur8cXbRE5cn9PVx9OLZ7LvBbz88SX7ZnUiE",
+	"o62vyvstR9VRNbX27uN4BRSdqcLFfzItE9W5++iU+OWDa5C+3fmD9wjz9VmYpbFavwYLcRslnXG4YzQn",
+	"HHlPUIJwsSmTGHg0oak5oX4lUEnT3E9Lxs8uL8Y8ry9WbmtE9HS63a61UytPbbEx85KpMiMhk3M95oZJ",
+	"/L//838rpmXNhGwwEGtWoG4GLupoOB9zB38YUm8KdGLguyySXXK2F0xMwS6DYa8fnI55GTPHTSs1PcCr",
+	"xyZOqrF4UGmhioNIlzH4Xu8g1WAqLKwGRYD1UqGPCN0mNOYslTXP9SxW82zSDcXCuAYi+69XQ3Ow7YkV",
+	"LyFRlyLapLnQu8oDatU6YSRMRBaRZUKVFk16TW01N33q2Zg7Rdqs3waKHpgvSMSWiVhrk2QEDEKTrwnp",
+	"I60gSxNNW/pB4S0xj8e8FYCPVL8Bwy5ifGQpHEB/jqE9PNoRDaAbLXzsQGXW32sHUngG7e0H/m5uPgqs",
+	"O9drgaaAEmPES8un2irVkfPLiXBFpp4PYX6X5z+2u2M+5v/2b07KmVgsqYoncRKr9ZgH355fk4bcEgi1",
+	"XsUpyz9IEGTRbYlLkbBHkoy9b/U6Y7Uove1JAqhvY26IYeyNCEXuAVfAIGohSqkS30hQaMgiia4U62hO",
+	"pw10HHMT6XhmQ9VMYj4YR/lAtZ4li9tj9GkYPUMwuYHxjbnN5pU13tcQrGmLKp5uYmtYNQrLJELdKL3E",
+	"Y+7W9rGb9RZSyu05A6zOCQYQACKs7XLMO2WicQt1GRx74+XKb8hgojXvGZDiKdH6pbk7H3NSgHyGLL5l",
+	"0jU8QVObp8ytBmgiyZAKyojbTg6pbrj4Uw+Z1ZI29cQgp8oEm27CBwqKNMxD0i5hbph5Cb5InyyTTJay",
+	"L/VSNSWJdckrQVRKQzah4Y30YclgvM+N09JEG/gY5tDBMAc9FnRinpIbtpYMyrDC5QCPbEEvYjCjsSIb",
+	"1pOF1TK16zAbtwwhTVrHvWEb51oAabaG/UGbSKGPqIV1ZVEMpSFxY2ScMK6StW5f3LIUoRxwxnr7YUpG",
+	"/EK9SU0gkW/DJ+YUQ6FQ/OHGa4NrwgprGYkJG45N/UcIWQESx+0d83N4C7PScuiGuTlyBXjRFhro2g1n",
+	"v2c0kXnS45gjuz01VJBCVaYiza3MIww9oERyUvHgSP2G4PLIP6Qtdtgdcyi/RhaM5pJwn+orcs0V/eCb",
+	"eiuMZwvfpOz7trqPP+blSivtUxIMBwPbWexigbFtUGD5DQc18UOgnjViguGM87EvaSr13kJEafkRTguM",
+	"aTfNnfIxrwCIoQDCXa5AcwD4RgXlxbDclovD7mMUYaywEp7g9io/iUPGJXNUnbMlDeesM+j2ahrOarXq",
+	"UnjcFensyHwrj15ePD9/9focvinS9HIlR6uJVw0B+8CdpUrXWix7vnfLUonqUb/bw6aMUPVG3nG31z32",
+	"IOhqDur4EUIb/KH/P2NN6fwApyBJMNAEhh4nrEgIqWwApboEiy/fEyUyE8poAVe7LqjHhTZvvmXKQDlU",
+	"ClkNer0tmGxNWGzipgzC9mbpAq6VkB/2xxAzg9sAIVaevOeaOt7o3XvfGc3L+JZx/S7gUwCgyQwMLdPD",
+	"e/2xq/YAe9q4HS+hFE05JK9c01b6AOQkFXowR4b9WQDtqnBAHy+mbKBgQCaKX6Fugh+ZGzPNVP1CxtFQ",
+	"YWkaUEdAGscL5uRrNABu7cY6y1G4GJnSUNXhuLpjfknzeiK2uChIH6e66Gm52LjeL6tivYz5TV4hU3MG",
+	"CwqeXxqWrDQ852Ua1ntRYL9Jr1wkd4OnpXjlCGup3vk7Xyxqht69/+jjgkSyoc6bAdpHgNrcRVkqCvJu",
+	"C/ScE6zzr41C17QGh4QFY7TQ7jXqN66RA5rmrFGfDibH4TA6YY+nT+jTB12j3mh4cuAavS8z24pU2civ",
+	"9sY7cFAX6zcI9eI8Wzt00HQ1X9iFoAvvQCdDPH5NL+fH9MipzQif9Hd/UgIkho+Od39UFNfSXwye7f6i",
+	"ijV+53sn+8yoXP0KvtpjfA1o+UAjORu6agh/cCQm7CGG71hvb6dwXJbjHKpS1QJVbJKrV2CtNkhW61Ki",
+	"su438IkWVimiEZQQukCivDUOtgo8lwHN1famMd4d7+UmBwZx/BcgVqH8NbzmG1mtTw16KMGcw+xKG6va",
+	"nFyJmHNJHMbK2NRaob02pt9G05m08M6xnKs1ZylcCrt+IS2Rx9zxDYGs3+UaaErcHPMXxjhtFd6r3HMV",
+	"/B60CadpKla55bpn6fFYjbAiNuCtSaVnRLndYOsSM0ZyfkWgUnrLElAnLJIfuINRrdBKyZgH5WrcqDsD",
+	"jhf2nLIFjU3aW/C3DpT+70Dt/6DQr3gGAHBimlOi1oXGvFb9v0sucYyxNJZ9B6vrt3Abf3rx4vX5ddvX",
+	"1jglK5rcEDVPRTabA63gkCRjcsxLGiOoXlA1i0X2C+s2hlYsFeNdiWaxZqpgv6N2Z65IxlykRsuMjNJl",
+	"mAMSLoYqCr1n4GowZUZiRSY0vAEAxYrXQQkyYwoq4pNXQhFbFyvQJ0QPwpjIjt7YoOqVnPibVL2rHOvm",
+	"MDWvVMt5D23PrU69x+tY13yPF++jbu5++WKqtwMr3TyAdqoPbqVoxUpY0vc1fXLNbGnlDqPGMcr66oY0",
+	"769Z/JumjT2zvCe/HZblbZqvJHn3Js9oOIiGnafTY9YZhn3aeRY9YZ3B9PHkhA7D42jQ3xz4P/ntQZK8",
+	"a1NpTB8ov7U1ybvyqkny3iPD3iy4X4kn/quk2dsS8Ns24LiyAf1et9c97vaffKrk+q2qdxEsLrfoL/tq",
+	"4RWQiT008VL/hVZlLmK2jOdetQj9AxR63ysJ4V0f/Q3exVdhnse94W4l2K3d+MWAeGADYrvu7JgSVpZv",
+	"MibqAVZCNlgNeNUii8y0LYU7TfwyAAAs6I3xl7uQUjksAKiOTiFqW53B5OtroVfLyyWtYe8ZqlyrWLI2",
+	"AKgqvNhZF1r/mBf1zqoy8xQuVUBjLlT9/HUHv0AJMqe3UNikqMgx5jdsTULBp/Es02fYGAm1S7X2dh3M",
+	"xt6DVly7H1SClKwY2W5S13Bfrmw5W+Mm+VpE6wPVkWmWVKrZ4AUCWlATowa7V5+u79nIum+zmrCbML3M",
+	"eibZslHUzaqiriLa8jY3C6pZs6CyUqnXoBbM9sJ+me0vnmZN4glzmuNFtfK1xVUEsjCGq7YQ3SX91PBp",
+	"+98QlFDl7sohaBCrV9OF+wcSX1hE7zUNxL5qRuIdOvRCaG8T0tVEgPtKYRHmFSK2SmL73p3vGaz8nfWs",
+	"zGufu0Out4c8fW5QJ+GD/h5dVOssw3cn+8ynoRYSSP3BPh/Xi4X9RTWGsygi1NUS7qEkYO7VJpfj0Z+5",
+	"iL9DoQAFTGq6xDfwe6FLdJ04Cp8Ew/7A3G8NB08DMmEogSFWA9Lh95GqTbIS+81l5WG+jYvpRst/uM30",
+	"wJIwxhH0mevBe2r1WJcfzt8eR6ihaDacoKeHfZpXMv6LHj8kvgc7gf52577gLD9cLpDDfqGM7brvesz3",
+	"cF6Xotm2hbJpewVC2ca8lYcDpc7FhAuspgQo9plkKXieSzF6XKi2E9KqbSFugukciyHWzGbYG5aiCOMp",
+	"iRWJ4ohg0b4YouDwUqAeNrPJXdvgqYUZgqMWKyXEfMzLJZepidFSAgwk9DzjTznB0+SeHtxvmbo3j3tQ",
+	"DyeO9J+r1N1bkfsXdHMczN7/on4Rzfw+jssWzpCDzo8hzAgOz9KidVUcKSagUYpFXqLPRfwxsGZbULtG",
+	"hNpiSTkcUCzHPA+2Pq1CdRGbFmms+ZY15Y1j4XQrfteYOwBe5JXgnXJz0gFJMx23hr1euyR5OGNR7uwp",
+	"ezkAPRywCmG8evz2siM2oVB50U6sAZZXn/Hx1tUBGXPirG7YUnVJxb9E1xatHK9kTWknWfoeGO/D66Rb",
+	"PD24c7ucPW8gYuhBFNh93ERONHVjaVgk7EmlMiwSOAY3JDGV+cWyew7qrqOvwU+UMgVK3sYLDtISSdSG",
+	"Q2+AWsq9G+SS/Dw1BkgODvd+IPbeXs6PQ8UkLPA/3fmBgXAYAKDC+Uc4QP7VnBn/QKPor+cH+V9mxb0x",
+	"UaOufkFaVWHd/ijDbpk1GnZGIDPHK+/oDV3yk6k5ZyXuNqhA0kK8In/M94QHbGPwjiPR8/aLQnsQ/4Iy",
+	"XFtqYz7JjJh1Qes3xz6RFyJtMiHL6sqYb1IHclFjhHk1UUtrBCYqCEKgAIQIw6q/Pb8G4MIxt+oBxOHk",
+	"OlWukkRMG4IQeJY3XVyEWVVIMqNElLSPGpgsKazfOGJcaSsiT8KUZLKG5Lv2CHJP9KQh36aqlJHWcDBw",
+	"L8R0z6+ZWQs0WMk0FQttlcJEjdFqDFIp0AClbu6S0Ujs/V1RdGzMpzROzLKBXuQUgTe3PSbTKU9zUoxr",
+	"I91cqgGEr1nSMQ869lh04mlngUOiNhcD1C0l0Dh2Ch7ko//0V2zm6P3D1K5mUzoHFy2Y0aW5lMtvZMGd",
+	"kAeW2NQHGyOZ15Ktql4PE6FyT2TPeoDPpmCSf1zJhkNVLAv9+knUQ7P1n49+aAa0MBWfvmiJX7TEL1pi",
+	"JbofTsinum5DN/weiXPGX29rRdRDdcr5IX6Op0Ext97URmdyzGMeJllkE/nrSDgFRGF+bYAcw6ZVnUIR",
+	"wGn8IXBVHTrmBj4Kc9yS+MaFrcUAp5YJa/dLQe2+CUFvf0ROG2Zb/0XS2YptLweSTIRQUqV0SWCyZlcQ",
+	"F0BruB3QwAVn5Ujh/+2AkVuXoPcAaEaNyWK7Jmz7NROu7G112vRp/5dDpn04iuqOCFsgNZsqcs/0NhuA",
+	"v1c8rQGQ/ZLX9nlKPs1U65llyrJZKwAN390zwW13TGoJTGtjSGp+qRujeMScrHjBHLRLI48KoQbQbiP0",
+	"KJBYaTPWpIrvCXZ4P+mEc8Oj8XGGI41+4sm6ngVtBQPOBu+sc/5qYEYgyYqTZz0S0XXJdNxHABwC7Li/",
+	"1eLCVX7qYER3xbA8bmnV3AX5POXpZwqWd+hGR1vFgRu4eWrOFqAcVdEMfReokYtVVXAcHLn5mQuQL2GV",
+	"n17iPTeIITlHuJ+MazTxjv60KARb4ymv4NwWcnCzvTdCNzAXKyK4gVNO2RSA74xDt9fX8giaxJQKQhN9",
+	"6NcVsEWZhSFjEV7v1lGa7iPzcB6FzNsnyDJHfjSj636JwfkM3B96Kz76SOwR4riL3n0nkqQCbHs/Ev2W",
+	"qQ30eS9rfodW9vnrF/84e/1AvWGrwuAW2/jCLz6TXMbqznyMuXiQNw9ah6A9LYRB1u0PEmcg5i38W35x",
+	"ScnS1iKNOaFa8UwViRiNkpgb0LDgpHccjHl+cWuuprU6RiY0oTxkqakgr1I6ncZhDiOSMuAuFmyMcrxb",
+	"1QbqpohgGsWcSek9wIUUjSr25BX89Kmx6PJFBnFPw7mmpe5H0+EGOLt8xbbg2ZU/z5n6u/d3uim47UYS",
+	"LE/m7yJLizB2QFeG2zTwUuQxGlA42clFDSBUPM14gDfo0gIhj46OEhHSZC6kGj3tPe0FGBKfcY65l3jr",
+	"rv+RFVxMqkhg9c7umi4SvCsf8+JXAPxEgn29orMZS8mbC/wwEqE8CgwMbGDmm2O5xkqyZIr0iDevfyLw",
+	"5d3o6OhPPdg7IJk01nsBpDXP/TwouEZeeWJeE1nM8yrTLZFa5GnEZ9X2ibuESSwV3IjwrmeJkpU71Ata",
+	"68aUJsPzbjdOap1iwuYxeNqvX77uKJYuYk6VQdr4sHbL6ZmGoSWgnfc5RTXXVK+Ce49A5WkA69ZHoVsA",
+	"l9vbpTu/xrws7rzsknMazp1iQ6RcFNCgy2LuA3JapwfDj+sdgIRNaZxoncwBo+26sOqRuTup3loZ9Ehb",
+	"rcw5e1AGo8wX8b1iMZweLBN5f/f/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -112,6 +112,23 @@ func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, erro
 	return st, nil
 }
 
+// requireKeys stops a command that would need every stored key_file (serve, secrets rotate) when
+// some were encrypted with keys it is not given: a server would otherwise find out one request at
+// a time. It reads key ids only, so it costs one query whatever the number of regions.
+func requireKeys(ctx context.Context, st *store.Store) error {
+	n, keyIDs, err := st.UndecryptableKeyFiles(ctx)
+	if err != nil || n == 0 {
+		return err
+	}
+	if !st.Keyring().Enabled() {
+		return fmt.Errorf("REGIOND_SECRET_KEY / --secret-key-file: no encryption key is configured, but %d region(s) hold a key_file "+
+			"encrypted at rest; configure the key(s) it was written with", n)
+	}
+	return fmt.Errorf("REGIOND_SECRET_KEY / --secret-key-file: %d region(s) hold a key_file encrypted with a key that is not configured "+
+		"(key id %s); add that key to the list (after the primary one, until `regiond secrets rotate` has re-encrypted them)",
+		n, strings.Join(keyIDs, ", "))
+}
+
 // MigrateCmd migrates and exits.
 type MigrateCmd struct {
 	DBFlags
@@ -264,6 +281,9 @@ func (c *SecretsRotateCmd) Run(env *Env) error {
 		return err
 	}
 	defer st.Close()
+	if err := requireKeys(ctx, st); err != nil {
+		return err
+	}
 	n, err := st.RotateSecrets(ctx)
 	if err != nil {
 		return err

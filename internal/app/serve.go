@@ -129,6 +129,9 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		return err
 	}
 	defer st.Close()
+	if err := requireKeys(ctx, st); err != nil {
+		return err
+	}
 	if err := c.bootstrapAdmin(ctx, st, env, log); err != nil {
 		return err
 	}

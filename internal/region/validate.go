@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/regiond/regiond/internal/problem"
 )
@@ -63,6 +65,71 @@ func Validate(r Region) []problem.FieldError {
 		}
 	}
 	return errs
+}
+
+// maxCertificateWarnings bounds the warnings about one region: a bundle of thousands of expired
+// certificates must not grow a response's headers, or an audit row, with it.
+const maxCertificateWarnings = 10
+
+// CertificateWarnings describes each certificate of ssl_ca_cert and cert_file that is not valid at
+// now: expired, or not valid yet. These are not errors — a region keeps such certificates, and
+// operators rotate them later — but whoever writes or reads the region should know that a client
+// using them will fail. Material that does not parse is Validate's business: it gives no warning.
+func CertificateWarnings(r Region, now time.Time) []string {
+	var warnings []string
+	more := 0
+	for _, f := range []struct {
+		name string
+		pem  *string
+	}{{"ssl_ca_cert", r.SSLCACert}, {"cert_file", r.CertFile}} {
+		if f.pem == nil {
+			continue
+		}
+		blocks, _ := pemBlocks(*f.pem)
+		for _, b := range blocks {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil || b.Type != "CERTIFICATE" {
+				continue
+			}
+			var w string
+			switch {
+			case now.After(c.NotAfter):
+				w = f.name + ": the certificate " + certificateName(c) + " expired on " + c.NotAfter.UTC().Format(time.RFC3339)
+			case now.Before(c.NotBefore):
+				w = f.name + ": the certificate " + certificateName(c) + " is not valid before " + c.NotBefore.UTC().Format(time.RFC3339)
+			default:
+				continue
+			}
+			if len(warnings) == maxCertificateWarnings {
+				more++
+				continue
+			}
+			warnings = append(warnings, w)
+		}
+	}
+	if more > 0 {
+		warnings = append(warnings, strconv.Itoa(more)+" more certificate(s) have expired or are not valid yet")
+	}
+	return warnings
+}
+
+// certificateName is how a warning names a certificate: its subject (CN=...), else its serial
+// number, on one line of printable text of bounded length (it goes into a header).
+func certificateName(c *x509.Certificate) string {
+	name := c.Subject.String()
+	if name == "" {
+		name = "with serial number " + c.SerialNumber.String()
+	}
+	name = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "?"))
+	if runes := []rune(name); len(runes) > 200 {
+		name = string(runes[:200]) + "..."
+	}
+	return name
 }
 
 // checkURL reports what is wrong with an absolute URL that must use one of schemes, or "".

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -26,7 +27,7 @@ func (rc *runContext) client() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{http: &http.Client{Timeout: rc.cli.Timeout}, target: t}
+	c := &client{http: &http.Client{Timeout: rc.cli.Timeout, Transport: warningPrinter{next: http.DefaultTransport, w: rc.stderr}}, target: t}
 	c.api, err = api.NewClientWithResponses(t.server.String(), api.WithHTTPClient(c.http), api.WithRequestEditorFn(c.authorize))
 	if err != nil {
 		return nil, usagef("%s: %v", t.serverSource, err)
@@ -39,6 +40,47 @@ func (c *client) authorize(_ context.Context, req *http.Request) error {
 	req.Header.Set("Authorization", c.target.token)
 	req.Header.Set("User-Agent", "regionctl")
 	return nil
+}
+
+// warningPrinter prints the Warning headers of every response on stderr, as kubectl does: the
+// server warns there about what a write stored (an expired certificate...).
+type warningPrinter struct {
+	next http.RoundTripper
+	w    io.Writer
+}
+
+func (p warningPrinter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := p.next.RoundTrip(req)
+	if err == nil {
+		for _, h := range resp.Header.Values("Warning") {
+			printWarning(p.w, warningText(h))
+		}
+	}
+	return resp, err
+}
+
+func printWarning(w io.Writer, text string) {
+	fmt.Fprintf(w, "Warning: %s\n", text)
+}
+
+// warningText is the text of a warning the server sent as `299 - "text"` (RFC 7234 section 5.5),
+// unquoted; a header in another form is shown as it is.
+func warningText(header string) string {
+	quoted, ok := strings.CutPrefix(header, `299 - "`)
+	if !ok || !strings.HasSuffix(quoted, `"`) {
+		return header
+	}
+	var b strings.Builder
+	escaped := false
+	for _, r := range quoted[:len(quoted)-1] {
+		if r == '\\' && !escaped {
+			escaped = true
+			continue
+		}
+		escaped = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // callError words a call that got no usable answer: the server could not be reached (the

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/regionctl"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -39,7 +41,13 @@ type harness struct {
 
 func start(t *testing.T, opts apitest.Options) *harness {
 	t.Helper()
-	e := apitest.Start(t, dbtest.SQLite(t), opts)
+	return startOn(t, dbtest.SQLite(t), opts)
+}
+
+// startOn is start over the database dsn.
+func startOn(t *testing.T, dsn string, opts apitest.Options) *harness {
+	t.Helper()
+	e := apitest.Start(t, dsn, opts)
 	return &harness{t: t, e: e, secrets: []string{e.Admin}, env: map[string]string{
 		"REGIOND_URL":   e.URL,
 		"REGIOND_TOKEN": e.Admin,
@@ -512,4 +520,50 @@ func TestUsage(t *testing.T) {
 	}
 	delete(h.env, "REGIOND_URL")
 	h.fails(2, []string{"no server: give --server, set REGIOND_URL, or put server: in " + filepath.Join(h.env["HOME"], ".config/regionctl/config.yaml")}, "list")
+}
+
+// TestCertificateWarnings: regionctl prints on stderr, as kubectl does, each warning a write's
+// response carries (a certificate that has expired or is not valid yet), for every command that
+// writes; get says it too, computed from the certificates it received. Valid certificates: no
+// warning. On both backends.
+func TestCertificateWarnings(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		h := startOn(t, dsn, apitest.Options{})
+		now := time.Now().UTC().Truncate(time.Second)
+		expiredAt := now.Add(-time.Hour)
+		// The subject's quotes and backslash travel escaped in the header and come out whole.
+		cert, key := testpki.PairValid(t, `rc "edge" \ ca`, now.Add(-48*time.Hour), expiredAt)
+		h.secrets = append(h.secrets, key)
+		warning := `Warning: cert_file: the certificate CN=rc \"edge\" \\ ca expired on ` + expiredAt.Format(time.RFC3339) + "\n"
+		file := func(desc, cert, key string) string {
+			b, _ := json.Marshal(map[string]string{"region_name": "rainbond-tls", "region_alias": "TLS", "url": "https://tls.example.com",
+				"desc": desc, "cert_file": cert, "key_file": key})
+			return h.file("tls.json", string(b))
+		}
+
+		r := h.ok("create", "-f", file("first", cert, key), "-o", "json")
+		if r.stderr != warning {
+			t.Fatalf("create: stderr %q, want %q", r.stderr, warning)
+		}
+		var created map[string]any
+		json.Unmarshal([]byte(r.stdout), &created)
+		id := created["region_id"].(string)
+		if r := h.ok("get", id); !strings.HasPrefix(r.stderr, warning) {
+			t.Fatalf("get: stderr %q, want it to start with %q", r.stderr, warning)
+		}
+		if r := h.ok("set-status", id, "2"); r.stderr != warning {
+			t.Fatalf("set-status: stderr %q, want %q", r.stderr, warning)
+		}
+		if r := h.ok("apply", "-f", file("second", cert, key)); r.stderr != warning {
+			t.Fatalf("apply: stderr %q, want %q", r.stderr, warning)
+		}
+
+		valid, validKey := testpki.Pair(t, "rc-valid")
+		h.secrets = append(h.secrets, validKey)
+		for _, args := range [][]string{{"apply", "-f", file("third", valid, validKey)}, {"get", id}, {"set-status", id, "1"}} {
+			if r := h.ok(args...); strings.Contains(r.stderr, "Warning") {
+				t.Fatalf("%v with a valid certificate: stderr %q", args, r.stderr)
+			}
+		}
+	})
 }

@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
+	"github.com/regiond/regiond/internal/region"
 )
 
 // ListCmd lists regions.
@@ -159,6 +162,13 @@ func (c *GetCmd) Run(rc *runContext) error {
 	}
 	if err := printRegion(rc.stdout, c.Output, resp.Body); err != nil {
 		return err
+	}
+	// The server warns about certificates when they are written; a reader learns it here.
+	if r := resp.JSON200; r != nil {
+		tls := region.Region{SSLCACert: apispec.TLSValue(r.SslCaCert), CertFile: apispec.TLSValue(r.CertFile)}
+		for _, w := range region.CertificateWarnings(tls, time.Now()) {
+			printWarning(rc.stderr, w)
+		}
 	}
 	// The ETag makes a later write conditional (delete --if-match, set-status --if-match).
 	if etag := resp.HTTPResponse.Header.Get("ETag"); etag != "" {

@@ -115,6 +115,15 @@ func (k *Keyring) PrimaryID() string {
 	return k.primary.id
 }
 
+// Holds reports whether the keyring has the key named keyID, and so can decrypt its values.
+func (k *Keyring) Holds(keyID string) bool {
+	if k == nil {
+		return false
+	}
+	_, ok := k.byID[keyID]
+	return ok
+}
+
 // Encrypt seals plaintext with the primary key. aad binds the ciphertext to its owner (the
 // region id), so that a value copied to another row does not decrypt.
 func (k *Keyring) Encrypt(plaintext, aad []byte) (ciphertext, keyID string, err error) {
@@ -132,13 +141,10 @@ func (k *Keyring) Encrypt(plaintext, aad []byte) (ciphertext, keyID string, err 
 
 // Decrypt opens a value made by Encrypt with the key named keyID.
 func (k *Keyring) Decrypt(ciphertext, keyID string, aad []byte) ([]byte, error) {
-	if k == nil {
+	if !k.Holds(keyID) {
 		return nil, ErrUnknownKey
 	}
-	kk, ok := k.byID[keyID]
-	if !ok {
-		return nil, ErrUnknownKey
-	}
+	kk := k.byID[keyID]
 	sealed, err := base64.StdEncoding.DecodeString(ciphertext)
 	if err != nil || len(sealed) < kk.aead.NonceSize() {
 		return nil, errors.New("the encrypted value is corrupt")

@@ -38,8 +38,12 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 		if fields == nil {
 			fields = []string{}
 		}
-		resp.Body = append(resp.Body, api.AuditEvent{Id: e.ID, Time: e.Time, EnterpriseId: e.EnterpriseID, TokenId: e.TokenID,
-			Operation: api.AuditEventOperation(e.Operation), TargetId: e.TargetID, ChangedFields: fields, RequestId: e.RequestID})
+		ev := api.AuditEvent{Id: e.ID, Time: e.Time, EnterpriseId: e.EnterpriseID, TokenId: e.TokenID,
+			Operation: api.AuditEventOperation(e.Operation), TargetId: e.TargetID, ChangedFields: fields, RequestId: e.RequestID}
+		if len(e.Warnings) > 0 {
+			ev.Warnings = &e.Warnings
+		}
+		resp.Body = append(resp.Body, ev)
 	}
 	return resp, nil
 }

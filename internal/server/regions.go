@@ -339,13 +339,13 @@ func (s *Server) CreateRegion(ctx context.Context, req api.CreateRegionRequestOb
 	s.cache.Observe(p.EnterpriseID, w.Generation)
 	body, etag := present(p, w.Region)
 	location := s.cfg.BasePath + "/openapi/v1/regions/" + w.Region.RegionID
-	return api.CreateRegion201JSONResponse{Body: body, Headers: api.CreateRegion201ResponseHeaders{ETag: &etag, Location: &location}}, nil
+	return created{api.CreateRegion201JSONResponse{Body: body, Headers: api.CreateRegion201ResponseHeaders{ETag: &etag, Location: &location}}, w.Warnings}, nil
 }
 
 // ReplaceRegion replaces every field a caller can see.
 func (s *Server) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequestObject) (api.ReplaceRegionResponseObject, error) {
 	b := req.Body
-	body, etag, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionReplace,
+	body, etag, warnings, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionReplace,
 		func(p token.Principal, cur region.Region) (region.Region, error) {
 			if b.RegionName != cur.RegionName {
 				return cur, renameError(cur.RegionName)
@@ -361,13 +361,13 @@ func (s *Server) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.ReplaceRegion200JSONResponse{Body: body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &etag}}, nil
+	return replaced{api.ReplaceRegion200JSONResponse{Body: body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &etag}}, warnings}, nil
 }
 
 // UpdateRegion applies a JSON merge patch.
 func (s *Server) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestObject) (api.UpdateRegionResponseObject, error) {
 	b := req.Body
-	body, etag, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionUpdate,
+	body, etag, warnings, err := s.changeRegion(ctx, req.RegionId, req.Params.IfMatch, setsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionUpdate,
 		func(p token.Principal, cur region.Region) (region.Region, error) {
 			if b.RegionName != nil && *b.RegionName != cur.RegionName {
 				return cur, renameError(cur.RegionName)
@@ -405,23 +405,25 @@ func (s *Server) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return api.UpdateRegion200JSONResponse{Body: body, Headers: api.UpdateRegion200ResponseHeaders{ETag: &etag}}, nil
+	return updated{api.UpdateRegion200JSONResponse{Body: body, Headers: api.UpdateRegion200ResponseHeaders{ETag: &etag}}, warnings}, nil
 }
 
 // changeRegion runs one change of a stored region with what every such write does: the TLS
 // scope rule, If-Match, the checks the schema cannot express, the audit event, the list cache,
-// and the result as the caller may see it, with its tag.
+// and the result as the caller may see it, with its tag and warnings.
 func (s *Server) changeRegion(ctx context.Context, id string, ifMatch *string, setsTLS bool, op string,
-	change func(p token.Principal, cur region.Region) (region.Region, error)) (api.RegionInfoResp, string, error) {
+	change func(p token.Principal, cur region.Region) (region.Region, error)) (api.RegionInfoResp, string, []string, error) {
 	p := principal(ctx)
 	if err := s.mayWriteTLS(p, setsTLS); err != nil {
-		return api.RegionInfoResp{}, "", err
+		return api.RegionInfoResp{}, "", nil, err
 	}
 	check, err := s.versionCheck(ifMatch)
 	if err != nil {
-		return api.RegionInfoResp{}, "", err
+		return api.RegionInfoResp{}, "", nil, err
 	}
-	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, id, check, func(cur region.Region) (region.Region, error) {
+	// The change sees, and can change, only the TLS fields the caller may see: for everyone else
+	// the stored ones are kept as they are, without decrypting key_file.
+	w, err := s.store.UpdateRegion(ctx, p.EnterpriseID, id, detailView(p).reading, check, func(cur region.Region) (region.Region, error) {
 		next, err := change(p, cur)
 		if err != nil {
 			return cur, err
@@ -429,12 +431,55 @@ func (s *Server) changeRegion(ctx context.Context, id string, ifMatch *string, s
 		return next, s.checkRegion(next)
 	}, s.auditEvent(ctx, op))
 	if err != nil {
-		return api.RegionInfoResp{}, "", regionError(err, id)
+		return api.RegionInfoResp{}, "", nil, regionError(err, id)
 	}
 	s.cache.Observe(p.EnterpriseID, w.Generation)
 	body, etag := present(p, w.Region)
-	return body, etag, nil
+	return body, etag, w.Warnings, nil
 }
+
+// The responses of region writes, with one Warning header per warning (RFC 7234 section 5.5, as
+// Kubernetes sends them): the generated types can send only one. The warnings are about the TLS
+// fields of the region written, which only the callers who may see them read and write.
+type (
+	created struct {
+		api.CreateRegion201JSONResponse
+		warnings []string
+	}
+	replaced struct {
+		api.ReplaceRegion200JSONResponse
+		warnings []string
+	}
+	updated struct {
+		api.UpdateRegion200JSONResponse
+		warnings []string
+	}
+)
+
+func (r created) VisitCreateRegionResponse(w http.ResponseWriter) error {
+	addWarnings(w, r.warnings)
+	return r.CreateRegion201JSONResponse.VisitCreateRegionResponse(w)
+}
+
+func (r replaced) VisitReplaceRegionResponse(w http.ResponseWriter) error {
+	addWarnings(w, r.warnings)
+	return r.ReplaceRegion200JSONResponse.VisitReplaceRegionResponse(w)
+}
+
+func (r updated) VisitUpdateRegionResponse(w http.ResponseWriter) error {
+	addWarnings(w, r.warnings)
+	return r.UpdateRegion200JSONResponse.VisitUpdateRegionResponse(w)
+}
+
+// addWarnings adds `Warning: 299 - "text"` headers: 299 is a persistent warning, - an unnamed
+// agent, and the text a quoted string (warnings hold no control characters).
+func addWarnings(w http.ResponseWriter, warnings []string) {
+	for _, text := range warnings {
+		w.Header().Add("Warning", `299 - "`+warningEscaper.Replace(text)+`"`)
+	}
+}
+
+var warningEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // present is a region as the caller may see it, and that representation's tag.
 func present(p token.Principal, r region.Region) (api.RegionInfoResp, string) {

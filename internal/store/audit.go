@@ -9,7 +9,8 @@ import (
 )
 
 // AuditEvent is one write in the audit trail. ChangedFields names fields only: secret values
-// are never recorded.
+// are never recorded. Warnings are what the write's response warned about (an expired
+// certificate...).
 type AuditEvent struct {
 	ID            int64
 	Time          time.Time
@@ -19,6 +20,7 @@ type AuditEvent struct {
 	TargetID      string
 	ChangedFields []string
 	RequestID     string
+	Warnings      []string
 }
 
 // Audit operations.
@@ -40,16 +42,23 @@ type auditRow struct {
 	TargetID      string    `gorm:"column:target_id"`
 	ChangedFields string    `gorm:"column:changed_fields"`
 	RequestID     string    `gorm:"column:request_id"`
+	// Warnings holds one warning a line (they never contain one); NULL when there are none.
+	Warnings *string `gorm:"column:warnings"`
 }
 
 func (auditRow) TableName() string { return "regiond_audit" }
 
 // insertAudit records ev in the write's own transaction: the write and its audit commit together.
 func insertAudit(tx *gorm.DB, ev AuditEvent, targetID string, at time.Time) error {
-	return tx.Create(&auditRow{
+	row := &auditRow{
 		Time: at, EnterpriseID: ev.EnterpriseID, TokenID: ev.TokenID, Operation: ev.Operation,
 		TargetID: targetID, ChangedFields: strings.Join(ev.ChangedFields, ","), RequestID: ev.RequestID,
-	}).Error
+	}
+	if len(ev.Warnings) > 0 {
+		w := strings.Join(ev.Warnings, "\n")
+		row.Warnings = &w
+	}
+	return tx.Create(row).Error
 }
 
 // ListAudit returns an enterprise's events newest first, those older than beforeID when it is
@@ -73,6 +82,9 @@ func (s *Store) ListAudit(ctx context.Context, enterpriseID string, beforeID int
 		}
 		out[i] = AuditEvent{ID: r.ID, Time: r.Time.UTC(), EnterpriseID: r.EnterpriseID, TokenID: r.TokenID,
 			Operation: r.Operation, TargetID: r.TargetID, ChangedFields: fields, RequestID: r.RequestID}
+		if r.Warnings != nil {
+			out[i].Warnings = strings.Split(*r.Warnings, "\n")
+		}
 	}
 	return out, nil
 }

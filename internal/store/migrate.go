@@ -20,6 +20,7 @@ var migrationIDs = []string{
 	"0002_tokens",
 	"0003_audit",
 	"0004_generation_meta",
+	"0007_audit_warnings",
 }
 
 // Migrate brings the schema to the latest version. It is safe to run again, and safe to run from

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -265,10 +266,12 @@ func bumpGeneration(tx *gorm.DB, enterpriseID string) (int64, error) {
 	return gen, err
 }
 
-// Written is the result of a write: the region as stored and the enterprise's new generation.
+// Written is the result of a write: the region as stored, the enterprise's new generation, and
+// what the write's audit event warns about the region (region.CertificateWarnings).
 type Written struct {
 	Region     region.Region
 	Generation int64
+	Warnings   []string
 }
 
 // CreateRegion stores a new region and its audit event in one transaction. The region's
@@ -276,6 +279,7 @@ type Written struct {
 func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent) (Written, error) {
 	now := now()
 	r.Version, r.CreateTime, r.UpdateTime = 1, now, now
+	ev.Warnings = region.CertificateWarnings(r, now)
 	row, err := s.toRow(r)
 	if err != nil {
 		return Written{}, err
@@ -290,7 +294,7 @@ func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent
 		}
 		return insertAudit(tx, ev, r.RegionID, now)
 	})
-	return Written{Region: r, Generation: gen}, err
+	return Written{Region: r, Generation: gen, Warnings: ev.Warnings}, err
 }
 
 // VersionCheck decides whether a write may proceed on a row at this version; nil allows any.
@@ -299,21 +303,30 @@ type VersionCheck func(version int64) bool
 // AtVersion allows a write only on the given version.
 func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur == v } }
 
-// ChangeFunc computes a region's new state from its current one (read with WithSecrets). It
-// returns an error to abort the write.
+// ChangeFunc computes a region's new state from its current one. It returns an error to abort
+// the write.
 type ChangeFunc func(current region.Region) (region.Region, error)
 
-// UpdateRegion changes a region in one transaction: it reads the current state, checks its
+// UpdateRegion changes a region in one transaction: it reads the current state with m, checks its
 // version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
-// next version, and records ev with the fields that changed.
-func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
+// next version, and records ev with the fields that changed and the warnings about the result.
+// Only the TLS columns m reads are written: the others keep their stored values, so that a write
+// read without key_file never needs to decrypt it (nor the keys it was encrypted with).
+func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
+	columns := []string{"region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope", "version", "update_time"}
+	if m >= WithCerts {
+		columns = append(columns, "ssl_ca_cert", "cert_file")
+	}
+	if m >= WithSecrets {
+		columns = append(columns, "key_file", "key_file_key_id")
+	}
 	var out Written
 	err := s.update(ctx, func(tx *gorm.DB) error {
 		gen, err := bumpGeneration(tx, enterpriseID)
 		if err != nil {
 			return err
 		}
-		cur, err := s.getRegion(tx, enterpriseID, regionID, WithSecrets)
+		cur, err := s.getRegion(tx, enterpriseID, regionID, m)
 		if err != nil {
 			return err
 		}
@@ -332,8 +345,7 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 		}
 		res := tx.Model(&regionRow{}).
 			Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).
-			Select("region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope",
-				"ssl_ca_cert", "cert_file", "key_file", "key_file_key_id", "version", "update_time").
+			Select(columns).
 			Updates(&row)
 		if res.Error != nil {
 			return res.Error
@@ -342,7 +354,8 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 			return ErrVersionMismatch // changed by a writer outside this enterprise lock (another tool)
 		}
 		ev.ChangedFields = region.ChangedFields(cur, next)
-		out = Written{Region: next, Generation: gen}
+		ev.Warnings = region.CertificateWarnings(next, next.UpdateTime)
+		out = Written{Region: next, Generation: gen, Warnings: ev.Warnings}
 		return insertAudit(tx, ev, regionID, next.UpdateTime)
 	})
 	return out, err
@@ -392,6 +405,30 @@ func (s *Store) toRow(r region.Region) (regionRow, error) {
 		row.KeyFile, row.KeyFileKeyID = &ct, &keyID
 	}
 	return row, nil
+}
+
+// UndecryptableKeyFiles counts the stored key_file values encrypted with a key the keyring does not
+// hold (a value stored without a key id counts too: no key opens it), and names those keys. It
+// reads the key ids only, in one query: nothing is decrypted.
+func (s *Store) UndecryptableKeyFiles(ctx context.Context) (regions int64, keyIDs []string, err error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	var byKey []struct {
+		KeyID   sql.NullString
+		Regions int64
+	}
+	err = s.reader(ctx).Table("region_info").Select("key_file_key_id AS key_id, COUNT(*) AS regions").
+		Where("key_file IS NOT NULL").Group("key_file_key_id").Scan(&byKey).Error
+	if err != nil {
+		return 0, nil, classify(err)
+	}
+	for _, k := range byKey {
+		if !s.keyring.Holds(k.KeyID.String) {
+			regions += k.Regions
+			keyIDs = append(keyIDs, cmp.Or(k.KeyID.String, "(none)"))
+		}
+	}
+	return regions, keyIDs, nil
 }
 
 // RotateSecrets re-encrypts every key_file that is not under the primary key, in batches. The

@@ -192,7 +192,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	r := mustCreate(t, s, newRegion("up", "up-a"))
 	gen0, _ := s.Generation(ctx, "up")
-	w, err := s.UpdateRegion(ctx, "up", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
+	w, err := s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 		cur.Status = region.StatusMaintenance
 		cur.Desc = "maintenance"
 		return cur, nil
@@ -208,7 +208,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 		t.Fatalf("stored after update: %+v", got)
 	}
 	// A write based on the old version is refused and changes nothing.
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 		cur.Desc = "lost update"
 		return cur, nil
 	}, ev(store.OpRegionUpdate))
@@ -217,7 +217,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	}
 	// An error from the change function aborts the write: version and generation stay.
 	boom := errors.New("boom")
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, nil, func(region.Region) (region.Region, error) { return region.Region{}, boom }, ev(store.OpRegionUpdate))
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, nil, func(region.Region) (region.Region, error) { return region.Region{}, boom }, ev(store.OpRegionUpdate))
 	if !errors.Is(err, boom) {
 		t.Fatalf("aborted change: %v", err)
 	}
@@ -225,7 +225,7 @@ func testUpdate(t *testing.T, s *store.Store) {
 	if gen, _ := s.Generation(ctx, "up"); got.Desc != "maintenance" || got.Version != 2 || gen != gen0+1 {
 		t.Fatalf("after refused writes: desc %q version %d gen %d", got.Desc, got.Version, gen)
 	}
-	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, nil, func(c region.Region) (region.Region, error) { return c, nil }, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, store.Public, nil, func(c region.Region) (region.Region, error) { return c, nil }, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update in another enterprise: %v", err)
 	}
 }
@@ -239,7 +239,7 @@ func testConcurrentUpdates(t *testing.T, s *store.Store) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
+			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
 				cur.Desc = fmt.Sprintf("writer %d", i)
 				return cur, nil
 			}, ev(store.OpRegionUpdate))
@@ -412,6 +412,20 @@ func testRotate(t *testing.T, dsn string) {
 	if _, err := wrong.GetRegion(ctx, "rot", ids[0], store.WithSecrets); !errors.Is(err, store.ErrSecretUnreadable) {
 		t.Fatalf("wrong key: %v", err)
 	}
+	// It still changes what it can read, and carries the ciphertext it cannot read over as it is.
+	before := rawRow(t, wrong, ids[0])
+	if _, err := wrong.UpdateRegion(ctx, "rot", ids[0], store.Public, nil, func(c region.Region) (region.Region, error) {
+		c.Desc = "changed without the key"
+		return c, nil
+	}, ev(store.OpRegionUpdate)); err != nil {
+		t.Fatalf("a write that leaves key_file alone needed the key: %v", err)
+	}
+	if after := rawRow(t, wrong, ids[0]); after["key_file"] != before["key_file"] || after["key_file_key_id"] != before["key_file_key_id"] {
+		t.Fatal("a write that leaves key_file alone rewrote it")
+	}
+	if got, err := onlyNew.GetRegion(ctx, "rot", ids[0], store.WithSecrets); err != nil || *got.KeyFile != key || got.Desc != "changed without the key" {
+		t.Fatalf("after a write without the key: %+v %v", got, err)
+	}
 	// Without any key, storing a key_file is refused.
 	none := open(t, dsn, nil)
 	r := newRegion("rot", "rot-nokey")
@@ -490,7 +504,7 @@ func testAudit(t *testing.T, s *store.Store) {
 	cert, key := testpki.Pair(t, "au")
 	e = ev(store.OpRegionUpdate)
 	e.EnterpriseID = "au"
-	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, nil, func(c region.Region) (region.Region, error) {
+	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, store.WithSecrets, nil, func(c region.Region) (region.Region, error) {
 		c.Status, c.CertFile, c.KeyFile = region.StatusDisabled, &cert, &key
 		return c, nil
 	}, e); err != nil {

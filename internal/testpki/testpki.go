@@ -13,8 +13,16 @@ import (
 	"time"
 )
 
-// Pair returns a new self-signed certificate and its private key (PKCS 8), both PEM.
+// Pair returns a new self-signed certificate, valid from an hour ago for a day, and its private
+// key (PKCS 8), both PEM.
 func Pair(t testing.TB, cn string) (certPEM, keyPEM string) {
+	t.Helper()
+	return PairValid(t, cn, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// PairValid is Pair with a certificate valid from notBefore to notAfter: an expired one, or one
+// not valid yet.
+func PairValid(t testing.TB, cn string, notBefore, notAfter time.Time) (certPEM, keyPEM string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -23,8 +31,8 @@ func Pair(t testing.TB, cn string) (certPEM, keyPEM string) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(time.Now().UnixNano()),
 		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
