@@ -93,14 +93,24 @@ func (m *metrics) countError(status int) {
 	m.errors.WithLabelValues(kind).Inc()
 }
 
+// methodLabel is the method as a label value: any string a client sends as the method must not
+// become one, or each would add series to /metrics for good.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
-	k := routeKey{method, route, status}
+	k := routeKey{methodLabel(method), route, status}
 	m.mu.RLock()
 	rm, ok := m.routes[k]
 	m.mu.RUnlock()
 	if !ok {
-		// Methods and route templates are bounded (Echo's registered routes), statuses too.
-		rm = routeMetrics{m.requests.WithLabelValues(method, route, strconv.Itoa(status)), m.latency.WithLabelValues(method, route)}
+		// Methods, route templates (Echo's registered routes) and statuses are all bounded.
+		rm = routeMetrics{m.requests.WithLabelValues(k.method, route, strconv.Itoa(status)), m.latency.WithLabelValues(k.method, route)}
 		m.mu.Lock()
 		m.routes[k] = rm
 		m.mu.Unlock()
