@@ -1,0 +1,66 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/regiond/regiond/internal/apitest"
+	"github.com/regiond/regiond/internal/dbtest"
+)
+
+// boundedProblem is a problem's members that say how much was left out.
+type boundedProblem struct {
+	Detail string `json:"detail"`
+	Errors []struct {
+		Field   string `json:"field"`
+		Message string `json:"message"`
+	} `json:"errors"`
+	ErrorsOmitted int `json:"errors_omitted"`
+}
+
+// TestErrorBodiesAreBounded: a body of 90,000 unknown members (within the 1 MiB body limit) gets a
+// problem of a few KiB, not ten times the request: the errors list and the detail are capped, and
+// errors_omitted says how many entries were left out. A member name of 40 KB is cut short too.
+func TestErrorBodiesAreBounded(t *testing.T) {
+	e := apitest.Start(t, dbtest.SQLite(t), apitest.Options{})
+	const unknown = 90_000
+	var b strings.Builder
+	b.WriteString(`{"region_name":"big","region_alias":"A","url":"https://big.example.com"`)
+	for i := 0; i < unknown; i++ {
+		fmt.Fprintf(&b, `,"m%05d":1`, i)
+	}
+	b.WriteString("}")
+	if b.Len() > 1<<20 {
+		t.Fatalf("the body is %d bytes, over the body limit", b.Len())
+	}
+	resp, body := e.Do("POST", "/openapi/v1/regions", e.Admin, "application/json", []byte(b.String()))
+	problemOf(t, resp, body, 400)
+	var p boundedProblem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a %d-byte body with %d unknown members: a %d-byte problem with %d errors, %d omitted", b.Len(), unknown, len(body), len(p.Errors), p.ErrorsOmitted)
+	if len(body) > 4096 {
+		t.Errorf("the problem is %d bytes", len(body))
+	}
+	if len(p.Errors) == 0 || len(p.Errors)+p.ErrorsOmitted != unknown {
+		t.Errorf("%d errors and errors_omitted %d; want %d in all", len(p.Errors), p.ErrorsOmitted, unknown)
+	}
+	for _, f := range p.Errors {
+		if !strings.HasPrefix(f.Field, "m") || f.Message != "is not a known field" {
+			t.Errorf("entry %+v", f)
+		}
+	}
+
+	long := strings.Repeat("n", 40_000)
+	resp, body = e.Do("POST", "/openapi/v1/regions", e.Admin, "application/json",
+		[]byte(`{"region_name":"big","region_alias":"A","url":"https://big.example.com","`+long+`":1}`))
+	problemOf(t, resp, body, 400)
+	p = boundedProblem{}
+	json.Unmarshal(body, &p)
+	if len(body) > 4096 || len(p.Errors) != 1 || !strings.HasPrefix(p.Errors[0].Field, "nnnn") || p.ErrorsOmitted != 0 {
+		t.Errorf("a member with a 40 KB name: %d bytes: %.300s", len(body), body)
+	}
+}
