@@ -64,3 +64,38 @@ func TestErrorBodiesAreBounded(t *testing.T) {
 		t.Errorf("a member with a 40 KB name: %d bytes: %.300s", len(body), body)
 	}
 }
+
+// TestTrailingDataAfterTheBody: a body is one JSON value. Anything after it but whitespace — text,
+// a second document — is a 400 naming body that changes nothing, on every operation with a body.
+func TestTrailingDataAfterTheBody(t *testing.T) {
+	e := apitest.Start(t, dbtest.SQLite(t), apitest.Options{})
+	id, _ := createRegion(t, e, "trail")
+	region := `{"region_name":"trail","region_alias":"B","url":"https://trail.example.com"}`
+	ops := []struct{ name, method, path, ct, body string }{
+		{"create", "POST", "/openapi/v1/regions", "application/json", `{"region_name":"trail-new","region_alias":"A","url":"https://n.example.com"}`},
+		{"replace", "PUT", "/openapi/v1/regions/" + id, "application/json", region},
+		{"patch", "PATCH", "/openapi/v1/regions/" + id, "application/merge-patch+json", `{"desc":"patched"}`},
+		{"token create", "POST", "/openapi/v1/tokens", "application/json", `{"scopes":["regions:read"]}`},
+	}
+	for _, op := range ops {
+		for _, trailer := range []string{"xyz", op.body, "]", ` "x"`, "\x00"} {
+			t.Run(op.name+" "+fmt.Sprintf("%.8q", trailer), func(t *testing.T) {
+				before := e.Snapshot()
+				resp, body := e.Do(op.method, op.path, e.Admin, op.ct, []byte(op.body+trailer))
+				p := problemOf(t, resp, body, 400)
+				if p.Errors == nil || (*p.Errors)[0].Field != "body" {
+					t.Fatalf("body not named: %s", body)
+				}
+				if after := e.Snapshot(); after != before {
+					t.Fatal("the refused request changed the database")
+				}
+			})
+		}
+		t.Run(op.name+" whitespace", func(t *testing.T) {
+			resp, body := e.Do(op.method, op.path, e.Admin, op.ct, []byte(op.body+" \r\n\t\n"))
+			if resp.StatusCode >= 300 {
+				t.Fatalf("trailing whitespace: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -37,7 +38,7 @@ func validateRequest(c echo.Context, op *operation) error {
 		if err := checkMediaType(req, op.mediaTypes); err != nil {
 			return err
 		}
-		if err := checkUTF8(req); err != nil {
+		if err := checkBody(req); err != nil {
 			return err
 		}
 	}
@@ -92,9 +93,12 @@ func checkMediaType(r *http.Request, accepted []string) error {
 	return problem.Newf(http.StatusUnsupportedMediaType, "Content-Type must be %s (UTF-8), not %s", strings.Join(accepted, " or "), ct)
 }
 
-// checkUTF8 rejects bodies that are not UTF-8. encoding/json would silently replace the bad bytes
-// with U+FFFD and the mangled text would be stored; instead the client is told which field.
-func checkUTF8(r *http.Request) error {
+// checkBody rejects bodies that are not UTF-8, and bodies with more than whitespace after their
+// JSON value. encoding/json would silently replace bad bytes with U+FFFD, and the mangled text
+// would be stored; it would also decode the first of two documents and ignore the rest, which the
+// client meant as something else. Instead the client is told which field, or that the body is
+// wrong.
+func checkBody(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	r.Body.Close()
 	if err != nil {
@@ -105,8 +109,23 @@ func checkUTF8(r *http.Request) error {
 		return problem.New(http.StatusBadRequest, "the request body could not be read")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if utf8.Valid(body) {
-		return nil
+	if !utf8.Valid(body) {
+		return problem.WithFields(http.StatusBadRequest, problem.Field(apispec.NonUTF8Field(body), "is not valid UTF-8"))
 	}
-	return problem.WithFields(http.StatusBadRequest, problem.Field(apispec.NonUTF8Field(body), "is not valid UTF-8"))
+	if trailingData(body) {
+		return problem.WithFields(http.StatusBadRequest, problem.Field("body", "has data after its JSON value"))
+	}
+	return nil
+}
+
+// trailingData reports a body that holds a JSON value followed by more than whitespace. A body
+// that is not JSON at all is left to the validator, which says so.
+func trailingData(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var value json.RawMessage
+	if dec.Decode(&value) != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err != io.EOF
 }
