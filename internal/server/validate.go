@@ -50,7 +50,20 @@ func validateRequest(c echo.Context, op *operation) error {
 			if err != nil {
 				return problem.WithFields(http.StatusBadRequest, problem.Field(name, "is not a valid URL path segment"))
 			}
+			if !isText(v) {
+				return problem.WithFields(http.StatusBadRequest, problem.Field(name, "must be UTF-8 text without NUL"))
+			}
 			params[name] = v
+		}
+	}
+	if req.URL.RawQuery != "" {
+		query := req.URL.Query()
+		for _, name := range op.queryParams {
+			for _, v := range query[name] {
+				if !isText(v) {
+					return problem.WithFields(http.StatusBadRequest, problem.Field(name, "must be UTF-8 text without NUL"))
+				}
+			}
 		}
 	}
 	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
@@ -64,6 +77,13 @@ func validateRequest(c echo.Context, op *operation) error {
 		return echo.ErrStatusRequestEntityTooLarge
 	}
 	return problem.WithFields(http.StatusBadRequest, apispec.FieldErrors(err)...)
+}
+
+// isText reports a parameter value the databases compare as the client meant: not UTF-8, MariaDB
+// drops the bad bytes (q=%ff matched every region); with a NUL, SQLite ends the string there
+// (q=%00 did).
+func isText(v string) bool {
+	return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0
 }
 
 func hasAny(h http.Header, names []string) bool {
