@@ -277,8 +277,9 @@ type Problem struct {
 
 	// Type A URI naming the kind of problem: `urn:regiond:problem:` followed by one of
 	// `invalid-request`, `unauthorized`, `forbidden`, `not-found`, `method-not-allowed`,
-	// `conflict`, `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
-	// `unprocessable`, `precondition-required`, `rate-limited`, `internal`, `unavailable`.
+	// `request-timeout`, `conflict`, `precondition-failed`, `payload-too-large`,
+	// `unsupported-media-type`, `unprocessable`, `precondition-required`, `rate-limited`,
+	// `internal`, `unavailable`.
 	//
 	//
 	// Example: urn:regiond:problem:invalid-request
@@ -789,6 +790,12 @@ type PreconditionFailed = Problem
 //
 // Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type PreconditionRequired = Problem
+
+// RequestTimeout An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
+// read. `errors` names each offending field when the request was invalid.
+//
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+type RequestTimeout = Problem
 
 // ServiceUnavailable An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
@@ -2895,6 +2902,8 @@ type CreateRegionResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2937,6 +2946,11 @@ func (r CreateRegionResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CreateRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -3279,6 +3293,8 @@ type UpdateRegionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -3328,6 +3344,11 @@ func (r UpdateRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateRegionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r UpdateRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -3432,6 +3453,8 @@ type ReplaceRegionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -3481,6 +3504,11 @@ func (r ReplaceRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ReplaceRegionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r ReplaceRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -3694,6 +3722,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -3734,6 +3764,11 @@ func (r CreateTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateTokenResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CreateTokenResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -4737,6 +4772,13 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5139,6 +5181,13 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5291,6 +5340,13 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -5548,6 +5604,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -6356,6 +6419,8 @@ type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
 type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
 
+type RequestTimeoutApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -6783,6 +6848,22 @@ func (response CreateRegion403ApplicationProblemPlusJSONResponse) VisitCreateReg
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRegion408ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7340,6 +7421,22 @@ func (response UpdateRegion404ApplicationProblemPlusJSONResponse) VisitUpdateReg
 	return err
 }
 
+type UpdateRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRegion408ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateRegion412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -7571,6 +7668,22 @@ func (response ReplaceRegion404ApplicationProblemPlusJSONResponse) VisitReplaceR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ReplaceRegion408ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7925,6 +8038,22 @@ func (response CreateToken403ApplicationProblemPlusJSONResponse) VisitCreateToke
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken408ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8824,192 +8953,194 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H19c9u2lvdXwXB3JvIuJUuynRd5Ojtu6rRu09R1nM29jbIhREISagpQCdCK2vHM8yGeT/h8kmdwDkCC",
-	"FPXmOPe2d/NXYpHEy8HBecPvHPwRxHI2l4IJrYLBHwH7SGfzlMH/r9iES2H+p/LZjGbLYBCckQx+DYli",
-	"TJDRklCi5Q0TZMH1VOaaRPiCGigWZ0yrKAiDW5rmzDQUs0x/GPOUBQORp2kYJEzFwSD4jorJ71OZk3km",
-	"kzzWXAoSp7nSLAvCYKr1PJEzykUwCOh8rtrT3zt2pJ1YzoIwuGHLSrs4iA805VR57QfFE54Eg+B41GdP",
-	"x0e0/SzuJe1jdjJuP6VPRu3H8UlyzI7GfdoblZ8IOmPBIMgoFyMpkvb09yAMVCzn5td5xm+pZuYXlX6I",
-	"6QczVTcapanOzTh6QRjouJyMjuerc8mzNBjApNXg8BA7r701eHp8fBSEwULhywu1/tXH3cfd4O7uLgym",
-	"jCYsg7U9v6YT86+hf8bnGhY6OCNKZ1JMCBOa6yXRdELkmOgpVyRj84wpJjQ1L3eC0PFKMAiGQXY0DIAa",
-	"UzajpmG9BLIonXExCUzvL7m4We3yEhsliylPGZnJjJE5nTDTn6HRgETDvNs9it9cvcShMCLYRw0vwRN2",
-	"SjKWfjUMzM/DICKtqxfPydP+06cHtUFCO4dyzgSd88PbnqWX+q+Uz7j+qtftmlf6j03TH4Cpv2LL7/sX",
-	"v8qP4587dBQ39bdt0jKm2u6i6sSvp4x4k4ozRjVLSMaUzLOYVcfeMOrDHZl30+iumM6WZ2Ozy1bG95rF",
-	"UiSKaEkWlGsyYmOzODpbcjEhdEJ5lQl6flczLvgsnwWDbui65UKzCcug37dv357lemq4LDabppE4tHzD",
-	"iANonAGtFMtuWUbYxzmLtcIFf9brdUNi/vf4yUm3tvRfM5qxjGSMprOvhnY/J8MgJCzLZPbVMODilqY8",
-	"wWXfuqp/u5aaps9lLvTq2L+TCzKjYkm4ZjNFZlTHUxj2mKeaZSokNM6kUoSmKfJ6ZbB9v+uxzGZUI/Ue",
-	"HwfhZsLehcGcZnTGtN3lF+MfTe/N9I2MDIgc/1W3N7LklIoJI1yREVUsIVKQlsxI9B/RQYdcuM8mIKvh",
-	"1WQoFBcxC+2j33KmNBlTnipQDyQ67vUjQkVChNRTw0dckUXGtWaiMxTNMgUEJYquIAysEL4Yt3FqFa6j",
-	"H18yMdHTYNA/eRw2LNzF+JUUbA1RfhKMyAxlEBJHIR1omrKMTGWaqIICp4SPiRRAnjjPMiY0TpsKtWCZ",
-	"+Tk66h5HOHEhyUgmy85+MzRj3TzNXrd/HDbK2hnXzctuOI4o/jsjrZ7Z3L1ut3vQId/yW7MeEcjCyNAh",
-	"KuVgZGWymV/KlT4ttP1I6mlI6FBYRjBPCWgLnWeCJWQxlSnrkGuwEczK0zzhGt5ThGaM0HRBlwo6SEir",
-	"1+0aoyJhY5qn+qDGFL1u11Lrt5xly5JYMOpg3c456pudQz/izjET9jZSr1FCXdIJgzE3E1HO6W85Mwuv",
-	"ZEbGmZwBbeYZu+Uyx9k8UiQyOm9AUPN0Op1mhYUr3yEXQLmRzEVCtBwK0yLMk3BNFtSIkoSRscwGhdGl",
-	"pxQfUSNaWBKahUN9athO6inLSrljePK4243qW81puZfPv59e/Cp5PHsxH82+vx3Nftb0O8nHP3f+e9z7",
-	"eNOffd+lPwfNS1ByyzpmPen1ge4F8zZx7s/QasPeTJdW2CjDU4o5QxPMMmRY3+iLSCyFplwoNF+0MRpa",
-	"MVWszYViQnHNb9lQjGVGzl4/v7ggKdOGTAcd8ub6RfspfuH4/NWblyGhirBbsx4aLRArageEiiWKM5Yq",
-	"tpbMYC82ke63dRR7fLydYGilXyTNjIokeaQIT0iLkjdvLr5BNhotPVV6Sq6sUftIkaN+e8o+Ep7Y/RnH",
-	"bG4sEy1lTa3uaIHAlOdUT8sZl0a4sa5/y3nGkmCgs5ytocTR4zol5tQsl2n6f96dtX+h7d+77Wft9//5",
-	"70ETlV4bM/0FbIRtzGU2DrAMmPbVGc/zUcrjNcuIroA/gX/P2DgYBP92WDpZh/hUHeK6wbhwhOAj7D5E",
-	"o3tQdytG0MFgqkOu2JxRjdLIMaiRGUQZ1qUpaUX48lc9tHbtX0dRdXHfga9yFLw3v81TmTC3Po1TRwfH",
-	"nztYPzsSAb++AyF9gd+Vao1mGV2ah0ovYRGMaDd/g3xex/ggiSzfC6kJ14qgR0rAG62xspY3H7q97795",
-	"9uPRD0/+u//z06uT68dvj//W+3v3l2dnzUwMXezBw8fdnXj4wxomvjPdqLkUCt3zr2lyhSYWeNZSaIbm",
-	"KJ3PU2s1H84zOUrZ7D9/VeiD+P69tXmbHXxiJon6ZZQxeqMsS+GAfZceWOPY6NSEacrTcnubJgYEJ0AS",
-	"yZR4pD17OGOTPKVgx2dMKdPpMPifd7T9+/vWuzYS4/1/vLP/OfivfwdjCSx2FQze/RGMOUuTandG0TOl",
-	"6KQk3QP1fPfeMIHSVMRrPDLTt5p85um7UAIQXHMN3HuBK+lM7pJ58kwMrLczsKwwsMvedi8DZ+0msy6x",
-	"CfykSdmgxW/maiz8YrJckUTG+cwYJq0ZTc0OZgn5/vVPr0KygIiDGXBIcnEj5EIQJvIZ7tPQ6B2SSjEp",
-	"n87YbMSykIxoguYs7MSDDomQOSJgXkUYjacEmKRj5MVzKcYpj++7XZIc32P1DVM8IJYDV/bGs3V7g/q7",
-	"LSFeaInQNGM0WRL20ZjK+zH+7s3el6v3GXjJss9Kli0WYyOvxu6th2HSQriVSr5qRVbHTjg6wkxols0z",
-	"rhjw0QuZjXiSoG9wD0ayIcO61KVJWxotby17jLNoCf5xI1cdeVwFc5FzlqH7LhhLlOegqwG0QpyJsuOS",
-	"79lqudBH5UKX1Nq40uPitYeTR0hJrghKx1GuSUpjq8pg0PC/2gRPSYRkdWKEa1j2C8MFgqbnZh/eW+Vi",
-	"G7XVFyQXGM1iCYakVtf7pKJh6eonRMYQiEhOjb84pYqMGBMklRPjWQPHOwHNE/Jk/Czuj3rsODmiJ/Hj",
-	"0e5M8Tm6tk8xKt/w3HHWSVXrITGLeKAl3EbdZ+n/QPKkQgp/GB1iGHAkkyURxvAmMc0ybpjJjsCwWTnr",
-	"iIy5SAyrOZmTyokCtnsl9QuZi+SeHJc1HeKIQpXaxw3S5XhFZ5Fd/L1S+YMM3cpWu4axfR10z4GU4um4",
-	"ZKJXUpMx0Hcj4wip2/jaw3DOK0lUHk+LcL9bdow1PlJ1nfNK6h9lwsecrXX0V+O3lbhlVAkoRgde4PLU",
-	"j082HBI1zdG+dgjv3GHIbJlKmlxL+ZJmE3ZPftXe575+hK0kzU7CICTG++pc26vqxNIkhc+5Iqlp27RB",
-	"Bel1j5+ePHlMRkvN1D5Kcb9mC7breVrREguNW5jvRvab4+ttLWUbX394q71pLt5pC8aBUCZdZnA4xE0r",
-	"LyhP2X2lk9I0XVnqVCpN8nliLOp5xm7NVkiaFru/stj+YQSBswgXOzX2FWm5Y4Oai3Jwis+5xoMtCFRn",
-	"TEOI4yHl1+cbZcllfY/LvHWCcxi2RczNvQ/a9oOH4bTITSpadQ+ZE0T22GVA1tLJk2uWFh3yyp4lGQK6",
-	"w6Q6l14VAZp7atHyc59V0f51QWLvUKrOq/2ndWPdbivbsio+JsY9Mc2qU6KYSGDKhixkKXOY9IPz5KeO",
-	"puA9M8tG3ivotzv3FZ88lKRrmKXHlMU8Q9hWvpCf0oQIKVARv2bZLY/ZG0FvKU/pKL2vosurLZRcZWRy",
-	"QjUdUTxLSORCNLkDdVXnf+M1fooigqQUwTR7aLkdWyyNc0/BWTr5321efP/Fh1Nu1SlkjMZT0wORGahe",
-	"lcpFowBxc6RjzTISAVCiDUiJiChERtSMJe+VbTaTB7uAYV9L+SMVSxvNVfdkKLCJ6iLqWkoEI2Su8QbZ",
-	"VA1PIdNnRvtCk4R9jBlLjHPn06Rn6dBSB8EeMaR7tV4KGC+C1DS1Dfxlumw7Gj10jMFNAo4Z/El2yNU/",
-	"jo/eCJrrqcz47/dWdDOuFBeTKhO9ksQd7K64iT0/KGEDLUXcxclw592c2eGhj1IgHnYNPNyz+dLv65Xc",
-	"U6HVNsFUvvkZglOW5EV4OyTs4xymJY2qupU3LKnxyNu3b9t1ANUmRqnjrSy3zDMZM6WMQDwHwN99VVlW",
-	"D2gBss0GWZmN8COAq0n++HZ8nqUDMsuNP8IIFYSOlExzzchU67mhCOAiy/YpmUrw7hvC42Zcflh8/2b3",
-	"CI/fe+ClcOv77Oktzm7nOrn/yWfwD8FaZ6p2nDPKiwNCSrI8BVcmpgIDL3CyRVpm0rj8Ibk8/zEkN2x5",
-	"GLNM8zEenMwpz0LCZ7Ncw4RhBUMiJGEizpYwHPMRnGRHDuwbbT3yeSNUPp/LTLPkR5Zwer2c39dem/nf",
-	"+6w+ltmMGCYx/ogcw6lWk7d64nH5c+y/bdormcYbiRlBCE6S/+vH9mKxaJsO23mWMmGaTnYXoA/ca+ly",
-	"nviMW1CcAMngZG8b5xbftOGbNrz8eUIcjxSJfEJERgabKcNRgKgfCWh6w1QnKIcCzHCWJ1yf37Im/OdP",
-	"gqErAYAh49JkSamjEP6mM8rTDnntARIQbYPBYvdRBaPwR2Bd4Q/A30bUuSV4HwZlvBCD6BZBZ5gjMbIl",
-	"DIo5FXHUDgZZdoi/a5pNmN4LNK85gCT63f7jdq/X7j+57j4d9E4G3f4v5qnDTvjQi+5Z7+v+86Nvjs9P",
-	"Xjz+9sl3T79/9oPZxfPMjF1z3Ih1KjRFQ1EYWGgrvohYBhdNaCEkBjIUQoLnblPEzSzdS3VATEnsAttS",
-	"w2isYlZqy9I01vIVqyy5URp0PmcC2KYKVCnXdaXvtR0YPgUozKkL7jlwl2ALllU6MJyygjquAyQrzFTv",
-	"8q3DJCbgMxsa5DNDP8t0iHQv0io6GZunNPZ+8LgS/k5YyuBvYJrye/wTLSTEKTki1RtaIZXP743Y6L+1",
-	"rTfWvvjGw0ijGAFOARRdsWDVRWraQSucUm6pphHwpOwV4mDgsUKijQtx3QOKtzoK2KWrS8iEx4xmMWM5",
-	"m5l+qzJp3fYuOMgsQBs6aeq8EAKbKeBhXatUJ60oTnkEVgFEBuVsRkVCUi7WA7wapUwTZrAM+r0LAOVl",
-	"51Hd06GPAyu3hb/AYV1mVRjwfdG3HP3KYg0QA/NecdDcsL8AN2+s6gILCE3XOLWmP7bBRixE2kGWUgCq",
-	"ma4eH6+KYdtY08rBSQKCdEirArAISQTn7upd7310EFp4cwlUNGYy+CyEagKCrrqK1ZGvMFQxlR1oxmtN",
-	"b5r8Nu5AWpT9Ny3pd4ymetqUc2XMIPZI2cyB2poVqWPyZnUN3MN6m5G8icjCbOIp9Lr0xbC8qQpLebN1",
-	"fqXmW5nW5fmPz8+eQ67bpnyKy/MfSfT8/Or64sXF87Pr84iMUolQDKqJ4hN7ZIk5f+Ts8uKRIp6HAMD2",
-	"SORpirtdWN3ig6VPTo4eh4F5B4OqCMVcYRIz4sbxnsEo45Qbv8b3TloSXqFpahyQNJULlpDREoI98ZRy",
-	"ceANz1h1mmg5YQC+x7yXwmO5/5h/YMvm3WYGbbMPwUVqXf7w/DXphQT+fWpG9vr8OekdOAmKblxU5GJG",
-	"ldGfo8PFErMFMytE7jNka5KvkllY0AjmbR2fPCHWESDoH6mDMnQQGWcDU4aimZpEVqyoArBu10sNRcZo",
-	"0uwPyvGYicTsahSSC6fenEI3Cs7CImug/S/41r8+vnXFgYAVrbOllwGB7GleO4WZfHd9fWkh9lVbudtt",
-	"so0dmzQbxpCcU6ohm1sLQw1BtM2ZnKdsrd57cIqv7FzHgU3ynAmdYRSmcWeZ4TtlHlrnK1Oa9LvWMpkN",
-	"CHX735gJQ8NxS0XUjKYpWUypZg7j4TZny27pDxIN0IjEMhfaARGVPuiQM9s/gNZlNhR2kwBw2IEZ+icW",
-	"lIHQF03UVGYavHSuCC1hf5WPyA/8axQKO2U0eJZbkztYmcmG3NEaYVWFsqqUcimjt8bTzfUpsQAg9GZB",
-	"xnE9FPYNJQ1lcl3PqOtvToXzZUJzNqExPxvcIwQPbM1ibrTi1GSH7WlXGHeoMutOVbGE/8Tds821tM8f",
-	"qZqTGRItAQXogQDxvPqRsmjAfV3MdebhdVWmgaTbRbBZcdxQNcBsJGKDoo4dbsxc5Ngp9+rw10r0eihl",
-	"tbM3VxdmnwM6erWbAYmalEJUMdwwd2ooopquMP6Jf9xj/i6AyeaPAgZo/pgxPZVJ2/xGse0oHIrIYdbN",
-	"Kw14Gvi5DufCjpuioNBkJbS/0q6z1M0D/5TT/O3gpnZm7oR9JTdxF0W6zUtwgV7gkrDMCbP6METFi/u7",
-	"yZXAZLAzLNlRX/fn1jOA5E5fUdo05sfHxhTPaIw5nJXJedU/9kmudCN6jgGnwR8BTZDkNL30LIoxTRVb",
-	"TTUQbGFjN50iy4AnEG5ezcAEC3dGlxCJHjHI4a15grWSJq+nVEymlK+vT6Km64qJqOlqMZFVM6ms1bIl",
-	"+G4dqjtXzmWXnL9vzJt31douO32H7975JV+2Ds/4Tnf1ojC79IbMeFcj8S5fvjJv3oVlssfOuaC1CjLb",
-	"aX/mqF/K+31yLr16NPstgD323f7Jm6uX5n1brGaXL96+hm9qAqbqB1VWE0ezXqp8YxmzWah4v5KW8ZEl",
-	"2Kzd7SKluWCRX4jCU6V1wfJNQfa67JiaAYAxC05yr9c/OjAmIBXk4pLQJDEWCrrtw2AYVGMi5SibayVt",
-	"KZNRpJSLsbxiat40PhuTbiVUUxJDQPQgJOwjjXW6NIaYZ65F1eYsuhMstt6RNW9DdNeHwojB71//9ApO",
-	"DVXHdpS4KhGKiQQLp/SOXCjglEBGimKaXL98bR0BrmxAo4DzDUXxFM8+vGgSIkrV+hpWq1GBL4Ws/kmF",
-	"rDaqqVptqeZwXnFaUAYbTx03gNuEzCQzMgXDz+ypreGuZFcB86BypKo9ax6TlJrgQ5KLhGVkMeUOb41d",
-	"PFLoB3in/bg3oM6BmtqCIihjHkS0+Ep7dbH8MKYc+yHKjQuEe9yKCPsex1o0aqfFqxsGO5qeu1qZ6/pr",
-	"chFRWBKehE1Woi3hcb86HLVyGutG5WycZiKYpyHJBf8tZ6v5sace+mfkKkjVogBVsbONVA9gP63y2fMz",
-	"XyC01EFRhe0hRcIDmGP16JCzCmRm7ID1u/r6+b02daMU37qnrVXXzC9nlxeAeWtVYHA1Bt5JRWwdR2Ff",
-	"No9kwUZKxjdM43gWEFNbKHWwlhxblVG4Q8mxvQzYites4g0G7autu3RAUrlgWTumirniRiFJ+IRrhQcq",
-	"7SgkStNMcxeNpvZFeG4DkPhgKOwTmWEbIXGGcsX17pA3+8mGWiBio3RYXz1lfZQuWGvgXroycHu59WCd",
-	"zlg2geBnPEUL/cnRs8cgRVxhhEFxUpWysSbGqjR7MBd23qETL3HKaKYMgQv71OizpS3eBdgwYjEyNnNd",
-	"S0AHC7Zilhb2WR8CqVz4E+p98fC/ePh/Pg9/jYC7srCw/fbn9ZSRcZ6mEH0z1GL+piSt6PLNdXTQIS/Q",
-	"Dyz2pqY3gCvimas9qAaebz0UKDxUSGz5rMg87Q2DAtICP1gDFn4GEVv6mJ732UKVLUW6HArne05lCuJ2",
-	"xfc0MtNKy4OVDb/VPWz29ZyYONrHS/sSIfwiP/51I4Sv3TLUD+0lxOVzC8912j2yWz0iLSl8M+cAa6dC",
-	"ocDIx12VgRVbRbCCwiqfVq2VMPjYNi20b2kGMTLTlDfiy+I7/0fbQTm5DSeBRYnIlI9ZvIxTV04wJNSd",
-	"lgI+pgjqDYYiGgZdIxuZkcxiEjppSJgwPlECP/TNDwlX5S9H5hcuiGEQzQQVsbNhLJGMTd0LwqBfFh90",
-	"FOrtRRuYwTmOLqiS4RyHWPv1GzvO2s8/liM1w8EOvymJCETtBoOg7Ktn/ir66AeDwGv7CA4/fQJ4VTwN",
-	"SzeuURUXV6QWvbl6ac+/sTg2VyQy4hLLoYJIjx7A09rplAw35KbRP1J1H8wOO1ooHPFCqehge1j70/0y",
-	"WxC0KbSNYGMQyoNSGWeMJhFpQXljLLtAE1cF6yAs3wNYckRaCFIPrd4OhwJB7E2fFHq+pRiDxl0oe0Y1",
-	"yzhNzdswLDWgyYyLiLRmVBSF71SI4Ld6fslBdWv5UymEox2x97cdjsM12y6b8PVFUzvsSiA3Moq6wq/8",
-	"n97aQfi/vS4GAr9CtU91hoNx1T/XLuAjRWZM04RqiqWY/NqfkPEDOKM5zbQxEHn9sNWW4/8AIPYC5N69",
-	"7j4bHHUH3e4vwaaUG0zgVMXXT9rdfrv3tPJ1LfdlTdnRlCr9IVcrIwG4fbc36AHcXkgNuSFUTUeSZoa6",
-	"84yN+UezVpPkw9H4h2ewxJBMCk3ZeD6AsVe44/2qqefRY222gM1PoMrdZrAmV6BKxt1yBfZPpMHRjFgq",
-	"xUQRLXfOo/FXb8tclZZzRRYyu+FicloBKBv+Wpl/EyM0zn9rcJFvrXu7Z4HblR6qrLfDopsPjJ2UkBZm",
-	"3iRFiEiKmBFKZlzkmh3sQKgmLr8foXBvNGIxtZ+GPZa1Ufi7aaVVt72algAhj2VIzAWXfREEaK+MxXIi",
-	"DL/aeu61QHm5cxti9eVW3mFp7OteTJtjpi7mPnbuTV0nQJrogM+8kUwyKrSqZdVVBc+OKMvCEaoCLJuS",
-	"durZOnbliqFbDgl9EVeRAbWdUKF9kzsBiukTMEPICeQCgqVIM4R0WnpC1oFpXtrabjXV1aAMdhbz9xV9",
-	"GAQ9Ojp6FrrA7zjXecYOOuSljbGEht9Q7dpu7i8eP88u33rc+s/m9kp59BkX9o9ebR+EAZ7P2cdm665k",
-	"9OBMtvAv6Biapj+NIR9h0xjRHLsL/6hxlF5/iYaVh0gtkIruDgw1lQuBTA/cBBB5LH3eLCJnP/c//veT",
-	"0avj+Oqp/ntvcf44v+jKyxP6+ih58WzyXf/XH56kv2xP5MLRrlLl/Yat6pmaxnoPcbwS7sGpV53/bFYm",
-	"mnP3sSnxywe3IEO38nuvEab9szjPuF6+Bg9xEyedCThjtDscZU9UqQTjblhB4NGIZnaHhjWgkuG5n+ZM",
-	"nF1eDEVxuVS1rQEx0+l0Os5PrT11N03Zl+zFNwrKvy6HwgqJ//d//m/NtVxxIRscxBUv0DQDB3U0ng6F",
-	"V8YYUp/KIscgd1miOuRsp2ozpbiMjru96HQoqqV3HEzK6wFePbI4qcb7jCqEKjcinXOIvd5BqsFYuuoc",
-	"FOu0V+4LSTBsQrlgmVqJXE+4nuajTixnNjSQuH+DlaIQrj25EJWC1hVEm7IHelcFoFYvU0biVOYJmadU",
-	"G9VkaGoPF2DXs6H4IR+xTDDNVBG3gbsT7BckYfNULo1LMgABYdjXQvpIK8qz1PCWeVBGS+zjoWhFECM1",
-	"b8CwS4yPqsABzOcI7RHJFjSAabSMsQOXuXivG0gZGXSnH/i7PfkoS+b5UQt0BbQcYtm1YqqtyItem+78",
-	"RMQyUzIEmN/l+Y8HnaEYin/7Ny/lT87mVPMRT7leDkX07fk1acgtAaj1gmes+CDFWo1+S0LJlD1SZBh8",
-	"a+iMF1iZZU9TKB43FJYZhsGAUJQecAQMqhZQSjV8I0GlocokxgrW0e5OB3QcCot0PHNQNZvfD85RMVBj",
-	"Z6ny9BhjGtbOkEytEXxD4bKp1YrsawBruhv1TteJNbzICu/Ig6usDImHwr8iyC3W2ynLWAHfhJKfIwQQ",
-	"QFqV63Io2lWm8e8Os+XwbZSrOCGDia5Ez4AVT+0FTXB2PhSkrBUaM37LlO94gqU2zRjzjuYskgy5oFq4",
-	"28vhNQ2Xf5ohs5WkWTMxSAOzYNN1ZYaiMg12n7RXmBtmvkIsMiTzNFeV7Fe4j6ohSa9DXkmiMxqzEY1v",
-	"VAgkg/E+t0FLizYIEebQRpiDGQsGMU/JDVsqBndwwuGASNwdY8SWnsZL4vAyUaCWvU4Ps6GrlahJ66h7",
-	"fIBzLetxto57/QOipNmirjosS7g2BMWFUTxlQqdL0768ZRlWhMAZm+WHKVn1a5YAGCQJHXxiShEKheoP",
-	"F944XCNWesvITNgwVxhbBcgKsDgu71Ccw1uYlebMVCiCbyhR1kDawAMdt+Dst5ymqkg6hexInZsNCVyQ",
-	"weVOZZpbVUZYfkCN5KXiwZb6FWvUo/xQ7v7FzlDAVWVkxmihCXe5xEUthaYfQ3ttCxP5LLQlE0J3SVA4",
-	"FNULWw5OSXTc77vOuF9SjG2qKFaccFCLHwLzrLG0GM64GPucZsqsLSBKq49wWuBM+2UGqBiKWh0yVEC4",
-	"ysX6OrFARb1YjBW5Lb+ce+jyMYnN0HRH+SmPmVDMM3XO5jSesna/012xcBaLRYfC447MJof2W3X48uL5",
-	"+avX5/BNmaZXGDnGTLxqAOyDdFY6Wxq1HITBLcsUmke9Thebsko1GARHnW7nKADQ1RTM8UMsLfG7+f+E",
-	"NZVTgHIWikR9w2AYccJLEiGVDSqyzsHjK9ZEy9xCGV3d1o5fVOXCuDffMm1LadTuw+p3uxtKuzWVdJM3",
-	"1Vpub+Z+3bZK5Y3dS5HZwa2pRFadfOC7OsHg3fvQG81LfsuEeRfqg0BBmQk4WraH9+Zj3+wB8bR2OV7C",
-	"jTZVSN4jK9OwRJQKoR6U0hjBHFjx5+pw15UDxngxZQMVAwpRe0Ui2Cb4kT0xM0I1LHUcjTXecAPmCGhj",
-	"PmNevkZD3a7tJdOKYl6MjGmsV6t6dYbikhbXkrj7TkH7eBeenlZvmjbr5Uysl1zcFJd2GsngaosXh4YV",
-	"Lw33eZWHzVqUJeRUUL23d02kpXzlEK93vQu3vlheY3r3/pO3CzLJmuvibL1+rHNbhCgrd4u821DBzgPr",
-	"/GsXs2uiwT6wYEQLbadRr5FGXu01j0Y92h8dxcfJCXs8fkKfPiiNuoPjkz1p9L4qbGtaZa286uxaosEr",
-	"3rh6grB6x8/GDr2ivO5++02FeOEd6OQYt1/Ty8U2PfSueIRPets/qdQ1ho+Otn9U3tFlvug/2/5FvWT5",
-	"XRic7DKj6iVa8NUO42soug88Uoihqwb4g6cxYQ0RvuOive0ycFnFOdS1qitUsU6vXoG32qBZXUiJqtW4",
-	"QUiMssqwGkGlQhpolLc2wFYrj2Zr7xp/0zrvXvRyXQCDePELUKtwIze8FlpdbXYNRijBncPsSodVbU6u",
-	"pMI4TimPubY+tTFor63rt9Z1Ji08c6zmak1ZBofCflzIaOSh8GJDoOu3hQaaEjeH4oV1Tltl9KqIXEW/",
-	"RQdE0CyTi8Jz3fE2dK4HeEk31LvDOjZUuAV2ITHrJBdHBDqjtywFc8JKBQwHo1lhjJKhiKoXhKPtDHXU",
-	"sOeMzSi3aW/R39rXUtO0/VzmQkelfSVyKMAnxwUnGltoKMqKJ9Zp75BLHCNX1rNv44X/LVzGn168eH1+",
-	"fRAab5ySBU1viJ5mMp9MgVdwSIoxNRQVixFML7h8iyXuCxc2hlYcF+NZiRGxdqrgv6N1Z49IhkJm1spM",
-	"rNFlhQMyLkIVpVkzCDXY20q4JiMa3xhi16MOWpIJ03BJP3klNXHXa0Vmh5hBWBfZsxsbTL1KEH+dqXdV",
-	"1LrZz8yrXAm9g7XnX3K9w+t41foOL97H3Nz+8sXYLAdemPMA1qnZuLW7LxbSsX5o+FMYYUtrZxgrEqNq",
-	"r65J8/6a8V8Nb+yY5T36db8sb9t8Lcm7O3pG435y3H46PmLt47hH28+SJ6zdHz8endDj+Cjp99YD/0e/",
-	"PkiS98pUGtMHqm9tTPKuvWqTvHfIsLcED2t44r9Kmr27SX7TAhzVFqDX7XQ7R53ek8+VXL/R9C7B4mqD",
-	"/bKrFV4rMrGDJV7pv7Sq7EHMhvHc60rDcA+DPgwqSnjbR3+Dd/FVmOdR93i7EexfAfnFgXhgB2Kz7ey5",
-	"Ek6Xr3MmVgFWUjV4DXjUosrMtA33f1r8MhQAmNEbGy/3S0oVZQHAdPTus3aXPNh8faP0VvJySeu4+wxN",
-	"rgVX7AAK2Go82FmWVv9QlNem1XXmKRyqgMVcmvrF6179Ai3JlN7C/SjlxR5DccOWJJZizCe52cPWSVg5",
-	"VDvYbIM57D1YxSvng1qSihejDprMNVyXK3crrg2TfC2T5Z7myDhPa5fi4AECelAjawb7R59+7Nnqum/z",
-	"FWU3YobMZib5vFHVTeqqrqbaijbXK6pJs6JyWqnbYBZMdqr9MtldPU2a1NOdLVZZv0Db1VUEtnAFM0W6",
-	"9En6ucun7X5CUKkqd1eFoAFWb8UW7u3JfHGJ3msaiHvVjiTYd+il0t6kpOuJAPfVwjIuLprYqInde3/2",
-	"8Fp3B+343NaQhA96O3RRv3wZvjvZZT4NFySBDu/v8vHqDWJ/Uf1/liSE+jr/HiofM6nWBRAP/ygU9h2K",
-	"eLjVZMUy+AZ+Ly2DjoeKCEl03Ovb06rj/tOIjBjqU0BeQHL7LjqySfNhv4Xm2y9ScTFe68cfb3Ik8J4Y",
-	"G9b5k1u1O9roeFk/7L8dtlDDTdqwg57u92lxvfFfdPsh8z3YDgw3h+qlYMXm8ssy7AZMPFiNRA/FDqHo",
-	"CjZtEzDNeB8ATBuKVgHuybxjBr9MmpZgpueKZRBHriDuhMTi6O4KoTGhwkLjPPsfip8fd48rmEA+JlyT",
-	"hCcEb/LjgGnDEP8qCGZd8LUh7gozhLAr3jvBxVBU72GmFnGlJbg7GEfGnwqGp+k947HfMn1vGfeg8Uoc",
-	"6T/XRLu3WfYvGLTYW7z/RaMcRvh9mpQtQxt77R/LmAlsnrmrvVULi1h4ItxW4Bw5r36PLVK2oQbXgFB3",
-	"9VRR3IeroSig06f1wlvEJTla37zlHHMbJjjdWI1rKLxyXOSVFO1qc8oreWY7bh13uwcVzSMYS4rQTTVm",
-	"AbXAofIgjNeM3x1dcAtsKm7yHCG4MPNL3+IJpR2jh5q6YXPdIbVoEV262uP2Egm8KEtVvgfB+/A26Ya4",
-	"Da7cttDNG8D/PIgBu0vQx8NGN94Xi4w9ql0XiwyOUIWUU1UcE/v7YDUQ9DVEfTKmwchbe1xBWjJNDmDT",
-	"27Ir1d5tHZJiPzXCHfv7xzKwkt5OoYx91SQQ+J8eykBYGx7n63j6SXrzi4vzF41q/C/zyd5YRKdvLZBW",
-	"XfUefJKbNs8b3TSrXpkXMfesgA75yd7H5/TnpjJ+pIW1hMKh2LF03wECazz9XLRfXkII2BTUyMbvGopR",
-	"bpWmX1B+PS6JvJBZk0NYNT6GYp1yLxSHVc31JCqj3y1iB+BJUCAIIc/fnl9DUcGhcMoeMDKFhVQYGAkz",
-	"bh2Awoqmy0MqZ9goZk2Cii2xUuiVlL4sT5jQxicoEiQVGS0hMe5gAHkhZtKQC1M3sUjruN/3D6tMz6+Z",
-	"pQW6n2ScyZnxMWGi1gW17qWS6E5SP6/I2hfubK28kG0oxpSnlmxg5Xj3vNuTGJuFVKQgaSaMy20PvKC8",
-	"riXpUERtty3afNye4ZCoy5MA40lLdHW9ywiK0X/+4y+79f5hRlSzY1wU/iyF0aU9MCtOSyE4UIA+XFqC",
-	"wy8W9+zWDamHQY/cs+rmKvhmHdDjH3edwr4GkyvL+lmMPbv0fx5rzw5oZm9j+mLzfbH5/qVtPru7P9dR",
-	"GIbId0hRs7F0dyvDKiimmokRFpUrKGaxc2suqKHgIk7zxKXMr9acKYsBFiF93P8ugekUrtsb84+Rb7jQ",
-	"obCFmjCbLOU3foFYhBK1LIA8rMDHQwv2PviE7DHMa/6LJI6Vy16FbIyk1EpndE5gsnZVMAPf2KttsKel",
-	"YFVM7v/20owbSdB9gLpBjWlZ2ybs+rUTrq1tfdr0ae+Xfaa9f73SLVhWYDWXlHHPRDIHdd8JuWpLtX7J",
-	"IPtzaj4jVFdzuLQTs04BWrm7YyrZdvRnpWzVWvBnceDKUT1i9hOfMa+upNVHpVKDImoDjA8Qro1TapOy",
-	"dywreD/thHPDrfFpbiBNfhLpcjXf2CkGnA2eJxfy1Rb0gHQmQZ51SUKXFUdwFwWwTwnF3X0QvzDk54b9",
-	"+RTDi2grVPMJ8ufUp3/SsnT7LnSyUR34EMlTu7egnlC9bmDol0QUclFXHP9qGMkvkMfPr/Ge29ochUS4",
-	"n45rdPEO/3D5/huxjlewb0s9uN7fG2BQV8gFkcIWLs7YGErM2fBst2f0ETSJyQuEpmbTL2tlDVUex4wl",
-	"ePS6Wg/pPjoP51HqvF0AkEWNRTu6zhd8zJ8g/GGW4pO3xA7ww238Hnooj1oJ2fux6LdMr+HPe3nzW6yy",
-	"P7998Y/z1/e0GzYaDP61Fl/kxZ8ka7C+Mp/iLu4VzYPWAVBnlDDout3Lsdli7q7QWnEMScnc3frJBaHG",
-	"8Mw0SRhNUi5sea7opHsUDUVxDGsPmo05RkY0pSJmmb2rXWd0POZxUbAjYyBdXFkvKvCk1Dio69C6NOGC",
-	"KRU8wPESTWr+5BX89LmrvhVEBnVP46nhpc4n8+GawnEFxTZUjqt+Xgj1d+/vTFNwdo0sWJ3M32WelRBz",
-	"qGMMZ2MQpSgQF3BFsZf1GQGMO8tFhOfhypUcHhwepjKm6VQqPXjafdqNEK6eC4FZjniGbv5RtQqUVJPI",
-	"2Z2dJZ2lePI9FOWvUFoTGfb1gk4mLCNvLvDDRMbqMLIFVyM736JqKteKpWPkRzxH/QNLTN4NDg//MIO9",
-	"A5bJuFkLYK1pEedBxTUIqhMLmthiWtzn3JKZq/GMlVCNf+KTMOVKw4mI6ASOKVm1Q0PQlW7sJWC4393C",
-	"KWNTjNiUQ6T9+uXrtmbZjAuqbU2Lj0v/4jrbMLQEvPO+4Kjm28vrZbQHYPI0lMU2W6FTlgh3p0t34Yrw",
-	"chXeVYec03jqXetDqtfv2TqumJeAktbrwcrj1Q5Aw2aUp8Ym88q+dvwC5ok9O6mfWtk6je5eMG/vwYUT",
-	"VbmI75XE8HpwQuT93f8PAAD//w==",
+	"7H1tc9u2lvBfwXB3JtIuJUuynDjydHZc12ndpqnrOJt7G2VDiIQk1hSgEqAVteOZ50c8v/D5Jc/gHIAE",
+	"Keo1zr3t3XxKLOL14OC84bz84YViNheccSW9wR8e+0hn84TB/2/YJBZc/09msxlNl97AOycp/OoTyRgn",
+	"oyWhRIk7xskiVlORKRJgAzmQLEyZkoHne/c0yZgeKGSp+jCOE+YNeJYkvhcxGXoD7zvKJ79PRUbmqYiy",
+	"UMWCkzDJpGKp53tTpeaRmNGYewOPzueyNf29bVbaDsXM8707tiyNi4v4QJOYSmd8L/8SR97A64967HR8",
+	"TFvPw27U6rOTceuUPhu1noYnUZ8dj3u0Oyq6cDpj3sBLacxHgket6e+e78lQzPWv8zS+p4rpX2TyIaQf",
+	"9FbtaqSiKtPr6Hq+p8JiMyqcr+4lSxNvAJuWg6MjnLzSanDa7x97vreQ2Hgh1zd92nna8R4eHnxvymjE",
+	"Ujjby1s60f9q+KfxXMFBe+dEqlTwCWFcxWpJFJ0QMSZqGkuSsnnKJOOK6sZtz7e44g28oZceDz2AxpTN",
+	"qB5YLQEsUqUxn3h69pcxv1ud8hoHJYtpnDAyEykjczphej4NowEJhlmncxy+uXmJS2GEs48KGsEXdkZS",
+	"lnw19PTPQy8gjZsXF+S0d3rarCwSxjkSc8bpPD667xp4yf9K4lmsvup2OrpJ76ke+gMg9Vds+X3v6lfx",
+	"cfxzm47Cuvm2bVqEVJlbVN747ZQRZ1NhyqhiEUmZFFkasvLaa1Z9tCPyblrdDVPp8nysb9nK+l6zUPBI",
+	"EiXIgsaKjNhYH45KlzGfEDqhcRkJuu5Us5jHs2zmDTq+nTbmik1YCvO+ffv2PFNTjWWhvjS1wKFFC00O",
+	"YHAGsJIsvWcpYR/nLFQSD/x5t9vxif7f02cnncrRf81oylKSMprMvhqa+xwNPZ+wNBXpV0Mv5vc0iSM8",
+	"9q2n+rdboWhyITKuVtf+nViQGeVLEis2k2RGVTiFZY/jRLFU+oSGqZCS0CRBXC8ttudOPRbpjCqE3tO+",
+	"528G7IPvzWlKZ0yZW341/lHPXg/fQNOAwOJf+XojSk4pnzASSzKikkVEcNIQKQn+I2i2yZXtNgFaDU2j",
+	"IZcxD5lvPv2WManImMaJBPZAgn63FxDKI8KFmmo8iiVZpLFSjLeHvJ6mAKFE0uX5niHCV+MWbq2EdfTj",
+	"S8YnauoNeidP/ZqDuxq/EpytAcpPnBGRIg1C4EiEA00SlpKpSCKZQ+CMxGMiOIAnzNKUcYXbplwuWKp/",
+	"Do47/QA3zgUZiWjZ3m+Heq2bt9nt9Pp+La2dxar+2DXGERn/zkijqy93t9PpNNvk2/hen0cAtDDQcAgK",
+	"OhgYmqz3l8RSneXcfiTU1Cd0yA0i6K8EuIXKUs4ispiKhLXJLcgI+uRpFsUK2klCU0ZosqBLCRNEpNHt",
+	"dLRQEbExzRLVrCBFt9Mx0PotY+myABas2lt3c457+ubQj3hz9Iadi9StpVDXdMJgzfVAFHP6W8b0wUuR",
+	"knEqZgCbecruY5Hhbp5IEmieNyDIedrtdj3DwpNvkyuA3EhkPCJKDLkeEfZJYkUWVJOSiJGxSAe50KWm",
+	"FD9RTVpY5OuDQ36q0U6oKUsLuqNxst/pBNWrZrncy4vvp1e/ijicvZiPZt/fj2Y/K/qdiMc/t/973P14",
+	"15t936E/e/VHUGDLOmQ96fYA7jny1mHuzzBqzd1MlobYSI1TkllBE8QyRFhX6AtIKLiiMZcovigtNDRC",
+	"Klkr5pJxGav4ng35WKTk/PXF1RVJmNJgarbJm9sXrVPsYfH81ZuXPqGSsHt9HgolEENqB4TyJZIzlki2",
+	"FswgL9aB7rd1EHva3w4wlNKvonpERZA8kSSOSIOSN2+uvkE0Gi0dVnpGboxQ+0SS415ryj6SODL3MwzZ",
+	"XEsmSogKW91RAoEtz6maFjsuhHAtXf+WxSmLvIFKM7YGEsdPq5CYU31ceuj/eXfe+oW2fu+0nrfe/+e/",
+	"e3VQeq3F9BdwEbYhl744gDIg2pd3PM9GSRyuOUZUBdwN/HvKxt7A+7ejQsk6wq/yCM8N1oUrBB1h9yVq",
+	"3oO8WzKCCgaTbXLD5owqpEYWQTXNIFKjLk1II8DGX3VR2jV/HQflw30Husqx917/Nk9ExOz51G4dFRx3",
+	"7yD97AgE7P0ARPoK+xVsjaYpXeqPUi3hEDRp138DfV6H+ECJDN5zoUisJEGNlIA2WkFlJe4+dLrff/P8",
+	"x+Mfnv137+fTm5Pbp2/7f+v+vfPL8/N6JIYp9sDhfmcnHP6wBokf9DRyLrhE9fxrGt2giAWateCKoThK",
+	"5/PESM1H81SMEjb7z18l6iCufm9k3noFn+hNIn8ZpYzeSYNSuGBXpQfU6GueGjFF46S43nqIAcENkEgw",
+	"yZ8oRx5O2SRLKMjxKZNSTzr0/ucdbf3+vvGuhcB4/x/vzH+a//XvICyBxC69wbs/vHHMkqg8nWb0TEo6",
+	"KUD3SDM/vNdIIBXl4RqNTM8tJ595+9aUAABXsQLsvcKTtCJ3gTxZygdG2xkYVBiYY2/ZxoBZu9GsaxwC",
+	"u9QxG5T49V61hJ9vNpYkEmE204JJY0YTfYNZRL5//dMrnyzA4qAX7JOM33Gx4ITxbIb31Nd8hySCT4qv",
+	"MzYbsdQnIxqhOAs3sdkmASJHAMgrCaPhlACStDW9uBB8nMThodclyrAdq16Y/AMxGLhyN56vuxvUvW0R",
+	"cUxLhCYpo9GSsI9aVN4P8Xcf9lCs3mfhBco+L1A2P4yNuBraVo+DpDlxK5h8WYosr53EqAgzrlg6T2PJ",
+	"AI9eiHQURxHqBgcgkjEZVqkujVpCc3kj2aOdRQnQj2ux6tjBKtiLmLMU1XfOWCQdBV0OYBRiRZQdj3zP",
+	"UYuDPi4OuoDWxpMe580ejx4hJGNJkDqOMkUSGhpWBouG/1U2eEYCBKslI7GCY7/SWMBpcqnv4cEsF8eo",
+	"nD4nGUdrFovQJLV63iclDktXuxARgiEiOtP64pRKMmKMk0RMtGYNGG8JdByRZ+PnYW/UZf3omJ6ET0e7",
+	"I8XnmNp8Rat8zXeLWSdlrofAzO2BBnAbeZ+B/yPRkxIo3GW0iUbAkYiWhGvBm4Q0TWONTGYFGs2KXQdk",
+	"HPNIo5qlOYmYSEC7V0K9EBmPDsS4tO4Rh+es1HyuoS79FZ5FdtH3CuYPNHQrWu1qxnZ50IELKchTv0Ci",
+	"V0KRMcB3I+JwoVrY7HEw55UgMgunubnfHjvaGp/IKs95JdSPIorHMVur6K/ab0t2y6BkUAyajuHyzLVP",
+	"1jwS1e3RNDuCNg9oMlsmgka3Qryk6YQdiK/K6e7yR7hKQt8kNEKiva+Ktd0yTyxEUugeS5LosfUYlJNu",
+	"p3968uwpGS0Vk/swxf2GzdGu63BFAywUbmG/G9Fvjs1bSogWNn98qb1uL85rC9qBkCZdp/A4FOtRXtA4",
+	"YYdSJ6losnLUiZCKZPNIS9TzlN3rqxDVHXZv5bDdxwgCbxHWdqrlK9KwzwYVFaV5ht9jhQ9bYKhOmQIT",
+	"x2PSr8+3ygLLeg6WOecE7zBsC5mbOx1apsPjYFpgNxWsqofMEiLz7DIga+Hk0DUDizZ5Zd6SNADtY1IV",
+	"S29yA82BXLTo7qIqyr/WSOw8SlVxtXdaFdbNtTIjy7wz0eqJHlaeEcl4BFvWYCFLkcGmHx0nP3U1Oe7p",
+	"XdbiXg6/3bEv7/JYlK5mlw5S5vv04Vq5RH5KI8IFR0ZsTG638YyJ7FBTgkzE4msRLWuZHNjcNGFMaqle",
+	"53QTi4tieFslWtq8R8yMXTL+xNAYZdZ/ONfbf6ZC/nLQxMDTabYBQcwCWrbxZ2KCe26NNIJWC/R380PQ",
+	"PNOth9zgW5gIaV5PQ8E5Q/8mOlbAZmNp3ozbQ64x7DVL7+OQveH0nsYJHSWHilJZeYQC0fSGI6roiOJr",
+	"VSQWvE7hrApTbh9n8DNkQiSh6K61B0btOGKh/jkilIGT228z9rgNHw9zyltIGQ2negYiUhDu9FWvZVF2",
+	"j4gGAbjitMAXJyASfW8q4rjTZJtU7jj2wLJvhfiR8qW5bPJAhAKpu8oEb4VAd5fUDl7D/coGULxqqZbv",
+	"YEjCPoaMRSwqw6Rr4NCQTW8PK+VBoxcszLFR1m1tE3WiirUsjB7bimU3AQ9Z7ibb5OYfh0dvOM3UVKTx",
+	"7weLUrNYyphPykj0ShDrOrDC77qu2cuY8nLLnpUSrP58bpaHWnDuU7OraevA4QvO1i2wpwSrbYSpaPkZ",
+	"zJ8G5PkDik/YxzlsS2hh6F7csaiCI2/fvm1VXfQ2IUrVo89gyzwVIZNSE8RLcCk9lJWlVZMp+E4aMz4z",
+	"b0joIlhHf1xNMUuTAZllmtkzQjmhIymSTDEyVWquIQKet8X4lEwF2I9qHmD0utyHl/2H3eMB5uCFF8St",
+	"56Knczi7vRxmbpfPIHyBPshk5cFwlOVP0JSkWQLKckg5mvbg7ZQ09Kbx+H1yffmjT+7Y8ihkqYrH+DQ3",
+	"p3Hqk3g2yxRsGE7QJ1wQxsN0CcvRncBXIrDu5MHWR8U3XGbzuUgVi35kUUxvl/ND5bWZ299F9bFIZ0Qj",
+	"iRY6xRjeTevsIScOll/g/C09XoE0zkr0CnwUc51fP7YWi0VLT9jK0oRxPXS0OwF95FkLo8aJi7g5xAmA",
+	"DN6Ot2Fu3qcFfVrQ+PPoD08kCVxABJoG6y3DYxOvPjopesdk2yuWAshwnkWxurxndR7GP3GGyiq4pGml",
+	"OY0KHoUOliqlcdImrx2XF/TnwucI26nkBfOHZ4wtHwC/NamzR/De9wqLND7TGB9NjRyRpi2+l+8pt9S3",
+	"0Yy3wwuPoumEqb3CMrS25Q28Xqf3tNXttnrPbjung+7JoNP7RX+13jmuc0/nvPt17+L4m/7lyYun3z77",
+	"7vT75z/oWzxP9dpVjBexCoU6ezsSA+M8jQ1Rc7f2qgY6XUEMjE/wZXeKnllL26jqclUAO/eeqngBrXpF",
+	"VY6lbq1FE8MsY8006HzOOKBN2RWqONeVuddOoPEUnK3OrPnYug9ypjVbdwKNKSt+7VUX3BIyVad8a71e",
+	"I7DKaBhkMw0/g3QYS5EH7rRTNk9o6PzgYCX8HbGEwd+ANEV//BMlJPSEs0CqDrQCKhffa73v/9Yy2ljr",
+	"6hvHC99YQ/QOwU8zP7DyIdXdoBVMKa5U3QriqJgVLK2gsUIolzWiHuDsuboKuKWrR8i4g4z6MEMxm+l5",
+	"yzRp3fXOMUgfABheaifPicBmCDje1GWok0YQJnEAUgHab2YzyiOSxHy9C2EtlanzSi3Myu888CM0+yjf",
+	"ad/1NCyuhXvAfpVmlRDwfT63GP3KQgVOLLpd7spQc78gMkNL1bm3KQxdwdQK/9jmmGSc8K1TXAKukHqq",
+	"p/1VMmwGqzs5MNOhGxhplFx4fBKAZ4d8130fNH3jQF+4wmoxGXQWQhUBQlc+xfLKVxAq38oOMIsrQ2/a",
+	"/DbsQFgU89cd6XeMJmpaF9WnxSD2JLczls8sD04Ud6tnYD9WxwzEXUAW+hJPYdalS4bFXZlYirut+ys4",
+	"38q2ri9/vDi/gGjKTRE715c/kuDi8ub26sXVxfntZUBGiUBnH6qIjCfmURyjSsn59dUTSRwNAUInAp4l",
+	"Cd52bniL645/cnL81Pd0GzSqorPvCpLoFdeu9xxWGSax1mtc7aQhoAlNEq2AJIlYsIiMlmDsCac05k1n",
+	"eVqqU0SJCYPwDoysyjWWw9f8A1vW3za9aBPfCipS4/qHi9ek6xP491Sv7PXlBek2LQVFNS7Io32D0uov",
+	"UeFikb6CqSEihyzZiOSrYObGLQkjA/snz4hRBAjqR7JZmA4CrWxgUFowk5PAkBWZh0SY85JDnjIa1euD",
+	"YjxmPNK3GonkwrI3y9A1gzOOt5WwkC8e1H99D+oVBQJOtIqWTowNoqduBi9F5Lvb22sTxFGWlTudOtnY",
+	"okm9YAzhXwUbMtHbsFQfSNuciXnC1vK9R4f4ys21GFhHzxlXKVpham+WXr5l5r5RvlKpSK9jJJPZgFB7",
+	"/7WYMNQYt5REzmiSkMWUKma9iOzlbJgr/UGgABqQUGRcWVdXqZptcm7mh7AIkQ65uSTgmm7dZXonxu0H",
+	"nasUkVORKtDSY0lo4Vha6kR+iL9GorBTzIwjudWpg6WdbIhOrgBWliArCyqXMHqvNd1MnRHjYobaLNC4",
+	"WA25aSGFhkymqjGbvc3Bli5NqI9X1eJnjXqE7ilb4+RrpTg52eF6mhPGGyr1uVOZH+E/8fZsUy3N9yey",
+	"omT6RAnwM3XcTPMHbfQ33VfFXCce3pZpGlC6XQibIcc1eSn0RSLGKGrR4U7vRYwtcy8vfy1Fr5pSVid7",
+	"c3Ol7zn4369OMyBBHVMISoIbRucNeVDhFVo/cZ979N+567v+I3c01X/MmJqKqKV/ozh24A95UHGD0C1t",
+	"oIT+f40TF/xc9SGEseoto7hMx9q/Mq4V3vUH9+ETBrVOzma39tV9JSJ2F+a6TXOwxl/AHL+IRDQ80kdm",
+	"jHe+Tr3AEMRzTBRTxYULoy1ASLHLPE3w/NO+Fs9TGmLkcGlzTs6ZfUJ67You0Ag1+MOjEcKcJteOlDGm",
+	"iWSrAS6cLYw9p53HtsQRmKBX435B6p3RJVinRwwixyvaYSWRzusp5ZMpjddnxZHTdSls5HQ1hc2q6FRk",
+	"CNpikDdK1oNNIrRLpOk3uuVDOaPQTv2w7YObaGjr8rQ+9VBNRbTLbIiMDxUQ79LzlW754BchRjtHIFfy",
+	"Fm2H/bmFfsED9on0dbIg7XcA5il4e5c3Ny91e5MiaZceb19DnwqBKetGpdPE1aynKt8YxKwnKs6vpKH1",
+	"ZgFybGc7SalPk+WmP3HYa5WwfJODvUo7pnoBIOCC4tzt9o6bWiyknFxdExpFWmpBVX7oDb2ynaRYZX2G",
+	"ri3JWfJEBnwsbpic163P2KkbEVWUhGAkbfqEfaShSpZaOHNEuKA8nPEpBimue2xEXh9V+CHXZPD71z+9",
+	"gpdE2TYTRTY3iWQ8wnQ93WNrHjgjEAclmSK3L18b5SCWxsiRO5EOef4V30McCxP6Mcv1mdNWLQVf0qf9",
+	"k9KnbWRTlYxm9Sa+/AWhMECeWWwAVQqRSaRkCsKgvlNbTWDRrgTmUelImXtWtCghFMGPJOMRS8liGlsv",
+	"f5ziiUTdwPEAwLsB2TXk1KSxQRrzKKTFZdqrh+WaNsXYNVtuPCC844ZEmHYxZkCSOx1eVTDYUfTcVcpc",
+	"N1+d2ojEksSRXyclmsQxh2V/qSRxWbcqK+PUA0F/9UnG498ythqVfeZ4BI1s3rKKZaBMdraB6hHkp1U8",
+	"uzh3CUJDNvPcf49JEh5BHKtajKxUIFItB6y/1bcXB13qWiq+9U4bqa4eX86vr8APrlFyjasg8E4sYus6",
+	"cvmyfiULNpIivGMK17MAO9tCyuZacGxlRv4Oie72EmBLWrMMNwi0r7be0gFJxIKlrZBKZlNq+SSKJ7GS",
+	"+MjSCnwiFU1VbC3U1DSE78YoiR+G3HwRKY7hEysol1TvNnmzH22oGCI2Uof1OXvWW+68tQLutU0+uJda",
+	"D9LpjKUTMIiGU5TQnx0/fwpUxKbjGOSvVwkbK6KlSn0HM2727VvyEiaMplIDOJdPNT9bmpRx4C9GjN+M",
+	"yZegBHgMc7YilubyWQ+MqzF3N9T9ouF/0fD/fBr+GgJ3Y1zF9ruft1NGxlmSgPVNQ4u5l5I0gus3t0Gz",
+	"TV6gHpjfTUXvwNcoTm3GSzlwdOshR+IhfWKStgX6a3fo5W4u8IMRYOFnILGFjulonw1k2YInyyG3uudU",
+	"JEBuV3RPTTMNtWyuXPit6mG9rmfJxPE+WtoXC+EX+vGvayF8bY+h+pAvwC6fGZddy90Dc9UD0hDcFXOa",
+	"mLEX0lMGri9WYVgxuStLnlnF17K04nsfW3qE1j1NwUamh3JWfJ33c380ExSb2/A6mCcmTeIxC5dhYpNY",
+	"+oTaF1TwmcmNeoMhD4ZeR9NGpikzn/iWGhLGtU4UwQ89/UMUy+KXY/1LzIlGEMU45aGVYQyQtEzd9Xyv",
+	"V6S8tBDq7gUb2MElrs4rg+ESl1j59RuzzsrPPxYr1cvBCb8pgAhA7XgDr5irq//K5+h5A88Z+xgeRF0A",
+	"OLljNUrXnlHZVy4PN3pz89K8iWNK9liSQJNLTMILJD14BE1rp1cyvJCbVv9EVnUws+xgIXHFCymD5naz",
+	"9qfrZSYNbZ1pGx2QgSgPCmacMhoFpAFJtTHZB41s7rWmX7QDV+WANNBx3Td82x9ydGyv65Lz+YZkDAa3",
+	"puwZVSyNaaJbw7LkgEazmAekMaM8T7cofXSIq8acNMtXy91KThzNip2/zXKsr7OZss7nPh9qh1sJ4EZE",
+	"kTfYy/3prVmE+9vrfCHwK+SYlee4GJtzdu0BPpFkxhSNqKKYAMzNOAtRQOB7NKep0gJiXH1sNUUgPoBj",
+	"e+743rntPB8cdwadzi/epjAcDOqUee9nrU6v1T0t9a7Ew6xJdptQqT5kcmUl4ILf6Q664ILPhYJ4ESqn",
+	"I0FTDd15ysbxR31Wk+jD8fiH53DEEGAKQxl7Pjhor2DH+1VRz4HH2ggCE7NApa2hsSZ+oAzG3eIH9g+u",
+	"wdWMWCL4RBIldo6tcU9vy16lEnNJFiK9i/nkrOS0rPFrZf91iFC7/63GxXhrtuU90yqvzFBGvR0OXXfQ",
+	"clJEGhiNE+UmIsFDRiiZxTxTrLkDoOqw/DBA4d2o9c9Ubmj2WFRW4d6mlVHt9ao7AnSDLExi1rjskiDw",
+	"AEtZKCZc46upIlAxlBc3t8ZWX1zlHY7GNHds2jFG72I8ZPtg6FoCUgcH/OasZJJSrmQl0q5MeHb0vMwV",
+	"obLTZV0gTzWCx5xcvnSDIb5L4ko0oHITSrCvUyeAMX2CzxBiArkCYynCDN08DTwhEkEPL0xGwQrrqmEG",
+	"O5P5Q0kfGkGPj4+f+9bwO85UlrJmm7w0NhZf4xuyXTPN4eTx89zyrc+t/2xsLyXln8Xc/NGt3APfw/c5",
+	"81lf3ZUoH9zJFvwFHkOT5KcxxChsWiOKYw/+HxWMUutLtxh6iNACqmgrr8ipWHBEesAmcJvHhPv1JHL2",
+	"c+/jfz8bveqHN6fq793F5dPsqiOuT+jr4+jF88l3vV9/eJb8sj24C1e7CpX3G66qI2pq6d3H9QqovlSt",
+	"dfDZpEwU5w6RKbHno0uQvj35vc8IUwGwMEtjtXwNGuImTDrn8MZobjjSnqCUHcbW9UHHoxFNzQ31K45K",
+	"Gud+mjN+fn015HlJs/JYA6K30263rZ5a+Wrrm5lGptyShKTDyyE3ROL//Z//W1EtV1TIGgVxRQvUw8BD",
+	"HQ2nQ+4kz4ZwqCK1NtBdFsk2Od8pA01BLoN+pxucDXk5HY91k3JmgKbHxk+qtopWCVDFRaTzGGyvDxB+",
+	"MBY2YwfF6gClKjURmk1ozFkqVyzXk1hNs1E7FDNjGojsv95Kogg7nljwUhr1kkebNA96N7lDrVomjISJ",
+	"yCIyT6jSrEnD1DwuwK1nQ/5DNmIpZ4rJ3G4DFTtMDxKxeSKWWiUZAIHQ6Gtc+kgjyNJE45b+UFhLzOch",
+	"bwRgI9UtYNmFj48suQPo7ujaw6Mt3gB60MLGDlhm7b12IYVl0L5+4O/m5aNI1OhaLVAVUGKIqdjyrTYC",
+	"x3oNHvNOcGIRPemDm9/15Y/N9pAP+b/9mxMGKGZzquJRnMRqOeTBt5e3pCbeBFytF3HK8g4JphB0R+JS",
+	"JOyJJEPvWw1nLJumjz1JIKHckBtkGHoDQpF6wBMwsFrwUqr4NxJkGrIIbCz5OprbaR0dh9x4Op5bVzUT",
+	"8w/KUb5QLWfJ4vUYbRpGzhBMriF8Q24jrOUK7atx1rR1HM/WkTUsn4aVGaGAmgbxkLuFqexhvZ2ylOXu",
+	"m5BodoQOBBBqZacc8lYZadyKdaYIg7Fy5S9ksNEV6xmg4pkpCwZv50NOigy1IYvvmXQVT5DUpiljztOc",
+	"8SRDLCini3fievXAxZ96yWwlkFZvDELDjLPputRDQREau08oLOwNo2HBFumTeZLJUkQsVEGrCdxrk1eC",
+	"qJSGbETDO+kDyGC9F8ZoabwNfHRzaKGbg14LGjHPyB1bSgaVX+FxgEe2sh0xCc+xNCGWsAVomSKOGCFd",
+	"zn9OGsedfhP3WmSBbfS7vSaRQl9Rm5OYRbHSAMWDkXHCuEqWenxxz1LMEoE71scPWzLsVx8BIEjkW/eJ",
+	"KUVXKGR/ePBa4RqxQltGZMKBY4m2VXBZARTH4x3yS2iFkWpWTIXSCxoSRV6kDTjQtgfOfstoIvNAVIiY",
+	"VJm+kIAFKZQUK0LfyjTC4ANyJCc8D67Ur1gZAemHtFU/20MOBfLIjNGcE+5SOkguuaIffVMsiPFs5ps0",
+	"Cr4tTeUPeblMUPOMBP1ez04Wu2nG2KYsY/kLBzX+QyCe1aYbwx3na5/TVOqzBY/S8ifcFijTbuoByoe8",
+	"kpsMGRCecn6+lixQXk0gY0huwy0i4NsYTWKiNu1TfhKHjEvmiDrncxpOWavX7qxIOIvFok3hc1ukkyPT",
+	"Vx69vLq4fPX6EvoUoXu5kKPFxJsah32gzlKlS82WPd+7Z6lE8ajb7uBQhql6A++43Wkfe+B0NQVx/AjT",
+	"Tfyu/z9hdSkWIMWFJEFPIxhanLA0J8SyQZbWOWh8+ZkokRlXRpvLte0mWrnS6s23TJn0GpUqbL1OZ0O6",
+	"t7o0b+KunN/tzdzN5VbKxrF7ejKzuDXZycqb91xVxxu8e+87q3kZ3zOu20LOEEgyMwFFy8zwXnd2xR4g",
+	"T2uP4yXUUSq75D0xNA3TRkkfckRJhRbMgSF/Nvt7lTmgjRdDNpAxIBE1hTlBNsFO5sVME1W/4HE0VFhX",
+	"CcQR4MbxjDnxGjW5vLanUcsTfDEypqFazfTVHvJrmhfDsVV2gfs4ZXbPyvXN9XlZEetlzO/yUrGaMtiM",
+	"9vmjYUlLw3texmF9FkVaOemVq0WvsbQUTY6wqPCDv7VhUTz34f0nXxdEkjVFCk2VCMx9m5soSxVt3m3I",
+	"auc46/xrJ7irg8E+bsHoLbQdRt1aGDn52BwYdWlvdBz2oxP2dPyMnj4qjDqD/smeMHpfJrYVrrKWXrV3",
+	"TdvgJHRcfUFYrSy1cUInUa+mC9uS80IbmKSP16+ucX5Nj5zCotClu71LKdcxdDre3qmoDKd79J5v71FN",
+	"Y/7geye77Khcug167bC+mkT8gCM5GbqpcX9wOCacIbrvWGtvqzBclv0cqlzVJq9Yx1dvQFut4azWpETl",
+	"qt3AJ5pZpZihoJQ1DTjKW2Ngq6RMM/l4tb5plHfHernOgEEc+wWwVagDD818w6v1rUELJahzGF1pfVXr",
+	"gysp14pTEoexMjq1Fmhvjeq3VnUmDXxzLMdqTVkKj8KuXUhz5CF3bEPA67eZBuoCN4f8hVFOG4X1Krdc",
+	"Bb8FTcJpmopFrrnuWIM/VgMsDQ858DC3DeX2gK1JzCjJ+ROBSuk9S0CcMFQBzcEoVmihBPJKuGXpUXaG",
+	"3Go4c8pmNDZhb8HfWrdC0aR1ITKugkK+4hkk5RPjHBO1LDTkRRYUo7S3yTWuMZZGs29p0TsiDTzGn168",
+	"eH152/S1Nk7JgiZ3RE1TkU2mgCu4JMmYHPKSxAiiF5R8Y5HtYc3GMIrFYnwr0STWbBX0d5TuzBPJkIvU",
+	"SJmREboMcUDERVdFoc8MTA2mRk6syIiGdxrYVauDEmTCFAmOO33ySihii7oF+oboRRgV2ZEba0S9khF/",
+	"nah3k+e/2U/MKxUi30Hac0ur79AcC/zv0PAQcXN746uxPg4s0/QI0qm+uJV6GAthUd/X+Mk1saWVN4wV",
+	"ilGWV9eEeX/N4l81buwY5T36db8obzN8Jci7M3pOw17Ub52Oj1mrH3Zp63n0jLV646ejE9oPj6Ned73j",
+	"/+jXRwnyXtlKbfhAudXGIO9KUxPkvUOEvQG4X/En/quE2aOL9uYDOK4cQLfT7rSP291nnyu4fqPoXTiL",
+	"yw3yy65SeCXJxA6SeGn+QqoyDzEb1nNQIU1/D4He90pMeFunv0FbbAr7PO70twvBbuHRLwrEIysQm2Vn",
+	"R5WwvHydMrHqYCVkjdaATy2yiEzbUHXW+C9DAoAZvTP2cjelVJ4WAERHp4q6Lfxg4vWd+mmOs2yj33mO",
+	"ItcilqwJSW0VPuwsC6l/yItifVWeeQaPKiAxF6J+3tzJX6AEmdJ7qJlSFPsY8ju2JKHg43iS6TtslISV",
+	"R7XmZhnM+t6DVLzyPqgEKWkxslknruG53NhazMZMYisE7iGOjLOkUigHHxBQgxoZMdh9+nRtz4bXfZut",
+	"MLsR02DWO8nmtaxuUmV1FdaWj7meUU3qGZXlSp0asWCyU+6Xye7saVLHnh5MAstq2XabaxHQwibR5MnS",
+	"BennTp+2+wtBKavcQ9kFDXz1VmTh7p7IFxbee3ULsU3NSrx9l14w7U1MuhoIcCgXFmFefGIjJ7bt/uzm",
+	"tc7p9h6V2qbQbQememFyT0KH7g4rq1YKh34nu4ChptYSsP7eLp1Xi5H9RcWG8ygi1BUVDpAUMABrnd3x",
+	"6I+czz8gZ4ACKSsCxTfweyFQtB1nCp8E/W7PPHL1e6cBGTFkw+CwATHxu7DWOoaJ8+YMcz8Dx9V4rfrf",
+	"36R/YMkZYw36kwvDO4r2L0SGjor97g5XqKbsO9yg0/265rW4/6LXD5Hv0W6gv9nCLzjLL5ebzWE3f8bm",
+	"qgF7yHewYJdc2jb5s2mlBfzZhryR+wSlzuuEm11NCZDuM8lSMD+XHPW4wDzrthrRmFBuPOoctQHyqPc7",
+	"/ZIrYTwmscrLNoPxFygL3t2q78w6m22NuRZ2CNZaLGER8yEvFw2nxlFLCdCS0PyMP+UIT5MDzbjfMnUw",
+	"jXtUMyeu9J8r2R0szf0L2jr2Ju9/UeOIJn6fRmULi8he98cgZgSXZ25TdlWsKcarEQofWP3PSftjcptt",
+	"SN01INRWscpzAsVyyHOP67Nqvi5iYyONSt+w+ryxLpxtTOI15E4WL/JK8FZ5OOlkSjMTN/qdTrPEeThj",
+	"UW7xKZs6IIU4JCyE9er12xeP2PhD5UVBR+iTmLoZc/Fh06zRcba6Y3PVJhUjE13alOWmHgXW3JKl/kB4",
+	"H18m3WDuwZPbZvF5A25DjyLA7mIrclyqa0vPImKPKpVnEcHRwyGJqcxfl917sGo/+hqMRSlTIOStfeUg",
+	"DZFETbj0JltLeXaTviS/T7Vekr39TSCYgG8nC8i+bBIA/E+3gKA3HHoBqHD6SXzzX4kHHmgC+QTN6K9n",
+	"DPlfpsq9Mf6jrpBBGlWO3fwk7W6e1Wp3hiszxz7vCA9t8pOpCGjZ7qakgaSBmYv8Id8xUWAT3Xgctp6P",
+	"X5RBBE8YZORaXRvyUWZ4rZu+fr0XFHkh0jo9siyzDPk6mSDnN4ajV0O2tFhg/IPAGQrSEaGD9beXt5DC",
+	"cMitjAAeOblglcslEdPaILig5UMXT2JWHpLMSBIlEWQlrSwpVOA4YlxpVSIPx5RktIQwvOYAolD0piHy",
+	"piqZkUa/13OfxvTMr5mBBWqtZJyKmVZNYaNGczVaqRSohVI3ismIJfYlrygJN+RjGicGbCAcOZXmzbuP",
+	"iXnKA54U41pTN89rkMzXgHTIg5a9Fq143JrhkqiNygCZSwnUkJ3SB/nqP/9jm7l6/zDZq16fztOMFsTo",
+	"2jzP5W+zYFPIXUxsEIT1lswr/Vblr8fxVTkwx+eqq886t5J/XPGGfeUsmwT2s8iI5uj/PEKiWdDM1H76",
+	"Iip+ERW/iIp1zv5wTT7Xwxsa5HeIozOWe1s6YtVzpxwu4ufpNSiG2sdGypBDHvMwySIb17+aGKfIWJg/",
+	"ICDZsFFWZ1AUcBx/DFx5hw65ySaFIW9JfOdmsUV/p4bxcvdLPu6+8UhvfkKIGwZf/0Wi24pjL/uVjIRQ",
+	"UqV0TmCz5lQwTYAWc1sghgvOyo7D/9vzR24EQecRkhvVxo5t27Cd12y4crbVbdPT7i/7bHv/pKpbHG4B",
+	"1WzkyIHRbtYffyf3WpNP9kuY25+T82miuhpopiyZtQzQ0N0d4922u6iWcmut9VDNn3djZI8YohXPmJP8",
+	"0vCjgqlBprcBmhVIrLQuayLHd8x9eBh3wr3h1fg07ZFGP/FkuRoUbRkD7gZfr3P6arKOQMwVJ887JKLL",
+	"kv64CwPYJ8/j7qqLm73yc/smuhDDarklqLkA+XPy0z9p7rx9DzrayA5cP84zc7cg6VE1uaHv5m3kYlFl",
+	"HF8cOb/4Zf6DGOWFyTuSE5LDWGOtZnj0h81lsNEh8waue8E+16uJAzQhc7EggpukzCkbQ/o8YwzudDUb",
+	"gyExMIPQRNOKZSVlo8zCkLEI34dXcz0dwipxHwWr3MVLM88faVbX/uLE8yewmuij+OQrsYOP5DZ89x1X",
+	"lEp63MNQ9Fum1uDnQUaALcLcn18s+cep+XuKGxvlDLdkxxd68SeJiKyezKdomXsZAWF08PrTTBh43e6p",
+	"5kyieptELn/0pGRuK5rGnFAtr6aKRIxGScxN6rHgpHMcDHn+6GuetbU4RkY0oTxkqalDr1I6Hsdhnowk",
+	"ZUBdbMoyyvFdVuu161yKaRRzJqX3CI9ZNKqooTfw0+fOaJcDGdg9Dacal9qfjIdrkuLlENuQFa/cPSfq",
+	"794/6KHgpRxRsLyZv4ssLfzgIUczvMSBcSP374Dyy05EawC+5mnGA3x9lzad8uDoKBEhTaZCqsFp57QT",
+	"oE99xjlGcOKLvf5HVrJrUkUCK3e2l3SW4Dv7kBe/QtpQRNjXCzqZsJS8ucKOkQjlUWCSyQZmv3lG2FhJ",
+	"lowRH/HV9g9Mn/kwODr6Qy/2AVAmjfVZAGpNc/MQMq6BV96YV4cW07xWdUOkNn81ZnnV+okLwiSWCh5S",
+	"eNuzSMnKE2qArkxjCpzhfbcHJ7VMMWLTGAz0ty9ftxRLZzGnyuTr+Lh0i/KZgWEkwJ33OUbVV2avpggf",
+	"gMhTk/JbX4V2kf7cPko9+CvEy2avl21yScOpU7KIlEsLmhy1GDyBlNaZwdDj1QmAw6Y0TrRM5qS0bbvJ",
+	"2SPz5FJ97DI5KG3NM+fuQTGNMl3EdgUwnBksEXn/8P8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -108,6 +108,7 @@ var kinds = map[int]struct{ slug, title string }{
 	http.StatusForbidden:             {"forbidden", "Forbidden"},
 	http.StatusNotFound:              {"not-found", "Not found"},
 	http.StatusMethodNotAllowed:      {"method-not-allowed", "Method not allowed"},
+	http.StatusRequestTimeout:        {"request-timeout", "Request timeout"},
 	http.StatusConflict:              {"conflict", "Conflict"},
 	http.StatusPreconditionFailed:    {"precondition-failed", "Precondition failed"},
 	http.StatusRequestEntityTooLarge: {"payload-too-large", "Payload too large"},

@@ -81,7 +81,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 
 var errorKinds = map[int]string{
 	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-	409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+	408: "request_timeout", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
 	422: "unprocessable", 428: "precondition_required", 429: "rate_limited", 499: "client_closed", 500: "internal", 503: "unavailable",
 }
 

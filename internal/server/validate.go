@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -123,10 +124,15 @@ func checkBody(r *http.Request) error {
 	r.Body.Close()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			return echo.ErrStatusRequestEntityTooLarge
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The server's read timeout passed while the client was still sending.
+			return problem.New(http.StatusRequestTimeout, "the request body did not arrive within the server's read timeout").
+				WithHeader("Connection", "close")
 		}
-		return problem.New(http.StatusBadRequest, "the request body could not be read")
+		return &problem.Error{Status: http.StatusBadRequest, Detail: "the request body could not be read", Cause: err}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !utf8.Valid(body) {
