@@ -85,6 +85,9 @@ type authenticator struct {
 
 	mu    sync.RWMutex
 	cache map[[sha256.Size]byte]*cachedToken // by the token's SHA-256, as an array: no allocation
+
+	// Lookups counts the token lookups that reached the database, by result.
+	Lookups struct{ Found, NotFound, Failed atomic.Int64 }
 }
 
 type cachedToken struct {
@@ -135,11 +138,14 @@ func (a *authenticator) lookup(ctx context.Context, header string, useDB bool) (
 		}
 		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(sum[:]))
 		if errors.Is(err, store.ErrNotFound) {
+			a.Lookups.NotFound.Add(1)
 			return token.Principal{}, unauthorized("the token is not valid")
 		}
 		if err != nil {
+			a.Lookups.Failed.Add(1)
 			return token.Principal{}, err
 		}
+		a.Lookups.Found.Add(1)
 		ct = &cachedToken{tok: tok, fetched: now}
 		if tok.LastUsedAt != nil {
 			ct.touched.Store(tok.LastUsedAt.Unix())

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,12 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
+	lookups := func(result string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "regiond_token_lookups_total",
+			Help: "Token lookups that reached the database, by result (found, not_found, error).", ConstLabels: prometheus.Labels{"result": result}},
+			func() float64 { return float64(n.Load()) })
+	}
+	auth := &s.auth.Lookups
 	writer, reader := s.store.DBs()
 	reg.MustRegister(m.requests, m.latency, m.errors, m.fastPath,
 		counter("regiond_list_cache_hits_total", "Region lists served from the pre-encoded cache.", func() float64 { return float64(stats.Hits.Load()) }),
@@ -65,6 +72,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		counter("regiond_list_cache_evictions_total", "Pre-encoded region lists evicted to stay within the memory budget.", func() float64 { return float64(stats.Evictions.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "regiond_list_cache_bytes", Help: "Memory held by pre-encoded region lists."},
 			func() float64 { return float64(s.cache.Bytes()) }),
+		lookups("found", &auth.Found), lookups("not_found", &auth.NotFound), lookups("error", &auth.Failed),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
