@@ -57,7 +57,9 @@ func startProcess(t *testing.T, args ...string) *process {
 		t.Fatal(err)
 	}
 	addrCh := make(chan string, 1)
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
 			line := sc.Text()
@@ -68,7 +70,10 @@ func startProcess(t *testing.T, args ...string) *process {
 			}
 		}
 	}()
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		<-scanned // Wait closes the pipe: read the log to its end first
+		p.done <- cmd.Wait()
+	}()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	select {
 	case p.addr = <-addrCh:

@@ -41,7 +41,7 @@ type ServeCmd struct {
 	ReadTimeout       time.Duration `default:"30s" help:"Time to read a whole request."`
 	WriteTimeout      time.Duration `default:"60s" help:"Time to write a response (a streamed large list extends its own)."`
 	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
-	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
+	ShutdownDelay     time.Duration `default:"5s" help:"On SIGTERM, keep serving this long with /readyz failing and every response closing its connection, so that load balancers stop sending and clients move elsewhere first; longer than a load balancer takes to see /readyz fail."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
 
 	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
@@ -196,8 +196,9 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		return err
 	case <-ctx.Done():
 	}
-	// Graceful shutdown: fail readiness first so load balancers stop sending, then stop accepting
-	// and let in-flight requests finish within the drain timeout.
+	// Graceful shutdown: fail readiness and close each connection after its next response, so that
+	// load balancers stop sending and clients move elsewhere; then stop accepting, close the idle
+	// connections and let in-flight requests finish within the drain timeout.
 	log.Info("shutting down", "shutdown_delay", c.ShutdownDelay.String(), "drain_timeout", c.DrainTimeout.String())
 	srv.SetDraining()
 	time.Sleep(c.ShutdownDelay)

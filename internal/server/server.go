@@ -115,7 +115,8 @@ type Server struct {
 // served.
 func (s *Server) Polled() bool { return s.cache.Fresh() }
 
-// SetDraining makes /readyz fail from now on: the process is about to stop.
+// SetDraining makes /readyz fail from now on, and every response close its connection: the
+// process is about to stop.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
 var _ api.StrictServerInterface = (*Server)(nil)
