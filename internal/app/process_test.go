@@ -57,8 +57,11 @@ func startProcess(t *testing.T, args ...string) *process {
 		t.Fatal(err)
 	}
 	addrCh := make(chan string, 1)
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		sc := bufio.NewScanner(pipe)
+		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			p.stderr.Write([]byte(line + "\n"))
@@ -68,7 +71,8 @@ func startProcess(t *testing.T, args ...string) *process {
 			}
 		}
 	}()
-	go func() { p.done <- cmd.Wait() }()
+	// Wait closes the pipe: read it to the end first, or the last log lines are lost.
+	go func() { <-drained; p.done <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	select {
 	case p.addr = <-addrCh:
