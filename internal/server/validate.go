@@ -132,7 +132,7 @@ func checkBody(r *http.Request) error {
 			return problem.New(http.StatusRequestTimeout, "the request body did not arrive within the server's read timeout").
 				WithHeader("Connection", "close")
 		}
-		return &problem.Error{Status: http.StatusBadRequest, Detail: "the request body could not be read", Cause: err}
+		return problem.New(http.StatusBadRequest, "the request body could not be read")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if !utf8.Valid(body) {
