@@ -259,6 +259,16 @@ func TestDeploymentEnvironment(t *testing.T) {
 	if s.CacheStaleness < 10*time.Millisecond {
 		t.Errorf("cache staleness %v", s.CacheStaleness)
 	}
+	// A load balancer probing /readyz as the kubelet does sees a shutting-down replica (which
+	// answers 503 at once) go within periodSeconds x failureThreshold; the delay must outlast that
+	// by a period at least, or connections still arrive after the listener closes.
+	if rp := c.ReadinessProbe; rp != nil {
+		period := time.Duration(rp.PeriodSeconds) * time.Second
+		if seen := period * time.Duration(rp.FailureThreshold); s.ShutdownDelay < seen+period {
+			t.Errorf("shutdown delay %v: a load balancer probing /readyz every %v may send to a stopping replica for %v; want a delay of at least %v",
+				s.ShutdownDelay, period, seen, seen+period)
+		}
+	}
 	grace := time.Duration(deref(m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds)) * time.Second
 	if grace <= s.ShutdownDelay+s.DrainTimeout {
 		t.Errorf("terminationGracePeriodSeconds %v must exceed shutdown delay %v + drain timeout %v, or the kubelet kills in-flight requests",

@@ -245,8 +245,17 @@ type Problem struct {
 	// Example: region_name: string doesn't match the regular expression "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 	Detail string `json:"detail"`
 
-	// Errors One entry for each offending field or parameter.
+	// Errors One entry for each offending field or parameter, the first 20 of them: an error body
+	// stays small whatever the request (`errors_omitted` counts the rest). A field name or
+	// message longer than 256 bytes is cut short, as is a `detail` longer than 2 KiB.
 	Errors *[]FieldError `json:"errors,omitempty"`
+
+	// ErrorsOmitted How many offending fields or parameters `errors` leaves out; present only when it
+	// leaves some out.
+	//
+	//
+	// Example: 12
+	ErrorsOmitted *int `json:"errors_omitted,omitempty"`
 
 	// Instance The path of the request that failed.
 	//
@@ -275,8 +284,9 @@ type Problem struct {
 
 	// Type A URI naming the kind of problem: `urn:regiond:problem:` followed by one of
 	// `invalid-request`, `unauthorized`, `forbidden`, `not-found`, `method-not-allowed`,
-	// `conflict`, `precondition-failed`, `payload-too-large`, `unsupported-media-type`,
-	// `unprocessable`, `precondition-required`, `rate-limited`, `internal`, `unavailable`.
+	// `request-timeout`, `conflict`, `precondition-failed`, `payload-too-large`,
+	// `unsupported-media-type`, `unprocessable`, `precondition-required`, `rate-limited`,
+	// `internal`, `unavailable`.
 	//
 	//
 	// Example: urn:regiond:problem:invalid-request
@@ -788,6 +798,12 @@ type PreconditionFailed = Problem
 // Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type PreconditionRequired = Problem
 
+// RequestTimeout An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
+// read. `errors` names each offending field when the request was invalid.
+//
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+type RequestTimeout = Problem
+
 // ServiceUnavailable An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
@@ -837,7 +853,8 @@ type ListRegionsParams struct {
 	// Scope Only regions with this scope.
 	Scope *ScopeFilter `form:"scope,omitempty" json:"scope,omitempty"`
 
-	// Q Only regions whose `region_name` or `region_alias` contains this text (case-insensitive for ASCII letters).
+	// Q Only regions whose `region_name` or `region_alias` contains this text (case-insensitive
+	// for ASCII letters). UTF-8 text without NUL, as every text parameter: anything else is `400`.
 	Q *Query `form:"q,omitempty" json:"q,omitempty"`
 
 	// Limit The page size (1 to 1000). Giving `limit` or `page_token` pages the list; without both, a
@@ -2893,6 +2910,8 @@ type CreateRegionResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -2935,6 +2954,11 @@ func (r CreateRegionResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CreateRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
@@ -3278,6 +3302,8 @@ type UpdateRegionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -3327,6 +3353,11 @@ func (r UpdateRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateRegionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r UpdateRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -3432,6 +3463,8 @@ type ReplaceRegionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
@@ -3481,6 +3514,11 @@ func (r ReplaceRegionResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ReplaceRegionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r ReplaceRegionResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
@@ -3694,6 +3732,8 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *RequestTimeout
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -3734,6 +3774,11 @@ func (r CreateTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateTokenResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r CreateTokenResponse) GetApplicationproblemJSON408() *RequestTimeout {
+	return r.ApplicationproblemJSON408
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -4737,6 +4782,13 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5146,6 +5198,13 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5305,6 +5364,13 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
 		var dest PreconditionFailed
@@ -5569,6 +5635,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
@@ -6377,6 +6450,8 @@ type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 
 type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
 
+type RequestTimeoutApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -6808,6 +6883,22 @@ func (response CreateRegion403ApplicationProblemPlusJSONResponse) VisitCreateReg
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRegion408ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7369,6 +7460,22 @@ func (response UpdateRegion404ApplicationProblemPlusJSONResponse) VisitUpdateReg
 	return err
 }
 
+type UpdateRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateRegion408ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateRegion412ApplicationProblemPlusJSONResponse struct {
 	PreconditionFailedApplicationProblemPlusJSONResponse
 }
@@ -7604,6 +7711,22 @@ func (response ReplaceRegion404ApplicationProblemPlusJSONResponse) VisitReplaceR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceRegion408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response ReplaceRegion408ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7958,6 +8081,22 @@ func (response CreateToken403ApplicationProblemPlusJSONResponse) VisitCreateToke
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateToken408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken408ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8857,195 +8996,200 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37ctvGkverTGG3yuQuSJEU5QtVqS3FkRMljqPI8vqcmN5gCAxJROAMgxmIZlKq+h7ie8LvSb6a7hlg",
-	"cOFNls9xzvovWwQw156+Tfev//RCsVgKzriS3uhPj32gi2XC4P9XbBYLrv8ns8WCpmtv5J2RFH71iWSM",
-	"k8maUKLEDeNkFau5yBQJ8AU5kixMmZKB53u3NMmYbihkqfp1GifMG/EsSXwvYjL0Rt53lM/+mIuMLFMR",
-	"ZaGKBSdhkknFUs/35kotI7GgMfdGHl0uZWf+R9eMtBuKhed7N2xdahcH8StNYiqd9r38SRx5I284GbCn",
-	"02PaeRb2o86QnUw7T+mTSedxeBIN2fF0QPuT4hNOF8wbeSmN+UTwqDP/w/M9GYql/nWZxrdUMf2LTH4N",
-	"6a96qnY0UlGV6XH0Pd9TYTEZFS7rc8nSxBvBpOXo6Ag7r7w1ejocHnu+t5L48kpufvVx73HPu7u78705",
-	"oxFLYW/Pr+lM/6vXP42XCjbaOyNSpYLPCOMqVmui6IyIKVHzWJKULVMmGVdUv9z1fEsr3sgbe+nx2IPV",
-	"mLMF1Q2rNSyLVGnMZ57u/WXMb+pdXmKjZDWPE0YWImVkSWdM96fXaESCcdbrHYdvrl7iUBjh7IOCl+AJ",
-	"OyUpS74ae/rnsReQ1tWL5+Tp4OnTdmWQ0M6RWDJOl/HRbd+sl/yvJF7E6qt+r6dfGTzWTf8KRP0VW38/",
-	"uPhNfJj+3KWTsKm/XZMWIVXmFJUnfj1nxJlUmDKqWERSJkWWhqw89oZRH+1JvNtGd8VUuj6b6lNWG99r",
-	"FgoeSaIEWdFYkQmb6s1R6TrmM0JnNC4TQd/tahHzeJEtvFHPt93GXLEZS6Hft2/fnmVqrqks1IemcXFo",
-	"8YZmB9A4g7WSLL1lKWEflixUEjf8Wb/f84n+3+MnJ73K1n/NaMpSkjKaLL4am/McjT2fsDQV6VdjL+a3",
-	"NIkj3Padu/qWplz/v75oYsHUXC8Q7ClNEpYSORdZEpEbLlaETjSP1A9xECRWZJUKxXwiOCN4QsmSpWSF",
-	"ffgk5vr9MZ+KdEEV+SGbsJQzxSTJJDOzfzI4HhLJkHGedE/aIxIMnj0jHTL2FJ6LLtGLukpjxYjMwpCx",
-	"iEVdci0iuh5zPSLToyQ0ZWagmonFU9gkqQcSOMwtICIlQc7RA6LmVJE5vWV6Z+KURUSkY64b40IRWF+y",
-	"Zmqkp7OGTqQS+jWaJLivdMFISyxZSpVIJUmFooqVB5FQxdK2TyaZGnNKwiTW3COTZs0XZBUnCZnSOOmS",
-	"n3iyNpsgyWouyIKutdyCzq5fvibTmCWRJK2azGqP+YzBPi1O4W1Yt0eS0CyKFWG3utOUhSLVJ0R3q4To",
-	"jnmJ6uwG5Es0QqoopkOev/rKMG05L1aNk0Fv8LjT63d6g+ve8ag3HPVOftlJlX+7Foomz0XGVZ0yvxMr",
-	"sqB8TWLFFpIsqArnMJxpnCiWSp/QMBVSwmYABy4doYHbNVIinunHQ8/fftzvfG9JU7pgysiei+mPuvfm",
-	"Ux9oyRRYrlgWOrh8c8pnjMSSTKjE1WppQvyPoN0lF1P3bOGr0ZjLmIfMN49+z5hUQCESlBYSDPuDgFAe",
-	"aTqFwxtL2HDFeHVPc0kH4huPq+d7RjW4mHZwaiVeSD+8ZHym5t5ocPLYb9i4i+krwdmGRfmJM33QQDLi",
-	"4kiXucwFULBZgVMST4GRxJKEWZoyrnDalMsVS/XPwXFvGODEuSATEa27h81Qj3X7NPu9wdBv1AAWsWre",
-	"dk1xRMZ/MNLqa5HT7/V67S75Nr7V+xGAhEaGU0jnwGgKen5JLNVproNOhJr7hI65IQT9lIAOo7KUs0gz",
-	"g4Rp5qc1V73zeK71e4b9JSu6ltBBRFr9Xk+ruhGb0ixR7QpR9Hs9s1q/ZyxdF4sFo/Y2nZzjgT459AOe",
-	"HD1h5yD1G+XmJZ0xGHPzIool/T1jeuOlSMk0FQtYm2XKbmOR4WweSRJoTWxEUB/qdrvNahTufJdcwMpN",
-	"RMYjogRKCpgniC6qWUnEyFSko9wUAEGgH1HNWljk641DLU+TnVBzlhZ8R9PksNcLqkfN6l4vn38/v/hN",
-	"xOHixXKy+P52svhZ0e9EPP25+9/T/oebweL7Hv3Za96Cglo2EetJfwDrnhNvE+X+DK02nM1kbZgNCBjJ",
-	"rPkDxgISrGuKBCQUXNGYS1SqtWwmrZBK1om5ZFzGKr6F1SRnr59fXJCEKb1KFX0GLI+m6f6+aZaPh7sn",
-	"ifbeRdRMXDiNR5LEEWlR8ubNxTe49ZO1o5SdkitjHj2S5HjQmbMPJI7MmQpDttQ6rhKiMqE9dVmY8pKq",
-	"eTHjwpzTdtrvmZag3kilGduwEsePqyuxpHqNddP/8+6s8wvt/NHrPOu8/89/95pW6bU2+F4A8e4iCE3s",
-	"sM1gJJZnvMwmSRxu2EY0Kt0J/HvKpt7I+7ejwlw/wqfyCPcNxoUjBGtz/yFqeYHyVmqVTH/MZJdcsSWj",
-	"qKvm8hsoU7JbltKEtAJ8+as+2k3mr+OgvLnvwOo99t7r35aJiJjdn8apo6nszh00lj0XAb++A8Z6gd8V",
-	"ooimKV3rh1KtYRM0O9Z/A0/dRPjAPQzda0U2VpKgnkjAr1EhZSVufu31v//m2Y/HPzz578HPT69Orh+/",
-	"Hf6t//feL8/OmokYujiAhoe9vWj41w1EfKe7kUvBJTp6vqbRFapF4KMRXDFUIelymRj762iZiknCFv/5",
-	"m0Rr1vUUGeup2VVE9CRRJkxSRm+kISkcsOscAtIYajkYMUXjpDjeuokRwQmQSDDJHylHh03ZLEsoWIQp",
-	"k1J3Ovb+5x3t/PG+9a6Di/H+P96Z/7T/699BwQHbT3qjd396YAiUu9PCmUlJZ8XSPVDPd+81EUhFebjB",
-	"ttd9y9knnr51SsGCq1gB9V7gTlo1uSCeLOUjYzePDCmMzLZ37MtAWfvxrEtsAj9pEjaopeu5gvVoJxtL",
-	"EokwW2hlorWgiT7BLCLfv/7pla8NaW0FrpfMJxnX9jYnjGcLPKe+ljskEdqmtk8XbDFhqU8mNEIVFE5i",
-	"u0sCJI4AiFcSRsM5WotdzS+eCz5N4vC+xyXK8D1WPTD5A2IosHY2nm06G9Q9bRFxnJSEJimj0ZqwD1q9",
-	"PYzw92/2vlR9yMALkn1WkGy+GVtpNbRvPQyR5sytEPJlza88duPEIYwrli7TWDKgoxcincRRhPr8PQjJ",
-	"OJ+rXJdGHaGlvNHG0WOnBDoxmqjq2KEqmAv6YGBXGEMXh9UZRsaFZFSUPbf8wFaLjT4uNrpYra07Pc1f",
-	"ezh+hCsZS+PFmmSKJDQ0ogwGDf+rTPCUBLislo3ECrb9QlMBp8m5Pof3FrnYRmX3Ock4+kVZhM7N+n6f",
-	"lCQsrX9CRAjOg+hU23hzKsmEMU4SMdPWMFC8ZdBxRJ5Mn4WDSZ8No2N6Ej6e7E8Un6Jr8xTvdxqeW8o6",
-	"KUs9XMzcs2wWbqvsM+v/QPyktBTuMNBvOxHRmnCteJOQpmkM7lgcgSazYtYBmcY80qRmeU4iZhLI7pVQ",
-	"L7QZf0+KS5uuA3kuSs3jBu4yrMksso+9Vwh/4KE7yWrfCxFXBt1zIAV7GhZE9EooMoX13Uo4XKgOvvYw",
-	"lPNKEJmF8/ziyG47+gcfyarMeSXUjyKKpzHbaOjXfa4lX2NQcgIGbcfZeOr6FBuuG5vmaF47gnfu0M21",
-	"TgSNroV4SdMZuye9KudzVz7CURL6JKHjEH10Vartl2VioZLC57EkiW5bt0E56feGT0+ePCaTtWLyEKF4",
-	"WLM52fUdqWgWC5VbmO9W8lvi6x0lRAdff3itvWkuzr0d+oGQJ12mcM0Y61Ze0Dhh9+VOUtGkttWJkIpk",
-	"y0hr1MsUbm1Y1LTZg9pmuxcIBO4PrL9T61ekZV39FROlfYrPY4VXpOBcTpkCF8dD8q9PN8qCygYOlTn7",
-	"BHcnbAebWzofdMwHD0NpgZ1UUDcPmWVE5qpkRDauk8PXzFp0yStz/6MX0F4AVan0KnfQ3FOKFp+7pIr6",
-	"r73AcC6SqrQ6eFpV1s2xMi3L/GOizRPdrDwlkvEIpqyXhaxFBpN+cJr82NHktKdn2Uh7+frtT335Jw/F",
-	"6Rpm6RBlPk8fjpXL5Oc0IlxwFMSvWXobh+wNp7c0Tugkua+gy8otFFSleXJEFZ1QCTeCkVjxJnOgKurc",
-	"b5zGT5FF4BX8YVJuzxYL5dwRcGad3O+2b7774sMJt/IUUkbDue6BiBREr0zEqpGB2DnSqWIpCSDkpgMx",
-	"NwGRGGNTUZacV3bpTE4ADwz7WogfKV8bb668J0GBTlRlUddCYABBahtv4E1l9xQSfaqlLzRJ2AcMOymv",
-	"Sd+sQ0u2vQN8SPdqvWAwjgepaWpb6Et32bFr9NA+BjsJuGZwJ9klV/84OnrDaabmIo3/uLegW8RSmhip",
-	"goheCWIvY2tmYt91ShhHS+53sTzcWjdnZnhoo+RRCvs6Hu7ZfGH39QvqKa3VLsZUvPkJnFNmyXP3tu8E",
-	"YpGU3YobFlVo5O3bt51qKN42QqlG7hlqWaYiZFJqhngOoaP3FWVp1aEFMZLGycqMhx9DAZv4j6vHZ2ky",
-	"IotM2yOMUE7oRIokU4zMlVrqFYEI26J9SuYCrPsG97gel+sWP7zZA9zj9x54wdwGLnk6m7PfvU7mfvIJ",
-	"7EPQ1pmsXOdMsvyCkJI0S8CUCSlHxwvcbJGWnjRuv08uz3/0yQ1bH7kRdUsapz6JF4tMwYRhB33CBWE8",
-	"TNcwHP0R3GQHNmw82Hnl84bLbLkUqWLRjyyK6fV6eV99beF+75L6VKQLoolE2yNiCrdaTdbqiUPlz7H/",
-	"jm6vIBpnJHoEPhhJ7q8fOqvVqqM77GRpwrhuOtqfgT5wr4XJeeISbr7iBJYMbvZ2UW7+TQe+6cDLn8bF",
-	"8UiSwF2IQPNgPWW4CuDVKwFFb5jsesVQgBjOsihW57esKWbzJ24CT30CFn0o0qiQURiyplIIdX3tBCRg",
-	"tA06i+1HpRiFPz1jCv+KAbDe6J3dgve+V/gL0Yluot40cUSat/hePqfcj9pFJ8se/ndF0xlTB6VfqBiC",
-	"JCAmtt/vDJ5c956O+iej3uAX/dTGTrihF72z/teD58ffDM9PXjz+9sl3T79/9oM+xctUj13FeBCrq9Dk",
-	"DUVmYMJRTbwwxDJYb0ILQ2IgbtgneO82x7iZtX2pGhBTLHYe21KJ0ajHrFS2pWmsxStFzDKZ0+WScSCb",
-	"cqBKsa+1vjd2oOkUQmFOrXPPBndxtmJpqQNNKbVI4WpQY4mYql2+tXGEEdjMeg2yhV4/Q3SYM5En6HRT",
-	"tkxo6PzgUCX8HbGEwd9ANMX3+CdqSBinZBep2lBtqVx6b4xn/lvHWGOdi2+cuGZkI0ApEEWXb1h5k5pO",
-	"UI1SiiPVNII4KnoFPxhYrJCyZV1c9wjFq48CTml9Cxl3iFFvZigWC91vmSdtOt45BekN6EAnTZ3nTGD7",
-	"CjjxqeVVJ60gTOIAtALwDIrFgvKIJDHfHODVyGUaRmcTK5pHl6dduHkGNj7L3PYB0w9M2omNzZWkBTc/",
-	"VGot0aj6Y+5oQ20/9yjqxjElJCDLlE3jD11yNjGpV7hHKSMrBtkanFWCcd89VBLDITzvzo2Ge+dBeJwh",
-	"gDIz9N0AuoKfuCfDrzL70sl9n3ctJr+xUEFshn4vv6FvYEyQJKDNkTyIEpquHPGK4N0Vb2PiwW2sVwIR",
-	"frqrx8O6/DKNNREVXMFgdFOe3oKRKT4JIGBBvuu/D9q+ieUuIjy1fYFZSFQRkBBl8i+PvLaF+VT2WLO4",
-	"0vS2yTeF4rrUgWtR9N+0pd8xmqh5U9qj1h8hvQfSJCp7lmdvipv6HtiH1TYDcRPgyZpDr2tXfombspQR",
-	"NzvnV6gMtWldnv/4/Ow5pJtuSx65PP+RBM/Pr64vXlw8P7s+D8gkERjDQhWR8czc9WLaLTm7vHgk3XMO",
-	"UfwBz5IE2SQ3QtmNMj85OX7se/od9EZjDGuNSPSIG8d7BqM0SV0uj2kJeIUmibbckkSsWEQma/CShXMa",
-	"87YzPK0OK6LEjEGmASb55Kbe/cf8A1s3nzY9aJMADLZl6/KH569J3yfw71M9stfnz0m/bUUP2r9O8lxp",
-	"9OdoqbJIH8HUMJH7DNnYMvVl5ibaBlMnhydPiLGgCBqWsl34XAJtpWF+VLCQs8CwFZlH+pv9kmOeMho1",
-	"G9JiOmU80qcamaSVObkmpDUDE09akT1fAoP/+oHBNcsLdrRKlk7qCJKnfg3zL7+7vr40uQllI6PXazIq",
-	"LJk0WxSg9BRiyKS3w1B9YG1LJpYJ2yj3HnzFayfXUmATP2dcpei+ajxZevhWmOsZ7JU94Sg7DaZnQZPN",
-	"qXta/Wmwa/DWf2cie6MWIWd7kIc5hqdF8jCVecjlP3H3dtmE5vkjWbEOfaIEhO850Xt40fxImjC+Q23D",
-	"TerJdflMwUnb52AZdtAAHDEXqSLGm2nJ4UbPRUytcCkPfyNHqdoD9c7eXF1o4WLz7CvdjEjQxJSCkuKA",
-	"SU9jHlR4ldaP3Xsa/XceUaz/yOP39B8LpuYi6ujfKLYd+GMe2GBz/UpDIAz8XI3Dwo6b3JfQZMknX2vX",
-	"aor6gXs9qf+2caJmZvZqvJZvuQ8j36WlWg8tUIlfJHMZfuwj48fz3aTKYhbXGaK2VPf9udFMIZPSZdQm",
-	"Z/jxUKuCKQ0bMiYdAJhDsiLtiJ6jp2j0p0cjXHKaXDoSbUoTyeo5ApytjNOlm6cHxBH4ieupk6BhLega",
-	"XMgTBgmzFUukgmrzWpu0cxpvhqiR8014MnJex5Opi+kCrmeH19wo9HcW0WefZL1v9Jt3ZXifvb7Dd+9c",
-	"1J+dw9O6+10VF2if3pAY7ypLvM+Xr/Sbd36RpbF3EmcFRGj32p/Z1S/4/SHJkg4k0WEbYO5rd3/y5uol",
-	"eMLk3l+8fQ3fVBhMWQ8v7SaOZjNX+cYQZjNTcX4lLW2jCanIoNfbzVKaMatc1AdHlFYZyzf5sld5x1wP",
-	"AFInwUjr9wfHba3cUU4uLgmNIq2hoNk49sZe2SYvRtkMl7UDkyLPBedTccXksml8xpnciqiiJASHXNsn",
-	"7AMNVbLWipijrgXl5kxYJmhs/WNzq+KjuTjmmg1+//qnV3DdJ7umo8hCMkjGI0Qp6R9bU/SUQCqJZKqA",
-	"dQFcATCo8zi8MXdAX2jKXG9GDhOzCcasbpV+wTL7J2GZbRVTFXixZndS7uYvnF2nlhrANYHEJFIyB8VP",
-	"n6md7pZoXwbzoHykLD0rFpMQiuBDkvGIpWQ1j22gNHbxSKId4FzT49kAgAI5N+gdyGMehLW4Qru+Wa4b",
-	"TUxdF9nWDcIzbliEeS9G4Be51+ZVFYM9Vc99tcxN/TWZiFcGGSzym7REg71xPwCNCg7GplFZHad5EfRT",
-	"n2Q8/j1j9cTWUydsZ2LhmipegDLb2bVUD6A/1ens+ZnLEFqynQPxPSRLeAB1rArjZbUCkWo9YPOpvn5+",
-	"r0PdyMV3nmmj1TXTy9nlBQSrtUrxa1VIm31ExM5x5Ppl80hWbCJFeMMUjmcl9WhWUrY3LsdOYeTvge91",
-	"kAJbsppluEWhfbXzlI5IIlYs7YRUMgsl5JMonsVKokO/E/hEKpqq2HpDqXkRnhvPIj4Yc/NEpNiGT6yi",
-	"XDK9u+TNYbyh4ojYyh02w55s9tJ5GxXcS4u5dpBZD9rpgqUzcH6Gc4PBePzsMXARi2gwym9KEjZVRGuV",
-	"+gxm3Mzbt+wlTBhNpV7gXD/V8mxtkLIgqIuY4BaTco7AifWLeue2cgCO1Ji7E+p/sfC/WPifn4W/gcFd",
-	"mXiuw87n9ZyRaZYk4H2TgCDqHErSCi7fXAftLnmBdmB+NhW9gYCgOLVAf3Lk2NZjjsxD+sTgXgX6aX/s",
-	"5SEV8INRYOFnYLGFjelCjqLIFjxZj7m1PeciAXZbsz01zzTcsl078DvNw2Zbz7KJ40OstC8ewi/841/X",
-	"Q/jabkP10hiRgzMTV2ule2COekBagrtqThuBSgHhL3DjfgrHioH/K0UBFU/L2orvfejoFjq3NAUfmW7K",
-	"GfFl/p37o+mgmNyWm8Ac2zGJpyxch4nFAfQJtbelEJ+RO/VGYx6MvZ7mjUxzZj7zLTckjGubKIIfBvqH",
-	"KJbFL8f6l5gTTSCKccpDq8OYRdI6dd/zvUGBGmhXqH/Q2sAMznF0XnkZznGIlV+/MeOs/PxjMVI9HOzw",
-	"m2IRYVF73sgr+urrv/I+Bt7Ic9o+hstPdwEc+E1N0o17VI7LynOC3ly9NPffiI8eSxJodonYo8DSgwew",
-	"tPa6JcMDuW30j2TVBjPDDlYSR7ySMmjvdmt/vF1mkDybXNsYJQxMeVQI45TRKCAtwBJGvAQaWfiqtl+8",
-	"ByG8AWlhdLlv5LY/5hh93vRJLudbkjFo3LqyF1SxNKaJfhuGJUc0WsQ8IK0F5TlinfQx+KqaGNIuHy13",
-	"KjlzNCN2/jbDsXG1psumwPi8qT1OJSw3Eoq8wq/cn96aQbi/vc4HAr8CTKc8w8FY2M6NG/hIkgVTNKKK",
-	"IoaSC9oJqTqQIbOkqdIKYly9bDUVGX6F6PM8Or133Xs2Ou6Ner1fvG25MhgHLfOvn3R6g07/aenrStLK",
-	"BrzQhEr1ayZrI4E4+V5/1Ic4eS4UJHVQOZ8ImurVxTBvvVez6Nfj6Q/PYIshCxSaMv58CAauUcf7uqrn",
-	"rMfGMH+TWEClLWixIci/vIz7BfkfngGDo5mwREB8vdg7AcbdvR1zlUosJVmJ9Cbms9NSgKymr9r8mwih",
-	"cf47nYvxTsDaA5Fpaz2USW+PTdcfaD0pIi1MmYlyF5HgISOULGKeKdbeY6GaqPx+C4VnozEWULn501NR",
-	"GYV7mmqt2uPVtAXTOJXKcYlZ57LLgiDaK2WhmHFNrwY8veIoL05ug6++OMp7bI153fFpx5hii0mL3Xuv",
-	"rmUgTeuAz5yRzFLKlaykw5UZz54hi7khtDtppJotYnYuH7qhEN9lcSUeUDkJpbVvMidAMH1EzBBSArkA",
-	"ZymuGWYWmvWEqHfdvDCgbBXR1SAM9mbz92V96AQ9Pj5+ZkvWkGmmspS1u+Sl8bH4mt5Q7Jpu7s8eP80p",
-	"33nd+s+m9hKu+SLm5o9+5Rz4Ht7Pmcf66NYySnAmO+gXZAxNkp+mEA+/bYyojt35f1YoSm2uWGH4Ia4W",
-	"cEVbcELOxYoj0QM1xUVOXDOLXPw8+PDfTyavhuHVU/X3/ur8cXbRE5cn9PVx9OLZ7LvBbz88SX7ZnUiE",
-	"o62vyvstR9VRNbX27uN4BRSdqcLFfzItE9W5++iU+OWDa5C+3fmD9wjz9VmYpbFavwYLcRslnXG4YzQn",
-	"HHlPUIJwsSmTGHg0oak5oX4lUEnT3E9Lxs8uL8Y8ry9WbmtE9HS63a61UytPbbEx85KpMiMhk3M95oZJ",
-	"/L//838rpmXNhGwwEGtWoG4GLupoOB9zB38YUm8KdGLguyySXXK2F0xMwS6DYa8fnI55GTPHTSs1PcCr",
-	"xyZOqrF4UGmhioNIlzH4Xu8g1WAqLKwGRYD1UqGPCN0mNOYslTXP9SxW82zSDcXCuAYi+69XQ3Ow7YkV",
-	"LyFRlyLapLnQu8oDatU6YSRMRBaRZUKVFk16TW01N33q2Zg7Rdqs3waKHpgvSMSWiVhrk2QEDEKTrwnp",
-	"I60gSxNNW/pB4S0xj8e8FYCPVL8Bwy5ifGQpHEB/jqE9PNoRDaAbLXzsQGXW32sHUngG7e0H/m5uPgqs",
-	"O9drgaaAEmPES8un2irVkfPLiXBFpp4PYX6X5z+2u2M+5v/2b07KmVgsqYoncRKr9ZgH355fk4bcEgi1",
-	"XsUpyz9IEGTRbYlLkbBHkoy9b/U6Y7Uove1JAqhvY26IYeyNCEXuAVfAIGohSqkS30hQaMgiia4U62hO",
-	"pw10HHMT6XhmQ9VMYj4YR/lAtZ4li9tj9GkYPUMwuYHxjbnN5pU13tcQrGmLKp5uYmtYNQrLJELdKL3E",
-	"Y+7W9rGb9RZSyu05A6zOCQYQACKs7XLMO2WicQt1GRx74+XKb8hgojXvGZDiKdH6pbk7H3NSgHyGLL5l",
-	"0jU8QVObp8ytBmgiyZAKyojbTg6pbrj4Uw+Z1ZI29cQgp8oEm27CBwqKNMxD0i5hbph5Cb5InyyTTJay",
-	"L/VSNSWJdckrQVRKQzah4Y30YclgvM+N09JEG/gY5tDBMAc9FnRinpIbtpYMyrDC5QCPbEEvYjCjsSIb",
-	"1pOF1TK16zAbtwwhTVrHvWEb51oAabaG/UGbSKGPqIV1ZVEMpSFxY2ScMK6StW5f3LIUoRxwxnr7YUpG",
-	"/EK9SU0gkW/DJ+YUQ6FQ/OHGa4NrwgprGYkJG45N/UcIWQESx+0d83N4C7PScuiGuTlyBXjRFhro2g1n",
-	"v2c0kXnS45gjuz01VJBCVaYiza3MIww9oERyUvHgSP2G4PLIP6Qtdtgdcyi/RhaM5pJwn+orcs0V/eCb",
-	"eiuMZwvfpOz7trqPP+blSivtUxIMBwPbWexigbFtUGD5DQc18UOgnjViguGM87EvaSr13kJEafkRTguM",
-	"aTfNnfIxrwCIoQDCXa5AcwD4RgXlxbDclovD7mMUYaywEp7g9io/iUPGJXNUnbMlDeesM+j2ahrOarXq",
-	"UnjcFensyHwrj15ePD9/9focvinS9HIlR6uJVw0B+8CdpUrXWix7vnfLUonqUb/bw6aMUPVG3nG31z32",
-	"IOhqDur4EUIb/KH/P2NN6fwApyBJMNAEhh4nrEgIqWwApboEiy/fEyUyE8poAVe7LqjHhTZvvmXKQDlU",
-	"ClkNer0tmGxNWGzipgzC9mbpAq6VkB/2xxAzg9sAIVaevOeaOt7o3XvfGc3L+JZx/S7gUwCgyQwMLdPD",
-	"e/2xq/YAe9q4HS+hFE05JK9c01b6AOQkFXowR4b9WQDtqnBAHy+mbKBgQCaKX6Fugh+ZGzPNVP1CxtFQ",
-	"YWkaUEdAGscL5uRrNABu7cY6y1G4GJnSUNXhuLpjfknzeiK2uChIH6e66Gm52LjeL6tivYz5TV4hU3MG",
-	"CwqeXxqWrDQ852Ua1ntRYL9Jr1wkd4OnpXjlCGup3vk7Xyxqht69/+jjgkSyoc6bAdpHgNrcRVkqCvJu",
-	"C/ScE6zzr41C17QGh4QFY7TQ7jXqN66RA5rmrFGfDibH4TA6YY+nT+jTB12j3mh4cuAavS8z24pU2civ",
-	"9sY7cFAX6zcI9eI8Wzt00HQ1X9iFoAvvQCdDPH5NL+fH9MipzQif9Hd/UgIkho+Od39UFNfSXwye7f6i",
-	"ijV+53sn+8yoXP0KvtpjfA1o+UAjORu6agh/cCQm7CGG71hvb6dwXJbjHKpS1QJVbJKrV2CtNkhW61Ki",
-	"su438IkWVimiEZQQukCivDUOtgo8lwHN1famMd4d7+UmBwZx/BcgVqH8NbzmG1mtTw16KMGcw+xKG6va",
-	"nFyJmHNJHMbK2NRaob02pt9G05m08M6xnKs1ZylcCrt+IS2Rx9zxDYGs3+UaaErcHPMXxjhtFd6r3HMV",
-	"/B60CadpKla55bpn6fFYjbAiNuCtSaVnRLndYOsSM0ZyfkWgUnrLElAnLJIfuINRrdBKyZgH5WrcqDsD",
-	"jhf2nLIFjU3aW/C3DpT+70Dt/6DQr3gGAHBimlOi1oXGvFb9v0sucYyxNJZ9B6vrt3Abf3rx4vX5ddvX",
-	"1jglK5rcEDVPRTabA63gkCRjcsxLGiOoXlA1i0X2C+s2hlYsFeNdiWaxZqpgv6N2Z65IxlykRsuMjNJl",
-	"mAMSLoYqCr1n4GowZUZiRSY0vAEAxYrXQQkyYwoq4pNXQhFbFyvQJ0QPwpjIjt7YoOqVnPibVL2rHOvm",
-	"MDWvVMt5D23PrU69x+tY13yPF++jbu5++WKqtwMr3TyAdqoPbqVoxUpY0vc1fXLNbGnlDqPGMcr66oY0",
-	"769Z/JumjT2zvCe/HZblbZqvJHn3Js9oOIiGnafTY9YZhn3aeRY9YZ3B9PHkhA7D42jQ3xz4P/ntQZK8",
-	"a1NpTB8ov7U1ybvyqkny3iPD3iy4X4kn/quk2dsS8Ns24LiyAf1et9c97vaffKrk+q2qdxEsLrfoL/tq",
-	"4RWQiT008VL/hVZlLmK2jOdetQj9AxR63ysJ4V0f/Q3exVdhnse94W4l2K3d+MWAeGADYrvu7JgSVpZv",
-	"MibqAVZCNlgNeNUii8y0LYU7TfwyAAAs6I3xl7uQUjksAKiOTiFqW53B5OtroVfLyyWtYe8ZqlyrWLI2",
-	"AKgqvNhZF1r/mBf1zqoy8xQuVUBjLlT9/HUHv0AJMqe3UNikqMgx5jdsTULBp/Es02fYGAm1S7X2dh3M",
-	"xt6DVly7H1SClKwY2W5S13Bfrmw5W+Mm+VpE6wPVkWmWVKrZ4AUCWlATowa7V5+u79nIum+zmrCbML3M",
-	"eibZslHUzaqiriLa8jY3C6pZs6CyUqnXoBbM9sJ+me0vnmZN4glzmuNFtfK1xVUEsjCGq7YQ3SX91PBp",
-	"+98QlFDl7sohaBCrV9OF+wcSX1hE7zUNxL5qRuIdOvRCaG8T0tVEgPtKYRHmFSK2SmL73p3vGaz8nfWs",
-	"zGufu0Out4c8fW5QJ+GD/h5dVOssw3cn+8ynoRYSSP3BPh/Xi4X9RTWGsygi1NUS7qEkYO7VJpfj0Z+5",
-	"iL9DoQAFTGq6xDfwe6FLdJ04Cp8Ew/7A3G8NB08DMmEogSFWA9Lh95GqTbIS+81l5WG+jYvpRst/uM30",
-	"wJIwxhH0mevBe2r1WJcfzt8eR6ihaDacoKeHfZpXMv6LHj8kvgc7gf52577gLD9cLpDDfqGM7brvesz3",
-	"cF6Xotm2hbJpewVC2ca8lYcDpc7FhAuspgQo9plkKXieSzF6XKi2E9KqbSFugukciyHWzGbYG5aiCOMp",
-	"iRWJ4ohg0b4YouDwUqAeNrPJXdvgqYUZgqMWKyXEfMzLJZepidFSAgwk9DzjTznB0+SeHtxvmbo3j3tQ",
-	"DyeO9J+r1N1bkfsXdHMczN7/on4Rzfw+jssWzpCDzo8hzAgOz9KidVUcKSagUYpFXqLPRfwxsGZbULtG",
-	"hNpiSTkcUCzHPA+2Pq1CdRGbFmms+ZY15Y1j4XQrfteYOwBe5JXgnXJz0gFJMx23hr1euyR5OGNR7uwp",
-	"ezkAPRywCmG8evz2siM2oVB50U6sAZZXn/Hx1tUBGXPirG7YUnVJxb9E1xatHK9kTWknWfoeGO/D66Rb",
-	"PD24c7ucPW8gYuhBFNh93ERONHVjaVgk7EmlMiwSOAY3JDGV+cWyew7qrqOvwU+UMgVK3sYLDtISSdSG",
-	"Q2+AWsq9G+SS/Dw1BkgODvd+IPbeXs6PQ8UkLPA/3fmBgXAYAKDC+Uc4QP7VnBn/QKPor+cH+V9mxb0x",
-	"UaOufkFaVWHd/ijDbpk1GnZGIDPHK+/oDV3yk6k5ZyXuNqhA0kK8In/M94QHbGPwjiPR8/aLQnsQ/4Iy",
-	"XFtqYz7JjJh1Qes3xz6RFyJtMiHL6sqYb1IHclFjhHk1UUtrBCYqCEKgAIQIw6q/Pb8G4MIxt+oBxOHk",
-	"OlWukkRMG4IQeJY3XVyEWVVIMqNElLSPGpgsKazfOGJcaSsiT8KUZLKG5Lv2CHJP9KQh36aqlJHWcDBw",
-	"L8R0z6+ZWQs0WMk0FQttlcJEjdFqDFIp0AClbu6S0Ujs/V1RdGzMpzROzLKBXuQUgTe3PSbTKU9zUoxr",
-	"I91cqgGEr1nSMQ869lh04mlngUOiNhcD1C0l0Dh2Ch7ko//0V2zm6P3D1K5mUzoHFy2Y0aW5lMtvZMGd",
-	"kAeW2NQHGyOZ15Ktql4PE6FyT2TPeoDPpmCSf1zJhkNVLAv9+knUQ7P1n49+aAa0MBWfvmiJX7TEL1pi",
-	"JbofTsinum5DN/weiXPGX29rRdRDdcr5IX6Op0Ext97URmdyzGMeJllkE/nrSDgFRGF+bYAcw6ZVnUIR",
-	"wGn8IXBVHTrmBj4Kc9yS+MaFrcUAp5YJa/dLQe2+CUFvf0ROG2Zb/0XS2YptLweSTIRQUqV0SWCyZlcQ",
-	"F0BruB3QwAVn5Ujh/+2AkVuXoPcAaEaNyWK7Jmz7NROu7G112vRp/5dDpn04iuqOCFsgNZsqcs/0NhuA",
-	"v1c8rQGQ/ZLX9nlKPs1U65llyrJZKwAN390zwW13TGoJTGtjSGp+qRujeMScrHjBHLRLI48KoQbQbiP0",
-	"KJBYaTPWpIrvCXZ4P+mEc8Oj8XGGI41+4sm6ngVtBQPOBu+sc/5qYEYgyYqTZz0S0XXJdNxHABwC7Li/",
-	"1eLCVX7qYER3xbA8bmnV3AX5POXpZwqWd+hGR1vFgRu4eWrOFqAcVdEMfReokYtVVXAcHLn5mQuQL2GV",
-	"n17iPTeIITlHuJ+MazTxjv60KARb4ymv4NwWcnCzvTdCNzAXKyK4gVNO2RSA74xDt9fX8giaxJQKQhN9",
-	"6NcVsEWZhSFjEV7v1lGa7iPzcB6FzNsnyDJHfjSj636JwfkM3B96Kz76SOwR4riL3n0nkqQCbHs/Ev2W",
-	"qQ30eS9rfodW9vnrF/84e/1AvWGrwuAW2/jCLz6TXMbqznyMuXiQNw9ah6A9LYRB1u0PEmcg5i38W35x",
-	"ScnS1iKNOaFa8UwViRiNkpgb0LDgpHccjHl+cWuuprU6RiY0oTxkqakgr1I6ncZhDiOSMuAuFmyMcrxb",
-	"1QbqpohgGsWcSek9wIUUjSr25BX89Kmx6PJFBnFPw7mmpe5H0+EGOLt8xbbg2ZU/z5n6u/d3uim47UYS",
-	"LE/m7yJLizB2QFeG2zTwUuQxGlA42clFDSBUPM14gDfo0gIhj46OEhHSZC6kGj3tPe0FGBKfcY65l3jr",
-	"rv+RFVxMqkhg9c7umi4SvCsf8+JXAPxEgn29orMZS8mbC/wwEqE8CgwMbGDmm2O5xkqyZIr0iDevfyLw",
-	"5d3o6OhPPdg7IJk01nsBpDXP/TwouEZeeWJeE1nM8yrTLZFa5GnEZ9X2ibuESSwV3IjwrmeJkpU71Ata",
-	"68aUJsPzbjdOap1iwuYxeNqvX77uKJYuYk6VQdr4sHbL6ZmGoSWgnfc5RTXXVK+Ce49A5WkA69ZHoVsA",
-	"l9vbpTu/xrws7rzsknMazp1iQ6RcFNCgy2LuA3JapwfDj+sdgIRNaZxoncwBo+26sOqRuTup3loZ9Ehb",
-	"rcw5e1AGo8wX8b1iMZweLBN5f/f/AwAA//8=",
+	"7H3rctu2tvCrYHjOTKRzKFk3J448nTOu67Ru09R1nJO9G+WEEAlJrClAJUArascz30N8T/g9yTdYCyBB",
+	"iro5zt7tPvmVWCRxWVh3rMsfXijmC8EZV9Ib/uGxj3S+SBj8/5pNY8H1/2Q2n9N05Q29M5LCrz6RjHEy",
+	"XhFKlLhlnCxjNROZIgG+IIeShSlTMvB8744mGdMDhSxVHyZxwrwhz5LE9yImQ2/ofUf59PeZyMgiFVEW",
+	"qlhwEiaZVCz1fG+m1CIScxpzb+jRxUK2Zr+3zUrboZh7vnfLVqVxcREfaBJT6Yzv5U/iyBt6g3GPnUz6",
+	"tPU87EatATuetE7os3HraXgcDVh/0qPdcfEJp3PmDb2UxnwseNSa/e75ngzFQv+6SOM7qpj+RSYfQvpB",
+	"b9WuRiqqMr2Orud7Kiw2o8LF+l6yNPGGsGk5PDrCyStvDU8Gg77ne0uJLy/l5lefdp52vPv7e9+bMRqx",
+	"FM724oZO9b8a/mm8UHDQ3hmRKhV8ShhXsVoRRadETIiaxZKkbJEyybii+uW251tc8YbeyEv7Iw+gMWNz",
+	"qgdWKwCLVGnMp56e/WXMb9envMJByXIWJ4zMRcrIgk6Znk/DaEiCUdbp9MM31y9xKYxw9lHBS/CEnZKU",
+	"JV+NPP3zyAtI4/rFOTnpnZw0K4uEcY7EgnG6iI/uugZe8r+SeB6rr7qdjn6l91QP/QGQ+iu2+r53+av4",
+	"OPm5Tcdh3Xy7Ni1CqgwVlTd+M2PE2VSYMqpYRFImRZaGrLz2mlUf7Ym821Z3zVS6OptoKltb32sWCh5J",
+	"ogRZ0liRMZvow1HpKuZTQqc0LiNB151qHvN4ns29Yce308ZcsSlLYd63b9+eZWqmsSzURFMLHFq8odkB",
+	"DM4AVpKldywl7OOChUrigT/vdjs+0f97+uy4Uzn6rxlNWUpSRpP5VyNDz9HI8wlLU5F+NfJifkeTOMJj",
+	"33mqb2nK9f/XgSbmTM00gOBMaZKwlMiZyJKI3HKxJHSseaR+iIsgsSLLVCjmE8EZQQolC5aSJc7hk5jr",
+	"90d8ItI5VeSHbMxSzhSTJJPM7P5Zrz8gkiHjPG4fN4ck6D1/Tlpk5CmkizbRQF2msWJEZmHIWMSiNrkR",
+	"EV2NuF6RmVESmjKzUM3E4gkcktQLCRzmFhCRkiDn6AFRM6rIjN4xfTJxyiIi0hHXg3GhCMCXrJga6u2s",
+	"YBKphH6NJgmeK50z0hALllIlUklSoahi5UUkVLG06ZNxpkackjCJNffIpIH5nCzjJCETGidt8hNPVuYQ",
+	"JFnOBJnTlZZbMNnNy9dkErMkkqSxJrOaIz5lcE7zU3gb4PZEEppFsSLsTk+aslCkmkL0tEqI9oiXsM4e",
+	"QA6iIWJFsR1y/uorw7TlrIAaJ71O72mr0211ejed/rAzGHaOf9mJlX+7EYom5yLjah0zvxNLMqd8RWLF",
+	"5pLMqQpnsJxJnCiWSp/QMBVSwmEABy6RUM+dGjERafrpwPO3k/u97y1oSudMGdlzOflRz15P9YGWTIHl",
+	"imWhg+CbUT5lJJZkTCVCq6ER8T+CZptcTlzawlejEZcxD5lvHv2WMakAQyQoLSQYdHsBoTzSeArEG0s4",
+	"cMV49UxzSQfiG8nV8z2jGlxOWri1Ei+kH18yPlUzb9g7furXHNzl5JXgbANQfuJMExpIRgSOdJnLTAAG",
+	"GwickngCjCSWJMzSlHGF26ZcLlmqfw76nUGAG+eCjEW0ah+2Q73W7dvsdnoDv1YDmMeq/tg1xhEZ/85I",
+	"o6tFTrfT6TTb5Nv4Tp9HABIaGU4hnQOjKej9JbFUp7kOOhZq5hM64gYR9FMCOozKUs4izQwSppmf1lz1",
+	"ySNd6/cM+0uWdCVhgog0up2OVnUjNqFZopoVpOh2OgZav2UsXRXAglV7myin39OUQz8i5egNO4TUrZWb",
+	"V3TKYM31QBQL+lvG9MFLkZJJKuYAm0XK7mKR4W6eSBJoTWxIUB9qt9v1ahSefJtcAuTGIuMRUQIlBewT",
+	"RBfVrCRiZCLSYW4KgCDQj6hmLSzy9cGhlqfRTqgZSwu+o3Fy0OkEVVKzutfL8+9nl7+KOJy/WIzn39+N",
+	"5z8r+p2IJz+3/3vS/Xjbm3/foT979UdQYMsmZD3u9gDuOfLWYe7PMGoNbSYrw2xAwEhmzR8wFhBhXVMk",
+	"IKHgisZcolKtZTNphFSyVswl4zJW8R3KenL2+vzykiRMaTA12+TNzYvWCX5h8fzVm5c+oVLLo3SFj3JW",
+	"OySUr5CdsUSyjWAGK6YOdL9tgtjTwW6Aoe14GdUjKoLkiSRxRBqUvHlz+Q2i0XjlKHin5NqYWk8k6fda",
+	"M/aRxJGhzzBkC60vKyEqyt6eejFseUHVrNhxYRpqm++3TEtjb6jSjG2ARP9pFRILqo9LD/0/785av9DW",
+	"753W89b7//x3rw5Kr7Xx+AIIYRdyacIBlAGDs7zjRTZO4nDDMaKB6m7g31M28Ybevx0Vpv8RPpVHeG6w",
+	"LlwhWK77L1HLHpTdUqt3+mMm2+SaLRhFvTdHUM0ziNSoSxPSCPDlr7pog5m/+kH5cN+BBd333uvfFomI",
+	"mD2f2q2j2e3uHbSfPYGAX98Dk77E7wqxRtOUrvRDqVZwCJq167+BP29CfOBEBu+1UhwrSVDnJOAjqaCy",
+	"ErcfOt3vv3n+Y/+HZ//d+/nk+vjm6dvB37p/7/zy/KweiWGKA3B40NkLhz9sQOJ7PY1cCC7RafQ1ja5R",
+	"xQJ/j+CKoTpKF4vE2HJHi1SMEzb/z18lWsau18lYYvVuJ6I3ifJlnDJ6Kw1K4YJdRxOgxkDL1IgpGicF",
+	"eeshhgQ3QCLBJH+iHH04ZdMsoWBdpkxKPenI+593tPX7+8a7FgLj/X+8M/9p/te/g7IEdqT0hu/+8MCo",
+	"KE+nBT2Tkk4L0D3SzPfvNRJIRXm4wU+g55bTz7x96+ACgKtYAfZe4klalbtAnizlQ2ODDw0qDM2xt+zL",
+	"gFn78awrHAI/qRM2qPHrvYIlajcbSxKJMJtrxaQxp4mmYBaR71//9MrXRrm2KFcL5pOMa9udE8azOdKp",
+	"r+UOSYS2z+3TOZuPWeqTMY1QnQVKbLZJgMgRAPJKwmg4Q8uzrfnFueCTJA4fSi5Rhu+xKsHkD4jBwDXa",
+	"eL6JNqhLbRFxHJ6EJimj0Yqwj1pVPgzx9x/2oVh9yMILlH1eoGx+GFtxNbRvPQ6S5sytEPJlLbK8duMQ",
+	"Iowrli7SWDLAoxciHcdRhLbBAxDJOLKrXJdGLaGlvNHs0funBDpE6rCq72AV7AX9OXAqjKG7xOoMQ+OO",
+	"MirKnkd+4KjFQfeLgy6gtfWkJ/lrj8ePEJKxNB6xcaZIQkMjymDR8L/KBk9JgGC1bCRWcOyXGgs4TS40",
+	"HT5Y5OIYldPnJOPoY2UROkrXz/u4JGHp+idEhOCIiE61vTijkowZ4yQRU21ZA8ZbBh1H5Nnkedgbd9kg",
+	"6tPj8Ol4f6T4HFObp3hXVPPcYtZxWeohMHMvtQHcVtln4P9I/KQECncZ6AMei2hFuFa8SUjTNAbXLq5A",
+	"o1mx64BMYh5pVLM8JxFTCWj3SqgXIuPRAzEurbta5LkoNY9ruMtgTWaRfey9QvgDD92JVvterrgy6IEL",
+	"KdjToECiV0KRCcB3K+JwoVr42uNgzitBZBbO8ksoe+zoa3wiqzLnlVA/iiiexGyjob/uvy35LYOSQzFo",
+	"Oo7LU9c/WXN1WbdH89oRvHOPLrNVImh0I8RLmk7ZA/FVOZ+78hFISWhKQick+vuqWNsty8RCJYXPY0kS",
+	"PbYeg3LS7QxOjp89JeOVYvIQoXjYsDnadR2paICFyi3sdyv6LfD1lhKiha8/vtZetxfnDhD9QMiTrlK4",
+	"soz1KC9onLCHciepaLJ21ImQimSLSGvUixRugFhUd9i9tcN2LyMI3EVY36nWr0jDXhtUTJTmKT6PFV63",
+	"gqM6ZQpcHI/Jvz7fKgss6zlY5pwT3MOwHWxu4XzQMh88DqYFdlPBunnILCMy1y5DshFODl8zsGiTV+Yu",
+	"SQPQXiZVsfQ6d9A8UIoWn7uoivqvdRI7l1JVXO2dVJV1Q1ZmZJl/TLR5ooeVp0QyHsGWNVjISmSw6UfH",
+	"yU9dTY57epe1uJfDb3/syz95LE5Xs0sHKfN9+kBWLpOf0YhwwVEQG5fbTTxnInuoK0EmYvm1iFa1Qg58",
+	"bpoxJrVcr3OyTcRFMdytEq1t3iFmxi4bf2J4jDLrf7jUO3ymQv9y0MTA03ltC4KYBbTsy59JCB64NdII",
+	"Wi2w380PQfMUA0kMvoWJkOb2NBScm+AROlEgZmNp7ozbI64x7DVL7+KQveH0jsYJHScPVaWy8ggFoukN",
+	"R1TRMcXbqkgseZ3BWVWm3G+cwU9RCGHAyGEYteeIhfnnqFAGTu5327HHffHxMKe8hZTRcKZnICIF5U6T",
+	"eq2IsntENAggQKwFEWIBkRgRVlHHnVd2aeVOuBks+0aIHylfGWKTD0Qo0LqrQvBGCAx3Se3gNdKv7ABF",
+	"Uku1fgdDEvYRg6TKMOkaODRk0zvAS/mg0QsR5vgo67a2jTtRxVoWRo/txbKbgIssd5Ntcv2Pw6M3nGZq",
+	"JtL49werUvNYShPRVyDRK0Fs6MCavOu6bi/jyss9e1ZLsPbzmVkeWsF5TM2+rq0HDl9Itm6BPSVY7WJM",
+	"xZufwf1pQJ5foPhO2CBJ2Z24ZVEFR96+fduqBo5uQ5RqnKnBlkUqQialZogXEOj8UFGWVl2mENFr3PjM",
+	"3CFh4God/3EtxSxNhmSeaWHPCOWEjqVIMsXITKmFhgjEgxfjUzIT4D+quYDR63IvXg4f9oALmAcvvGBu",
+	"PRc9ncPZ7+Ywcz/5DMoX2INMVi4Mx1l+BU1JmiVgLIeUo2sP7k5JQ28aj98nVxc/+uSWrY7c+M8FjVOf",
+	"xPN5pmDDcII+4YIwHqYrWI7+CGIlApvkEOy8VHzDZbZYiFSx6EcWxfRmtXiovjZ3v3dRfSLSOdFIopVO",
+	"MYF70zp/yLGD5ec4f0uPVyCNsxK9Ah/VXOfXj63lctnSE7ayNGFcDx3tz0AfedbCqXHsIm4OcQIgg7vj",
+	"XZibf9OCb1rw8uexH55IEriACDQP1luGyyZevXRS9JbJtlcsBZDhLItidXHH6iKMf+ImTBpC0jA4upBR",
+	"GGCpUgjMfu2EvGA8F15H2I9KUTB/eMbZ8gHDtb3hO3sE732v8EjjNY2J0dTIEWne4nv5nnJPfRvdeHvc",
+	"8CiaTpk6KFlIW1ve0IMI7m631Xt20zkZdo+Hnd4v+qmNznGDezpn3a975/1vBhfHL55+++y7k++f/6Cp",
+	"eJHqtasYCbEKhTp/OzIDEzxtotvBcrf+qgYGXUGUu0/wZneGkVkr+1I15KoAdh49VYkCWo+KqhxL3VqL",
+	"V4oIezKjiwXjgDblUKjiXNfm3jiBxlMItjq17mMbPsiZtmzdCTSmrMW1V0NwS8hUnfKtjXqNwCujYZDN",
+	"NfwM0mGGT55O1k7ZIqGh84ODlfB3xBIGfwPSFN/jn6ghYSScBVJ1oDVQufheG33/t5axxlqX3zhR+MYb",
+	"oncIcZr5gZUPqY6C1jClIKm6FcRRMSt4WsFihQRD60R9QLDn+iqAStePkHEHGfVhhmI+1/OWedIm8s4x",
+	"SB8AOF5qJ8+ZwHYIONHUZaiTRhAmcQBaAfpv5nPKI5LEfHMIYS2XqVmdTQOqX12eJORmxdgIQHOfDEw/",
+	"MElSNpJckgbcLVKptUSj6o+4ow01/dxnrQfHBKaALFI2iT+2ydnYJAriGaWMLBnkFnFWiWl+91gpN4fw",
+	"vHs33vKdBwGYBgHKzNB3QzQLfuJShl9l9iXKfZ9PLca/slBB9I9+L48BqWFMkNKizZE8TBeGrpB4RfDu",
+	"iugy2Qs2mjCBGFI91dPBuvwyg9UhFfg3MX4uT8bC2CefBBASI9913wdN32QeFDHE2r7AnDmqCEiIMvqX",
+	"V752hPlW9oBZXBl62+brgr1d7EBYFPPXHel3jCZqVpekq/VHSEZDB235zPJcY3G7fgb2YXXMQNwGSFkz",
+	"mHXlyi9xW5Yy4nbn/gqVYW1bVxc/np+dQ3L0tlSnq4sfSXB+cX1z+eLy/OzmIiDjRGCUFFVExlMTTYBJ",
+	"4uTs6vKJdOkcck4CniUJskluhLKbx3B83H/qe/od9EZjlPQakugV1673DFZpUhBdHtMQ8ApNEm25JYlY",
+	"soiMV+AlC2c05k1neVodVkSJKYO8GExJy029h6/5B7aqpza9aJOuDrZl4+qH89ek6xP490Sv7PXFOek2",
+	"rehB+9dJ9Syt/gItVRZpEkwNE3nIko0tsw5mbuK5MNF3cPyMGAuKoGEpm4XPJdBWGmbzBXM5DQxbkXku",
+	"iTkvOeIpo1G9IS0mE8YjTdXIJK3MyTUhrRmYiOWK7PkSev7XDz1fs7zgRKto6SQnIXrq1zBb+LubmyuT",
+	"/VI2MjqdOqPCokm9RQFKTyGGTDEGWKoPrG3BxCJhG+Xeo0N8jXItBtbxc8ZViu6rWsrSy7fC3DdWayoV",
+	"6XWMZjIfgroIANZqwkhj3EoSOadJQpYzqpgNv7LE2TAk/UGg5h6QUGRc2RhhqZptcmbmh3wSkY64IRKI",
+	"6bdxRr1jEy+FUWmKyJlIFbg3YkloEZFb+oj8EH+NTGGvZCNHc6uzo0s72ZLWXQGsLEFWFlwuYfSOSSIy",
+	"dUpMbB66AYDHxWrEzRtSaMhkqprs2tueperyhPpEX61+1tiVGNezs+xFrRYnp3uQpznh06LUAJX5Ef4T",
+	"qWeXTW6eP5EV69wnSkCArhOfm0cCYKDuobb5JvXwpszTgNPtw9gMO64pM6MJiRhvskWHW70XMbHCvbz8",
+	"jRy9ao+tT/bm+lLTua3KUZlmSII6oRCUFDdMaxzxoCIrtH3i3pPpv/OcAf1HHqGr/5gzNRNRS/9GcezA",
+	"H/GgEj+i37QZJvr/NdFv8HM1+BLGqncp4zKda5K1ca3yrh+4N8YwqI0ON7u14QprqcT7CNddloP1mgPm",
+	"+EUKp5GRPgpjpPk68wJzN8+w7lMVF86NtQC52K7wNFUHng60ep7SEFOuS5tzSkgdkgttV3SO3rvhHx6N",
+	"EOY0uXK0jAlNJFvPDOJsaRxh7TwpKI7Ad7+eMA1a75yuwK0/ZpByX7EOK3WxXs8on85ovLnIlZxtqkgl",
+	"Z+sVqdZVp6Lg146bDGNk3duaYPuk6H6j37wvFwjb6zt8996tG7Zzedqeuq9WFttnNkTG+wqI9/nylX7z",
+	"3i9ys/ZO3a6UIdsN+zML/UIGHJIi7RQ1O+wAzB367k/eXL8E76Tc+4u3r+GbCoMp20al08TVbOYq3xjE",
+	"rGcqzq+koe1mAXpsZzdLqa9659aNccRrlbF8k4O9yjtmegGg4ILh3O32+k2tFlJOLq8IjSKttaApP/JG",
+	"XtlPUqyyvuDejqo2eQUIPhHXTC7q1mcc/I2IKkpCcJI2fcI+0lAlK62cOSpcUB7OBGODFtftG5XXRxN+",
+	"xDUb/P71T6/gCla2zUSRLeoiGY+wzlG3b90DpwQSyCRTRWEoKJkBTo48+nbEnbJRNGWuhykvNLWpEOK6",
+	"p+BLNcR/UjXErWKqUqCw3sWXX70UDshTiw1gSiEyiZTMQBnUNLXTBRbty2AelY+UpWfFihJCEXxIMh6x",
+	"lCxnsU2PwCmeSLQNnNAJpA0oSyJnpv4P8phHYS2u0F4/LNe1KSau23LrASGNGxZh3ouxdJTc6/CqisGe",
+	"que+Wuam+erMxmtTWzDy67REU3HnYWVzKtVvNq3K6jj1QNBPfZLx+LeMraeznzqhVGNb8K3iGSiznV2g",
+	"egT9aR3Pzs9chtCQzbyU52OyhEdQx6oeI6sViFTrAZup+ub8QURdy8V30rTR6urx5ezqEgIIG6WYwgoC",
+	"7yUidq4j1y/rV7JkYynCW6ZwPUvwsy2lbG4Ex05h5O9RIfAgBbZkNctwi0L7aieVDkkilixthVQyW4vM",
+	"J1E8jZXES5ZW4BOpaKpi66Gm5kV4bpyS+GDEzROR4hg+sYpyyfRukzeH8YaKI2Ird9hc7Giz587bqOBe",
+	"2aqNB5n1oJ3OWToFh2g4M1Vc+8+fAhexdUyG+e1VwiaKaK1S02DGzb59y17ChNFUagDn+qmWZytTaw8C",
+	"7YgJODKFJrD06nrwhHOD3APnaszdDXW/WPhfLPw/n4W/gcFdmxi7w+jzZsbIJEsS8L5JqEHsECVpBFdv",
+	"boJmm7xAOzCnTUVvIUgrTm2pUDl0bOsRR+YhfWKq3QX6aXfk5WEu8INRYOFnYLGFjekWLUaRLXiyGnFr",
+	"e85EAux2zfbUPNNwy+Yawe80D+ttPcsm+odYaV88hF/4x7+uh/C1PYbqRT7WHs9MrLOV7oEh9YA0BHfV",
+	"nCaWOoa6noEbi1U4VkzRz1JkVvG0rK343seWHqF1R1PwkemhnBVf5d+5P5oJis1tuR3MK7om8YSFqzCx",
+	"1T99Qu0NKsTM5E694YgHI6+jeSPTnJlPfcsNCePaJorgh57+IYpl8Utf/xJzohFEMU55aHUYAyStU3c9",
+	"3+sVtUIthLoHwQZ2cIGr88pguMAlVn79xqyz8vOPxUr1cnDCbwogAlA73tAr5urqv/I5et7Qc8buw4Wo",
+	"CwCn6K5G6dozKsfK5Xlab65fmjtx7LAQSxJodonVi4GlB49gae11S4YEuW31T2TVBjPLDpYSV7yUMmju",
+	"dmt/ul1m6vfWubYxchuY8rAQximjUUAaUI0cq6TQyBata/rFexBWHZAGRvz7Rm77I44ZAXWf5HK+IRmD",
+	"wa0re04VS2Oa6LdhWXJIo3nMA9KYU57XqZQ+BsRVk3WaZdJyt5IzR7Ni52+zHBvrbKasS1bIh9qDKgHc",
+	"iCjyGr9yf3prFuH+9jpfCPwKxXnlGS7GFuvdeIBPJJkzRSOqKFZOc0v1QvoUxB4taKq0ghhXL1tNT5cP",
+	"kBGQZwx0bjrPh/3OsNP5xduWv4Sx6TL/+lmr02t1T0pfVxKJNlQJTqhUHzK5thLIXeh0h13IXeBCQaIN",
+	"lbOxoKmGLobe67OaRh/6kx+ewxFDZi4MZfz5EKC9hh3v11U9Bx4bUy9MsgeVtiXOhsSLMhj3S7w4PCsJ",
+	"VzNmiYCcB7F3UpJ7ejv2KpVYSLIU6W3Mp6eloGWNX2v7r0OE2v3vdC7GO8tUH1iPem2GMurtcej6A60n",
+	"RaSBaUxR7iISPGSEknnMM8WaewCqDssfBiikjdr4TOXmtE9EZRUuNa2Nasmr7ggwDLJwiVnnssuCIAIs",
+	"ZaGYco2vpv1CxVFeUG6Nr74g5T2Oxrzu+LRjTHvGRNL2g6FrGUgdHPCZs5JpSrmSlRTFMuPZM/IyN4R2",
+	"J/JUM3jMyeVLNxjiuyyuxAMqlFCCfZ05AYLpE2KGEBPIJThLEWYY5mngCZkIenhhSjFWRFeNMNibzT+U",
+	"9aETtN/vP7dNr8gkU1nKmm3y0vhYfI1vKHbNNA9nj5+Hyndet/6zsb3UzWAec/NHt0IHvof3c+axJt21",
+	"LB/cyQ78BRlDk+SnCeQobFsjqmP3/h8VjFKbe94YfojQAq5oW9bImVhyRHrAprjIU6xnkfOfex//+9n4",
+	"1SC8PlF/7y4vnmaXHXF1TF/3oxfPp9/1fv3hWfLL7uQuXO06VN5vIVVH1dTau4/rFdC2qtok4rNpmajO",
+	"PUSnxC8fXYP07ckffEZYQ4GFWRqr1WuwELdh0hmHO0ZD4ch7glJZHZvGioFHY5oaCvUrgUoa535aMH52",
+	"dTnieYfC8lhDorfTbretnVp5atsVmpdMnyoJ2bWrETdM4v/9n/9bMS3XTMgaA3HNCtTDwEUdDWcj7lQd",
+	"h3SooiY58F0WyTY526t0T8Eug0GnG5yOeLmOkZvqa2aAV/smTqq2/VgJUAUh0kUMvtd7SD+YCFvqhGJb",
+	"hVJ7nwjdJjTmLJVrnutprGbZuB2KuXENRPZfb63Chh1PLHmp/nwpok2aC73rPKBWrRJGwkRkEVkkVGnR",
+	"pGFq+0Fqqmcj7rR5tH4baHViviARWyRipU2SITAIjb4mpI80gixNNG7pB4W3xDwe8UYAPlL9Biy7iPGR",
+	"pXAA/TmG9vBoRzSAHrTwsQOWWX+vXUjhGbS3H/i7ufkoKly6Xgs0BZQYYQ27fKuNUidKv5ycWGRP+hDm",
+	"d3XxY7M94iP+b//mpAGK+YKqeBwnsVqNePDtxQ2pyTeBUOtlnLL8gwRrL7ojcSkS9kSSkfethjP2m9PH",
+	"niRQiW/EDTKMvCGhyD3gChhELUQpVeIbCQoNWSQ2lmIdDXXaQMcRN5GOZzZUzRRLAOMoX6jWs2Rxe4w+",
+	"DaNnCCY3ML4RtxnWco331QRr2rasp5vYGvadw0ar0HlOg3jE3Y5e9rDeQpq/pTOo0DvGAAJItbJTjnir",
+	"jDRuqz/TvcJ4ufIbMtjomvcMUPHU9FODu/MRJ0Vp35DFd0y6hidoarOUuf1ETSQZYkG5zr6T16sHLv7U",
+	"S2ZribR6Y5AaZoJNN9VsCorU2ENSYWFvmA0LvkifLJJMljJioX1cTeJem7wSRKU0ZGMa3kofQAbrPTdO",
+	"SxNt4GOYQwvDHPRa0Il5Sm7ZSjJo5AyXAzyyLQGJqRSPPR2xIzVAy3S/xAzpcuF40uh3Bk3ca1E+tzHo",
+	"9ppECk2itpgzi2JoLosHI+OEcZWs9PjijqVYXgN3rI8ftmTEL3Ss1QgS+TZ8YkYxFArFHx68NrjGrLCW",
+	"EZlw4Nh0kIWQFUBxPN4Rv4C3MFMtL6cxMyRXFJTaggNte+Dst4wmMk9EhYxJlWmCBCxIoRdbkfpW5hEG",
+	"H1AiOel5QFK/YksJ5B/Stkttjzh0FiRzRnNJuE/PJbniin70TZclxrO5b8oo+Lanlz/i5f5KzVMSDHo9",
+	"O1ns1mdj28qz5Tcc1MQPgXpWW6cNd5yvfUFTqc8WIkrLj3BbYEy7pQcoH/FKUTcUQHjKlXIpUBClUnnH",
+	"sNyG233BtzmaxGRt2qv8JA4Zl8xRdc4WNJyxVq/dWdNwlstlm8LjtkinR+ZbefTy8vzi1esL+KZI3cuV",
+	"HK0mXtcE7AN3lipdabHs+d4dSyWqR912B4cyQtUbev12p933IOhqBur4EZab+F3/f8rqSixAiQtJgp5G",
+	"MPQ4YU9TyGWD8rYLsPjyM1EiM6GMtghu2y20cqnNm2+ZMuU1Ku3rep3Oljp5dfXxxG25MN6bhVsEr1SN",
+	"Y/+6bmZxG8q6lTfvuaaON3z33ndW8zK+Y1y/CzVDoMjMFAwtM8N7/bGr9gB72ngcL6EBVTkkr9wVW/pQ",
+	"XEsq9GAODfuzZfOrwgF9vJiygYIBmajpaAq6CX5kbsw0U/ULGUdDhQ2pQB0BaRzPmZOvUVMEbXf9ubwy",
+	"GiMTGqr1EmntEb+ieRch254YpI/TnxivVTm2ZcWe1VbFehnz27zHruYMthVAfmlYstKQzss4rM+iqMcn",
+	"vXKb7Q2eluKVI+zGfO/vfLHoOnz//pPJBZFkQ3dH014DiwbnLspSK6B3W8oBOsE6/9qVAetgcEhYMEYL",
+	"7YZRtxZGTiE7B0Zd2hv3w0F0zJ5OntGTR4VRZzg4PhBG78vMtiJVNvKr9r5lG5xKmOs3COstubZO6FQ4",
+	"1nxhV1VjeAcmGSD51b2ck+mR05EVPunu/qRUJBo+6u/+qGipp7/oPd/9RbX++73vHe+zo3LPO/hqj/XV",
+	"dDAAHMnZ0HVN+IMjMeEMMXzHentbheOyHOdQlaq2eMUmuXoN1mqNZLUuJSrX/QY+0cIqxQoFpappIFHe",
+	"GgdbpWSaKWSs7U1jvDvey00ODOL4L0CsQgN9eM03slpTDXoowZzD7Eobq1qfXIl1AJM4jJWxqbVCe2NM",
+	"v42mM2ngnWM5V2vGUrgUdv1CWiKPuOMbAlm/yzVQl7g54i+McdoovFe55yr4LWgSTtNULHPLtU2+je9g",
+	"OKMdQERfoRyASqANmCH21IcaeFjbhnJ7wNYlZozk/IpApfSOJaBO2OqK4A5GtUIrJVBXwu3nj7oz1FbD",
+	"mVM2p7FJewv+1roRiiatc5FxFRT6Fc+gKJ+Y5JiodaERL6qgGKO9Ta5wjbE0ln1Lq94RaeAx/vTixeuL",
+	"m6avrXFKljS5JWqWimw6A1zBJUnG5IiXNEZQvaBXHovsF9ZtDKNYLMa7Es1izVbBfkftzlyRjLhIjZYZ",
+	"GaXLMAdEXAxVFPrMwNVgmgvFioxpeAtFLSteByXIlCkS9DsD8kooYrvhBZpC9CKMiezojTWqXsmJv0nV",
+	"u87r3xym5pU6uO+h7bk96fd4/Wdoub7Hiw9RN3e/fDnRx4H9rR5BO9WEW2kkshQW9X2Nn1wzW1q5w1jj",
+	"GGV9dUOa99cs/lXjxp5Z3uNfD8vyNsNXkrw74+c07EWD1smkz1qDsEtbz6NnrNWbPB0f00HYj3rdzYH/",
+	"418fJcl7bSu16QPlt7YmeVdeNUnee2TYG4D7lXjiv0qaPYZobz+AfuUAup12p91vd599ruT6rap3ESwu",
+	"t+gv+2rhlSITe2jipfkLrcpcxGxZz4M6kPoHKPS+VxLCuz76G7yLr8I++53BbiXY7dj6xYB4ZANiu+7s",
+	"mBJWlm8yJtYDrISssRrwqkUWmWlb2vWa+GUoADCnt8Zf7paUyssCgOrotJ+3HTNMvr7TeM4Jlm0MOs9R",
+	"5VrGkjWhqK3Ci51VofWPeNHlsCozT+FSBTTmQtXPX3fqFyhBZvQOms0UXVJG/JatSCj4JJ5mmoaNkbB2",
+	"qdbcroPZ2HvQitfuB5UgJStGNuvUNTyXa9vE2rhJbGvFA9SRSZZUOgzhBQJaUGOjBrtXn67v2ci6b7M1",
+	"YTdmGsx6J9miVtRNq6KuItryMTcLqmm9oLJSqVOjFkz3qv0y3V88TevE070pYFntd29rLQJa2CKaPFm5",
+	"IP3c5dP2vyEoVZW7L4egQazemi7cPRD5wiJ6r24h9lWzEu/QpRdCe5uQriYCPFQKizDv2rFVEtv37n3P",
+	"9C/Y2WPMvPZnd8h1TnZ/UWkjC5/tIYbPTbVK+KC7x8qqTdnhu+N9wFDT1gqUhd4+H6/3ffuLKhpnUUSo",
+	"q1w8QLfAlK1NnsqjP3LN4B5lCfSiWVNBvoHfCxWk7YRf+CQYdHvmWmzQOwnImKHghhAPyKLfRxjXiVic",
+	"Nxexh7lELicbHQaDbRYLdvcx/qM/ufq8pzHwQmQY2jjo7kFCNR32gYJODvs0b3v+FyU/RL5Ho0B/+52A",
+	"4CwnLrf+w34RkM11l/eI7+HzLgXBbYuA02YORMCNeCOPIkqd+wy3HpsSYA9kkqXgsC6F9nGBldlt46cJ",
+	"odzE4DmGBlReH3QGpeDDeEJilXfIBncxcBak3Wq0zSYvb42DF3YI/l1sehHzES/3Z6cmtEsJsKvQYY0/",
+	"5QhPkwc6fr9l6sE87lEdo7jSf64u+GD971/QO3Iwe/+LulM08/s0Llv4UA6iH4OYERDPwhb5qvhfTBwk",
+	"tEqwFqNTKMhUQ9tS7GtIqO17lVcRiuWI5zHap9UKX8RmUxonQMN6AIw/4nRr2a8Rd+p+kVeCt8rDSae2",
+	"mpm4Meh0miXJwxmLch9R2TkCRcehxCGsV6/f3pHEJoIq77+K7dzyRkI+XtY6tcmc8KxbtlBtUnFL0ZUt",
+	"cm46WGCXLln6Hhjv4+ukWxxEeHK7fERvINDoURTYfbxLThB2bZdfROxxpckvIjjGRCQxlfl9tEsH6x6n",
+	"r8G9lDIFSt7GexHSEEnUBKI39V3Ks5uCJzk91cZV9g53mmDJvr18JoeKSQDwP91ngvFzGDegwtkn+E3+",
+	"1Xwgh0rNBzpNPsGW+uu5T/6XGX9vTIyqq5aQRlXGNz/JHlxktfagkePMuQNw1I02+cl0HbSCelthQtLA",
+	"6kj+iO9ZjLCJoUKOIpCPX7RahGgbFP3awBvxcWaks1sif3OkFXkh0jrLs6zljPgmLSKXUEYHqKaFaUXC",
+	"xCBBwBWUPMIg7m8vbqBM4ohbrQKifnJVLNdkIqbtRwhzy4curt2sBiWZ0T1KSsta6VpSGM1xxLjSxkee",
+	"8inJeAWpfs0hZLroTUN2T1WXI41Br+dev+mZXzMDC7RzySQVc23MwkaNrWvsWCnQbqVuppRRZOxtYdF2",
+	"bsQnNE4M2ECdirlUGpJiYu+WTF5VnlSlGNe2vbnCg4LBBqQjHrQsWbTiSWuOS6I28wO0NCXQpnbaK+Sr",
+	"//wXeob0/mHaWr0FnpcyLZjRlbkCzO9/wQuRh7HYRAsbkZl3E65qbI8TD/PAOqLr4USbQlf+cQ0iDtXM",
+	"bKHZz6JVmqP/86iVZkFz01/qi3L5Rbn8olw+TgoCENbnutxDp/8e2X3mdsA2tFiPJyonsfh50Q+KBQBM",
+	"U30mRzzmYZJFttrAermeoo5ifkmBjMbmfp1Cq8JJ/DFwNSQ64qbGFSbiJfGtW1sXo7AaJvbeL0Xe+yZO",
+	"vvkJiXeYEv4Xybkrjr0c7TIWQkmV0gWBzZpTweIFWjFugeIuOCuHM/9vr2q5FQSdRyi5VJvRtmvDdl6z",
+	"4crZVrdNT7q/HLLtw0u97ggDBlSz+SwPzMGzWQJ7Bf2aKrdfku/+nJJPM9X19Ddl2awVgIbv7pmFtztw",
+	"tlTxa2PcbH6FHKN4xMSxeM6ckpxGHhVCDerPDdERQWKlrV+Tz75nRcaHSSfcG5LGp9mbNPqJJ6v1VG0r",
+	"GHA3eEOe81dTCwUywTh53iERXZUszn0EwCHVJ/c3dtyamp87YtKFGPbwLUHNBcifU57+SSv6HXrQ0VZx",
+	"4EaXnhraglJM1ZKLvltNkotlVXAcHF76rxks+iX28/MLynNTDSVnJA8TjbWW4dEftsLC1qDPayD3Qnxu",
+	"NhOH6HTmYkkEN6WiUzaBon7GfdzpajEGQ2K6CKGJ5hWrSiFJmYUhYxHeQa9XoHqIqMR9FKJyn0jQvKql",
+	"WV37S6DQn8Broo/ik0lijzjMXfjuO+EulaK9D0PRb5nagJ8PcgLsUOb+/GrJP87MP1Dd2KpnuI1EvvCL",
+	"P0meZvVkPsXKPMgJCKNDZKEWwiDr9i+AZ8rn29J2+TUpJQvbZzXmhGp9NVUkYjRKYm4KogXHnX4w4vk1",
+	"sbkI1+oYGdOE8pClpju+SulkEod5iZSUAXexhdQox5tcbdduClumUcyZlN4jXH/RqGKGXsNPn7vOXg5k",
+	"EPc0nGlcan8yHm4o1ZdDbEutvvLnOVN/9/5eDwV364iC5c38XWRpEWsPlaPh7g6cG3lECDSFdvJsA4hn",
+	"TzMe4H29tEWeh0dHiQhpMhNSDU86J50A4/YzzjGvFO/49T+yUvOTKhJYvbO9ovMEb+ZHvPgVipkiwr5e",
+	"0umUpeTNJX4YiVAeBabEbWD2m9epjZVkyQTxEe95/8CinvfDo6M/9GLvAWXSWJ8FoNYsdw+h4Bp65Y15",
+	"dWgxyztoN0Rqq2pj7Vltn7ggTGKp4CKFtz2LlKw8oQbo2jSm7RrSuz04qXWKMZvF4KC/efm6pVg6jzlV",
+	"porIx5XbKtAMDCMB7rzPMaq+X3y1cPkQVJ6aQuSaFNpFUXZ7KXXvrzEvW1NftskFDWdOIyVSbnhoKudi",
+	"ggZyWmcGw4/XJwAJm9I40TqZU2i37ZaMj8yVS/Wyy1TGtJ3YHNqDFh9lvojvFcBwZrBM5P39/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

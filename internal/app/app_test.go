@@ -154,6 +154,8 @@ func TestBadConfigurationFailsFast(t *testing.T) {
 		{[]string{"serve", "--database", dsn, "--addr", "nonsense"}, nil, "--addr"},
 		{[]string{"serve", "--database", dsn, "--base-path", "noslash"}, nil, "--base-path"},
 		{[]string{"serve", "--database", dsn, "--rate-limit", "-1"}, nil, "--rate-limit"},
+		{[]string{"serve", "--database", dsn, "--auth-fail-rate", "-1"}, nil, "--auth-fail-rate"},
+		{[]string{"serve", "--database", dsn, "--auth-fail-rate", "5", "--auth-fail-burst", "0"}, nil, "--auth-fail-burst"},
 		{[]string{"serve", "--database", dsn, "--cache-staleness", "1ns"}, nil, "--cache-staleness"},
 		{[]string{"serve", "--database", dsn, "--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"serve", "--database", dsn, "--db-timeout", "soon"}, nil, "--db-timeout"},
@@ -185,7 +187,8 @@ func TestHelpDocumentsEverything(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, want := range []string{"--addr", "($REGIOND_ADDR)", "--database", "($REGIOND_DATABASE)", "--rate-limit", "--cache-staleness",
-		"--require-if-match", "--cors-origins", "--shutdown-delay", "--drain-timeout", "--base-path", "--list-cache-bytes", "--secret-key-file"} {
+		"--require-if-match", "--cors-origins", "--shutdown-delay", "--drain-timeout", "--base-path", "--list-cache-bytes", "--secret-key-file",
+		"--auth-fail-rate", "($REGIOND_AUTH_FAIL_RATE)", "--auth-fail-burst"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("serve --help lacks %s", want)
 		}

@@ -19,7 +19,8 @@ func regionWithKey(cert, key string) region.Region {
 		URL: "https://rot.example.com", Status: region.StatusEnabled, Scope: region.ScopePrivate, CertFile: &cert, KeyFile: &key}
 }
 
-// serveCmd is `regiond serve ARGS` as the command line builds it, defaults included.
+// serveCmd is `regiond serve ARGS` as the command line builds it, defaults included — but for
+// the shutdown delay, which is 0 unless ARGS set it: it would only make each stop wait.
 func serveCmd(t *testing.T, args ...string) *ServeCmd {
 	t.Helper()
 	var cli CLI
@@ -27,7 +28,7 @@ func serveCmd(t *testing.T, args ...string) *ServeCmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parser.Parse(append([]string{"serve"}, args...)); err != nil {
+	if _, err := parser.Parse(append([]string{"serve", "--shutdown-delay=0s"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	return &cli.Serve

@@ -30,6 +30,8 @@ type ServeCmd struct {
 	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
 	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit)."`
 	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
+	AuthFailRate   float64       `default:"10" help:"Failed authentications per second a client address (the connection's, not a forwarded header's) may cause on average; past it, its requests with tokens this replica has not accepted get 429 without a database lookup. Requests with accepted tokens are never limited by it (0: no limit)."`
+	AuthFailBurst  int           `default:"20" help:"Failed authentications a client address may cause in a burst."`
 	BodyLimit      int64         `default:"1048576" help:"Largest request body accepted, in bytes."`
 	CacheStaleness time.Duration `default:"1s" help:"How long a write on another replica may go unseen by this one's cached lists and tokens."`
 	ListCacheBytes int64         `default:"67108864" help:"Memory for pre-encoded region lists; larger lists are streamed from the database."`
@@ -39,7 +41,7 @@ type ServeCmd struct {
 	ReadTimeout       time.Duration `default:"30s" help:"Time to read a whole request."`
 	WriteTimeout      time.Duration `default:"60s" help:"Time to write a response (a streamed large list extends its own)."`
 	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
-	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
+	ShutdownDelay     time.Duration `default:"5s" help:"On SIGTERM, keep serving this long with /readyz failing and every response closing its connection, so that load balancers stop sending and clients move elsewhere first; longer than a load balancer takes to see /readyz fail."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
 
 	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
@@ -69,6 +71,12 @@ func (c *ServeCmd) validate() error {
 	}
 	if c.RateLimit > 0 && c.RateBurst < 1 {
 		return fmt.Errorf("--rate-burst must be at least 1 when --rate-limit is set")
+	}
+	if c.AuthFailRate < 0 || c.AuthFailBurst < 0 {
+		return fmt.Errorf("--auth-fail-rate and --auth-fail-burst cannot be negative")
+	}
+	if c.AuthFailRate > 0 && c.AuthFailBurst < 1 {
+		return fmt.Errorf("--auth-fail-burst must be at least 1 when --auth-fail-rate is set")
 	}
 	if c.BodyLimit < 1024 {
 		return fmt.Errorf("--body-limit must be at least 1024 bytes")
@@ -138,7 +146,8 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	accessLog := c.AccessLog
 	srv, err := server.New(ctx, server.Config{
 		Store: st, Logger: log, BasePath: c.BasePath, RequireIfMatch: c.RequireIfMatch,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
+		RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailRate: c.AuthFailRate, AuthFailBurst: c.AuthFailBurst,
+		BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
 		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
 	})
 	if err != nil {
@@ -190,8 +199,9 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		return err
 	case <-ctx.Done():
 	}
-	// Graceful shutdown: fail readiness first so load balancers stop sending, then stop accepting
-	// and let in-flight requests finish within the drain timeout.
+	// Graceful shutdown: fail readiness and close each connection after its next response, so that
+	// load balancers stop sending and clients move elsewhere; then stop accepting, close the idle
+	// connections and let in-flight requests finish within the drain timeout.
 	log.Info("shutting down", "shutdown_delay", c.ShutdownDelay.String(), "drain_timeout", c.DrainTimeout.String())
 	srv.SetDraining()
 	time.Sleep(c.ShutdownDelay)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/regiond/regiond/gen/api"
 )
@@ -24,9 +25,20 @@ type Error struct {
 	Status int
 	Detail string
 	Fields []FieldError
-	Header http.Header
-	Cause  error
+	// FieldsOmitted counts the offending fields left out of Fields (MaxFields).
+	FieldsOmitted int
+	Header        http.Header
+	Cause         error
 }
+
+// An error body stays small whatever the request (a body of 90,000 unknown members would
+// otherwise get a problem ten times its size): it names at most MaxFields fields, each name and
+// message at most maxFieldText bytes, and a detail of at most MaxDetail bytes.
+const (
+	MaxFields    = 20
+	MaxDetail    = 2048
+	maxFieldText = 256
+)
 
 func (e *Error) Error() string {
 	if e.Cause != nil {
@@ -54,13 +66,31 @@ func Newf(status int, format string, args ...any) *Error {
 	return New(status, fmt.Sprintf(format, args...))
 }
 
-// WithFields makes an error about fields; its detail lists them all.
+// WithFields makes an error about fields; its detail lists them, up to MaxFields.
 func WithFields(status int, fields ...FieldError) *Error {
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = f.Field + ": " + f.Message
+	kept := make([]FieldError, min(len(fields), MaxFields))
+	parts := make([]string, len(kept))
+	for i := range kept {
+		kept[i] = FieldError{Field: truncate(fields[i].Field, maxFieldText), Message: truncate(fields[i].Message, maxFieldText)}
+		parts[i] = kept[i].Field + ": " + kept[i].Message
 	}
-	return &Error{Status: status, Detail: strings.Join(parts, "; "), Fields: fields}
+	omitted := len(fields) - len(kept)
+	if omitted > 0 {
+		parts = append(parts, "and "+strconv.Itoa(omitted)+" more")
+	}
+	return &Error{Status: status, Detail: strings.Join(parts, "; "), Fields: kept, FieldsOmitted: omitted}
+}
+
+// truncate cuts s to at most n bytes, on a character boundary, marking the cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Field is a shorthand for one FieldError.
@@ -78,6 +108,7 @@ var kinds = map[int]struct{ slug, title string }{
 	http.StatusForbidden:             {"forbidden", "Forbidden"},
 	http.StatusNotFound:              {"not-found", "Not found"},
 	http.StatusMethodNotAllowed:      {"method-not-allowed", "Method not allowed"},
+	http.StatusRequestTimeout:        {"request-timeout", "Request timeout"},
 	http.StatusConflict:              {"conflict", "Conflict"},
 	http.StatusPreconditionFailed:    {"precondition-failed", "Precondition failed"},
 	http.StatusRequestEntityTooLarge: {"payload-too-large", "Payload too large"},
@@ -103,13 +134,14 @@ func Document(e *Error, instance, requestID string) api.Problem {
 	if k, ok := kinds[e.Status]; ok {
 		title = k.title
 	}
+	detail := truncate(e.Detail, MaxDetail)
 	doc := api.Problem{
 		Type:   Type(e.Status),
 		Title:  title,
 		Status: e.Status,
-		Detail: e.Detail,
+		Detail: detail,
 		Code:   e.Status,
-		Msg:    e.Detail,
+		Msg:    detail,
 	}
 	if instance != "" {
 		doc.Instance = &instance
@@ -120,6 +152,9 @@ func Document(e *Error, instance, requestID string) api.Problem {
 	if len(e.Fields) > 0 {
 		fields := e.Fields
 		doc.Errors = &fields
+	}
+	if omitted := e.FieldsOmitted; omitted > 0 {
+		doc.ErrorsOmitted = &omitted
 	}
 	return doc
 }

@@ -40,7 +40,7 @@ func (s *Server) gate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c) // 404 and 405: Echo's own handlers answer
 		}
 		if op.secured {
-			p, err := s.auth.authenticate(req.Context(), req.Header.Get("Authorization"))
+			p, err := s.auth.authenticate(req.Context(), req.Header.Get("Authorization"), c.RealIP())
 			if err != nil {
 				return err
 			}
@@ -78,13 +78,24 @@ func principal(ctx context.Context) token.Principal {
 // authenticator resolves token values to callers. It caches tokens by hash for at most the
 // staleness bound, so that a revocation on another replica takes effect within it; a revocation
 // on this replica takes effect at once.
+//
+// Refusing a bad token is cheap: a hash the database does not hold is remembered for the same
+// bound (so that a token created on another replica works within it), and every attempt with a
+// token not known to be valid is charged to the client's address, which may fail a limited
+// number of times a second (failures) before it is refused without a lookup. A token this replica
+// has accepted is never charged, and a charge is given back when the token turns out valid.
 type authenticator struct {
-	store *store.Store
-	ttl   time.Duration
-	log   *slog.Logger
+	store    *store.Store
+	ttl      time.Duration
+	log      *slog.Logger
+	failures *limiter
 
-	mu    sync.RWMutex
-	cache map[[sha256.Size]byte]*cachedToken // by the token's SHA-256, as an array: no allocation
+	mu      sync.RWMutex
+	cache   map[[sha256.Size]byte]*cachedToken // by the token's SHA-256, as an array: no allocation
+	unknown map[[sha256.Size]byte]time.Time    // hashes the database did not hold, and when
+
+	// Lookups counts the token lookups that reached the database, by result.
+	Lookups struct{ Found, NotFound, Failed atomic.Int64 }
 }
 
 type cachedToken struct {
@@ -96,8 +107,12 @@ type cachedToken struct {
 // lastUsedEvery spaces out the writes of a token's last_used_at.
 const lastUsedEvery = time.Minute
 
-func newAuthenticator(st *store.Store, ttl time.Duration, log *slog.Logger) *authenticator {
-	return &authenticator{store: st, ttl: ttl, log: log, cache: map[[sha256.Size]byte]*cachedToken{}}
+// maxCachedHashes bounds the memory of each of the authenticator's caches.
+const maxCachedHashes = 10000
+
+func newAuthenticator(st *store.Store, ttl time.Duration, failures *limiter, log *slog.Logger) *authenticator {
+	return &authenticator{store: st, ttl: ttl, log: log, failures: failures,
+		cache: map[[sha256.Size]byte]*cachedToken{}, unknown: map[[sha256.Size]byte]time.Time{}}
 }
 
 func unauthorized(detail string) *problem.Error {
@@ -105,20 +120,21 @@ func unauthorized(detail string) *problem.Error {
 		WithHeader("WWW-Authenticate", `Bearer realm="regiond", error="invalid_token"`)
 }
 
-func (a *authenticator) authenticate(ctx context.Context, header string) (token.Principal, error) {
-	return a.lookup(ctx, header, true)
+// authenticate resolves the token of an Authorization header; client is the caller's address.
+func (a *authenticator) authenticate(ctx context.Context, header, client string) (token.Principal, error) {
+	return a.lookup(ctx, header, client, true)
 }
 
 // cached authenticates from the cache alone: ok is false whenever authenticate would have to ask
 // the database or refuse the token (the caller then takes the ordinary route, which does both).
 func (a *authenticator) cached(header string) (token.Principal, bool) {
-	p, err := a.lookup(context.Background(), header, false)
+	p, err := a.lookup(context.Background(), header, "", false)
 	return p, err == nil
 }
 
 var errNotCached = errors.New("token not cached")
 
-func (a *authenticator) lookup(ctx context.Context, header string, useDB bool) (token.Principal, error) {
+func (a *authenticator) lookup(ctx context.Context, header, client string, useDB bool) (token.Principal, error) {
 	secret := bearer(header)
 	if secret == "" {
 		return token.Principal{}, problem.New(http.StatusUnauthorized, "a valid token is required in the Authorization header").
@@ -129,17 +145,34 @@ func (a *authenticator) lookup(ctx context.Context, header string, useDB bool) (
 	a.mu.RLock()
 	ct := a.cache[sum]
 	a.mu.RUnlock()
-	if ct == nil || now.Sub(ct.fetched) >= a.ttl {
-		if !useDB {
-			return token.Principal{}, errNotCached
+	stale := ct == nil || now.Sub(ct.fetched) >= a.ttl
+	known := ct != nil && ct.tok.Usable(now) == "" // accepted here before, if perhaps too long ago
+	if !useDB && (stale || !known) {
+		return token.Principal{}, errNotCached
+	}
+	var charge *rate.Reservation
+	if !known {
+		var err error
+		if charge, err = a.failures.reserve(client); err != nil {
+			return token.Principal{}, err
+		}
+	}
+	if stale {
+		if a.knownUnknown(sum, now) {
+			return token.Principal{}, unauthorized("the token is not valid")
 		}
 		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(sum[:]))
 		if errors.Is(err, store.ErrNotFound) {
+			a.Lookups.NotFound.Add(1)
+			a.putUnknown(sum, now)
 			return token.Principal{}, unauthorized("the token is not valid")
 		}
 		if err != nil {
+			a.Lookups.Failed.Add(1)
+			giveBack(charge) // the database failed, not the client
 			return token.Principal{}, err
 		}
+		a.Lookups.Found.Add(1)
 		ct = &cachedToken{tok: tok, fetched: now}
 		if tok.LastUsedAt != nil {
 			ct.touched.Store(tok.LastUsedAt.Unix())
@@ -155,17 +188,44 @@ func (a *authenticator) lookup(ctx context.Context, header string, useDB bool) (
 	if why := ct.tok.Usable(now); why != "" {
 		return token.Principal{}, unauthorized(why)
 	}
+	giveBack(charge)
 	a.touch(ct, now)
 	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes}, nil
+}
+
+func giveBack(r *rate.Reservation) {
+	if r != nil {
+		r.Cancel()
+	}
 }
 
 func (a *authenticator) put(hash [sha256.Size]byte, ct *cachedToken) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.cache) > 10000 { // only valid tokens are cached; this bounds memory all the same
+	if len(a.cache) >= maxCachedHashes {
 		clear(a.cache)
 	}
 	a.cache[hash] = ct
+}
+
+// knownUnknown reports a hash the database did not hold within the staleness bound.
+func (a *authenticator) knownUnknown(hash [sha256.Size]byte, now time.Time) bool {
+	a.mu.RLock()
+	at, ok := a.unknown[hash]
+	a.mu.RUnlock()
+	return ok && now.Sub(at) < a.ttl
+}
+
+// putUnknown remembers a hash the database does not hold (and forgets it as a token, should it
+// have been one that was deleted).
+func (a *authenticator) putUnknown(hash [sha256.Size]byte, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.unknown) >= maxCachedHashes {
+		clear(a.unknown)
+	}
+	a.unknown[hash] = now
+	delete(a.cache, hash)
 }
 
 // touch records the use of a token in the background, at most once a minute per token.
@@ -194,40 +254,48 @@ func (a *authenticator) forget(id string) {
 	}
 }
 
-// limiter keeps one token bucket per API token.
+// limiter keeps one token bucket per key: an API token's id, or a client address.
 type limiter struct {
-	rate  rate.Limit
-	burst int
-	mu    sync.Mutex
-	byID  map[string]*rate.Limiter
+	rate    rate.Limit
+	burst   int
+	refusal string // what a refused client is told
+	mu      sync.Mutex
+	byKey   map[string]*rate.Limiter
 }
 
-func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{rate: rate.Limit(perSecond), burst: max(burst, 1), byID: map[string]*rate.Limiter{}}
+func newLimiter(perSecond float64, burst int, refusal string) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: max(burst, 1), refusal: refusal, byKey: map[string]*rate.Limiter{}}
 }
 
-func (l *limiter) allow(tokenID string) error {
+func (l *limiter) allow(key string) error {
+	_, err := l.reserve(key)
+	return err
+}
+
+// reserve takes one request from key's bucket and returns the reservation (Cancel gives it back),
+// or a 429 problem when the bucket is empty. Without a limit it returns nil, nil.
+func (l *limiter) reserve(key string) (*rate.Reservation, error) {
 	if l.rate <= 0 {
-		return nil
+		return nil, nil
 	}
 	l.mu.Lock()
-	lim := l.byID[tokenID]
+	lim := l.byKey[key]
 	if lim == nil {
-		if len(l.byID) > 100000 {
-			clear(l.byID)
+		if len(l.byKey) > 100000 {
+			clear(l.byKey)
 		}
 		lim = rate.NewLimiter(l.rate, l.burst)
-		l.byID[tokenID] = lim
+		l.byKey[key] = lim
 	}
 	l.mu.Unlock()
 	now := time.Now()
 	r := lim.ReserveN(now, 1)
 	delay := r.DelayFrom(now)
 	if delay == 0 {
-		return nil
+		return r, nil
 	}
 	r.CancelAt(now)
 	retry := int(math.Ceil(delay.Seconds()))
-	return problem.Newf(http.StatusTooManyRequests, "request rate limit exceeded; retry after %d second(s)", retry).
+	return nil, problem.Newf(http.StatusTooManyRequests, "%s; retry after %d second(s)", l.refusal, retry).
 		WithHeader("Retry-After", strconv.Itoa(retry))
 }

@@ -18,15 +18,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	if c.Request().Context().Err() != nil {
+	pe := s.toProblem(err, c)
+	if c.Request().Context().Err() != nil && pe.Status != http.StatusRequestTimeout {
 		// The client went away: whatever failed, nobody is there to answer. Recorded as nginx's
-		// 499 (client closed request), not as a server error.
+		// 499 (client closed request), not as a server error, but never sent: a client still
+		// reading would take a non-standard status. front closes the connection instead.
 		s.log.Debug("the client closed the request", "request_id", requestIDOf(c), "error", err)
 		s.metrics.countError(statusClientClosed)
-		c.Response().WriteHeader(statusClientClosed)
+		c.Response().Status = statusClientClosed
+		callOf(c).abandoned = true
 		return
 	}
-	pe := s.toProblem(err, c)
 	s.metrics.countError(pe.Status)
 	if pe.Status >= 500 {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "request_id", requestIDOf(c),
@@ -41,7 +43,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
-// statusClientClosed is nginx's code for a request the client gave up on.
+// statusClientClosed is nginx's code for a request the client gave up on: logged and counted,
+// never written.
 const statusClientClosed = 499
 
 func errorText(pe *problem.Error) string {

@@ -20,12 +20,21 @@ import (
 // no or bad token, a token not yet cached, a rate limit, a missing scope, If-None-Match, a list
 // not cached — falls through to Echo, which answers it, errors included, the one way it always
 // does. With tracing or CORS on, every request takes the ordinary route.
+//
+// While the process shuts down, every response says Connection: close: a client holding a
+// keep-alive connection moves to another replica on its next request, told to, rather than finding
+// the connection closed under it when the drain ends.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		w.Header()["Connection"] = connectionClose
+	}
 	if r.Method == http.MethodGet && r.URL.Path == s.listPath && r.URL.RawQuery == "" && s.hotPath && s.serveCachedList(w, r) {
 		return
 	}
 	s.echo.ServeHTTP(w, r)
 }
+
+var connectionClose = []string{"close"}
 
 func (s *Server) serveCachedList(w http.ResponseWriter, r *http.Request) bool {
 	if r.ContentLength != 0 || r.Header["If-None-Match"] != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,12 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	counter := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 	}
+	lookups := func(result string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "regiond_token_lookups_total",
+			Help: "Token lookups that reached the database, by result (found, not_found, error).", ConstLabels: prometheus.Labels{"result": result}},
+			func() float64 { return float64(n.Load()) })
+	}
+	auth := &s.auth.Lookups
 	writer, reader := s.store.DBs()
 	reg.MustRegister(m.requests, m.latency, m.errors, m.fastPath,
 		counter("regiond_list_cache_hits_total", "Region lists served from the pre-encoded cache.", func() float64 { return float64(stats.Hits.Load()) }),
@@ -65,6 +72,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		counter("regiond_list_cache_evictions_total", "Pre-encoded region lists evicted to stay within the memory budget.", func() float64 { return float64(stats.Evictions.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "regiond_list_cache_bytes", Help: "Memory held by pre-encoded region lists."},
 			func() float64 { return float64(s.cache.Bytes()) }),
+		lookups("found", &auth.Found), lookups("not_found", &auth.NotFound), lookups("error", &auth.Failed),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -81,7 +89,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 
 var errorKinds = map[int]string{
 	400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-	409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+	408: "request_timeout", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
 	422: "unprocessable", 428: "precondition_required", 429: "rate_limited", 499: "client_closed", 500: "internal", 503: "unavailable",
 }
 
@@ -93,14 +101,24 @@ func (m *metrics) countError(status int) {
 	m.errors.WithLabelValues(kind).Inc()
 }
 
+// methodLabel is the method as a label value: any string a client sends as the method must not
+// become one, or each would add series to /metrics for good.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
-	k := routeKey{method, route, status}
+	k := routeKey{methodLabel(method), route, status}
 	m.mu.RLock()
 	rm, ok := m.routes[k]
 	m.mu.RUnlock()
 	if !ok {
-		// Methods and route templates are bounded (Echo's registered routes), statuses too.
-		rm = routeMetrics{m.requests.WithLabelValues(method, route, strconv.Itoa(status)), m.latency.WithLabelValues(method, route)}
+		// Methods, route templates (Echo's registered routes) and statuses are all bounded.
+		rm = routeMetrics{m.requests.WithLabelValues(k.method, route, strconv.Itoa(status)), m.latency.WithLabelValues(k.method, route)}
 		m.mu.Lock()
 		m.routes[k] = rm
 		m.mu.Unlock()

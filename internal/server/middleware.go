@@ -30,6 +30,7 @@ type call struct {
 	requestID string
 	traceID   string          // when tracing: set by the gate, which runs inside the request's span
 	principal token.Principal // empty until the gate authenticates the token
+	abandoned bool            // the client went away: nothing is written, the connection is closed
 }
 
 // callCtxKey carries the call in the request's context, where both Echo's side (the gate, the
@@ -72,6 +73,9 @@ func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		s.finish(req, cl, route, res.Status, res.Size, time.Since(start))
+		if cl.abandoned {
+			panic(http.ErrAbortHandler) // closes the connection without a response
+		}
 		return nil
 	}
 }

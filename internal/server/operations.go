@@ -29,6 +29,8 @@ type operation struct {
 	// none of them (no query string, none of headerParams) is valid by construction.
 	allOptional  bool
 	headerParams []string
+	// queryParams are the names of the operation's query parameters.
+	queryParams []string
 }
 
 // operations indexes the spec's operations by method and Echo route path.
@@ -84,6 +86,9 @@ func loadOperations(spec *openapi3.T, basePath string) (operations, error) {
 			}
 			o.allOptional = op.RequestBody == nil
 			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value.In == openapi3.ParameterInQuery {
+					o.queryParams = append(o.queryParams, p.Value.Name)
+				}
 				switch {
 				case p.Value.Required || p.Value.In == openapi3.ParameterInPath || p.Value.In == openapi3.ParameterInCookie:
 					o.allOptional = false

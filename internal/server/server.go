@@ -39,6 +39,11 @@ type Config struct {
 	// RateLimit is each token's sustained requests per second (0: no limit); RateBurst its burst.
 	RateLimit float64
 	RateBurst int
+	// AuthFailRate is each client address's sustained failed authentications per second (0: no
+	// limit); AuthFailBurst its burst. Past it, the address's requests with tokens not known to be
+	// valid get 429 without a database lookup.
+	AuthFailRate  float64
+	AuthFailBurst int
 	// BodyLimit caps request bodies, in bytes (default 1 MiB).
 	BodyLimit int64
 	// Staleness bounds how long a write on another replica may stay unseen by this one's cached
@@ -78,6 +83,9 @@ func (c *Config) defaults() {
 	if c.RateBurst <= 0 {
 		c.RateBurst = int(2 * c.RateLimit)
 	}
+	if c.AuthFailBurst <= 0 {
+		c.AuthFailBurst = int(2 * c.AuthFailRate)
+	}
 	if c.AccessLog == nil {
 		on := true
 		c.AccessLog = &on
@@ -107,7 +115,8 @@ type Server struct {
 // served.
 func (s *Server) Polled() bool { return s.cache.Fresh() }
 
-// SetDraining makes /readyz fail from now on: the process is about to stop.
+// SetDraining makes /readyz fail from now on, and every response close its connection: the
+// process is about to stop.
 func (s *Server) SetDraining() { s.draining.Store(true) }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -139,13 +148,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("the stored page-token key is corrupt: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   cfg.Store,
-		log:     cfg.Logger,
-		ops:     ops,
-		cache:   listcache.New(cfg.ListCacheBytes, cfg.Staleness),
-		auth:    newAuthenticator(cfg.Store, cfg.Staleness, cfg.Logger),
-		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		cfg:   cfg,
+		store: cfg.Store,
+		log:   cfg.Logger,
+		ops:   ops,
+		cache: listcache.New(cfg.ListCacheBytes, cfg.Staleness),
+		auth: newAuthenticator(cfg.Store, cfg.Staleness,
+			newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst, "too many failed authentications from this address"), cfg.Logger),
+		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst, "request rate limit exceeded"),
 		pages:   pagetoken.New(rawKey),
 	}
 	s.metrics = newMetrics(cfg.Registry, s)

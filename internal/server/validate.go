@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -37,7 +39,7 @@ func validateRequest(c echo.Context, op *operation) error {
 		if err := checkMediaType(req, op.mediaTypes); err != nil {
 			return err
 		}
-		if err := checkUTF8(req); err != nil {
+		if err := checkBody(req); err != nil {
 			return err
 		}
 	}
@@ -49,7 +51,20 @@ func validateRequest(c echo.Context, op *operation) error {
 			if err != nil {
 				return problem.WithFields(http.StatusBadRequest, problem.Field(name, "is not a valid URL path segment"))
 			}
+			if !isText(v) {
+				return problem.WithFields(http.StatusBadRequest, problem.Field(name, "must be UTF-8 text without NUL"))
+			}
 			params[name] = v
+		}
+	}
+	if req.URL.RawQuery != "" {
+		query := req.URL.Query()
+		for _, name := range op.queryParams {
+			for _, v := range query[name] {
+				if !isText(v) {
+					return problem.WithFields(http.StatusBadRequest, problem.Field(name, "must be UTF-8 text without NUL"))
+				}
+			}
 		}
 	}
 	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
@@ -63,6 +78,13 @@ func validateRequest(c echo.Context, op *operation) error {
 		return echo.ErrStatusRequestEntityTooLarge
 	}
 	return problem.WithFields(http.StatusBadRequest, apispec.FieldErrors(err)...)
+}
+
+// isText reports a parameter value the databases compare as the client meant: not UTF-8, MariaDB
+// drops the bad bytes (q=%ff matched every region); with a NUL, SQLite ends the string there
+// (q=%00 did).
+func isText(v string) bool {
+	return utf8.ValidString(v) && strings.IndexByte(v, 0) < 0
 }
 
 func hasAny(h http.Header, names []string) bool {
@@ -92,21 +114,44 @@ func checkMediaType(r *http.Request, accepted []string) error {
 	return problem.Newf(http.StatusUnsupportedMediaType, "Content-Type must be %s (UTF-8), not %s", strings.Join(accepted, " or "), ct)
 }
 
-// checkUTF8 rejects bodies that are not UTF-8. encoding/json would silently replace the bad bytes
-// with U+FFFD and the mangled text would be stored; instead the client is told which field.
-func checkUTF8(r *http.Request) error {
+// checkBody rejects bodies that are not UTF-8, and bodies with more than whitespace after their
+// JSON value. encoding/json would silently replace bad bytes with U+FFFD, and the mangled text
+// would be stored; it would also decode the first of two documents and ignore the rest, which the
+// client meant as something else. Instead the client is told which field, or that the body is
+// wrong.
+func checkBody(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	r.Body.Close()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			return echo.ErrStatusRequestEntityTooLarge
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// The server's read timeout passed while the client was still sending.
+			return problem.New(http.StatusRequestTimeout, "the request body did not arrive within the server's read timeout").
+				WithHeader("Connection", "close")
 		}
 		return problem.New(http.StatusBadRequest, "the request body could not be read")
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if utf8.Valid(body) {
-		return nil
+	if !utf8.Valid(body) {
+		return problem.WithFields(http.StatusBadRequest, problem.Field(apispec.NonUTF8Field(body), "is not valid UTF-8"))
 	}
-	return problem.WithFields(http.StatusBadRequest, problem.Field(apispec.NonUTF8Field(body), "is not valid UTF-8"))
+	if trailingData(body) {
+		return problem.WithFields(http.StatusBadRequest, problem.Field("body", "has data after its JSON value"))
+	}
+	return nil
+}
+
+// trailingData reports a body that holds a JSON value followed by more than whitespace. A body
+// that is not JSON at all is left to the validator, which says so.
+func trailingData(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var value json.RawMessage
+	if dec.Decode(&value) != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err != io.EOF
 }
