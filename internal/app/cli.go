@@ -144,7 +144,7 @@ const cliActor = "cli"
 
 type TokenCreateCmd struct {
 	DBFlags
-	Enterprise string        `required:"" help:"The enterprise the token belongs to."`
+	Enterprise string        `required:"" help:"The enterprise the token belongs to: 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit (case-sensitive)."`
 	Scope      string        `required:"" help:"Comma-separated scopes: regions:read, regions:write, regions:secrets, tokens:admin."`
 	Expires    time.Duration `help:"Lifetime of the token (for example 720h); none by default."`
 	Note       string        `help:"What the token is for."`
@@ -155,8 +155,8 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("--scope: %w", err)
 	}
-	if c.Enterprise == "" || len(c.Enterprise) > 36 {
-		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	if err := token.CheckEnterpriseID(c.Enterprise); err != nil {
+		return fmt.Errorf("--enterprise: %w", err)
 	}
 	if c.Expires < 0 {
 		return fmt.Errorf("--expires must be positive")

@@ -26,7 +26,7 @@ type ServeCmd struct {
 	DBFlags
 	Addr           string        `default:":8080" help:"Address to listen on."`
 	BasePath       string        `placeholder:"/PREFIX" help:"Serve everything under this path prefix (API, docs, probes), for a reverse proxy that does not strip it."`
-	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN)."`
+	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN): 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit."`
 	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
 	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit)."`
 	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
@@ -61,8 +61,8 @@ func (c *ServeCmd) validate() error {
 	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/")) {
 		return fmt.Errorf("--base-path %q: must start with / and not end with one (like /regiond)", c.BasePath)
 	}
-	if len(c.Enterprise) == 0 || len(c.Enterprise) > 36 {
-		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	if err := token.CheckEnterpriseID(c.Enterprise); err != nil {
+		return fmt.Errorf("--enterprise: %w", err)
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		return fmt.Errorf("--rate-limit and --rate-burst cannot be negative")

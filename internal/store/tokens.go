@@ -41,7 +41,11 @@ func utc(t *time.Time) *time.Time {
 }
 
 // CreateToken stores a token (its hash, never its value) and the audit event of its creation.
+// It refuses an enterprise id outside token.EnterpriseIDFormat, whoever the caller.
 func (s *Store) CreateToken(ctx context.Context, t token.Token, ev AuditEvent) error {
+	if err := token.CheckEnterpriseID(t.EnterpriseID); err != nil {
+		return err
+	}
 	row := tokenRow{ID: t.ID, EnterpriseID: t.EnterpriseID, Prefix: t.Prefix, Hash: t.Hash,
 		Scopes: token.JoinScopes(t.Scopes), Note: t.Note, CreatedAt: t.CreatedAt.UTC(), ExpiresAt: utc(t.ExpiresAt),
 		CreatedBy: t.CreatedBy}
