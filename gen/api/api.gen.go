@@ -644,7 +644,11 @@ type Token struct {
 //
 // Example: {"note":"dashboard","scopes":["regions:read"]}
 type TokenCreate struct {
-	// ExpiresAt When the token stops working (RFC 3339, in the future). Left out, it never expires.
+	// ExpiresAt When the token stops working (RFC 3339, in the future, at most
+	// `9999-12-31T23:59:59.999999Z` in UTC; a later instant is `422`). It may not be later
+	// than the expiry of the token making the request. Left out, the new token expires with
+	// the token making the request, or never if that one never expires.
+	//
 	//
 	// Example: 2027-02-18T09:30:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -1167,7 +1171,10 @@ type ClientInterface interface {
 	// CreateTokenWithBody Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1179,7 +1186,10 @@ type ClientInterface interface {
 	// CreateToken Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1190,8 +1200,11 @@ type ClientInterface interface {
 
 	// RevokeToken Revoke a token
 	//
-	// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-	// Revoking an already revoked token succeeds and changes nothing.
+	// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+	// made, transitively (the tokens those tokens made too): from now on they are all refused
+	// with `401` — at once on the replica that answers, within the cache staleness bound on the
+	// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+	// revoked token succeeds and revokes only what it made that is still valid.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1523,7 +1536,10 @@ func (c *Client) ListTokens(ctx context.Context, params *ListTokensParams, reqEd
 // CreateTokenWithBody Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -1545,7 +1561,10 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 // CreateToken Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -1566,8 +1585,11 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 
 // RevokeToken Revoke a token
 //
-// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-// Revoking an already revoked token succeeds and changes nothing.
+// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+// made, transitively (the tokens those tokens made too): from now on they are all refused
+// with `401` — at once on the replica that answers, within the cache staleness bound on the
+// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+// revoked token succeeds and revokes only what it made that is still valid.
 //
 // Required scope: `tokens:admin`.
 //
@@ -2537,7 +2559,10 @@ type ClientWithResponsesInterface interface {
 	// CreateTokenWithBodyWithResponse Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -2549,7 +2574,10 @@ type ClientWithResponsesInterface interface {
 	// CreateTokenWithResponse Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -2560,8 +2588,11 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeTokenWithResponse Revoke a token
 	//
-	// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-	// Revoking an already revoked token succeeds and changes nothing.
+	// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+	// made, transitively (the tokens those tokens made too): from now on they are all refused
+	// with `401` — at once on the replica that answers, within the cache staleness bound on the
+	// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+	// revoked token succeeds and revokes only what it made that is still valid.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -4337,7 +4368,10 @@ func (c *ClientWithResponses) ListTokensWithResponse(ctx context.Context, params
 // CreateTokenWithBodyWithResponse Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -4355,7 +4389,10 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 // CreateTokenWithResponse Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -4372,8 +4409,11 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 
 // RevokeTokenWithResponse Revoke a token
 //
-// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-// Revoking an already revoked token succeeds and changes nothing.
+// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+// made, transitively (the tokens those tokens made too): from now on they are all refused
+// with `401` — at once on the replica that answers, within the cache staleness bound on the
+// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+// revoked token succeeds and revokes only what it made that is still valid.
 //
 // Required scope: `tokens:admin`.
 //
@@ -8825,192 +8865,197 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts22vCtYLg7E2lfSpZkOQd5Ou+4rtO6TdPUcTa7rfKGEAlJqClAJSArascz30V8V/hdyTd4HoAE",
-	"KerkOLvtvvmVWCRxePCcT/g9iOVsLgUTWgWD3wP2gc7mKYP/X7EJl8L8Ty1mM5qtgkFwRjL4NSSKMUFG",
-	"K0KJljdMkCXXU7nQJMIX1ECxOGNaRUEY3NJ0wcxAMcv0+zFPWTAQizQNg4SpOBgE31Ax+W0qF2SeyWQR",
-	"ay4FidOF0iwLwmCq9TyRM8pFMAjofK5a09/adqXtWM6CMLhhq9K4uIj3NOVUeeMH+ROeBIOgP+qxp+Nj",
-	"2noWd5NWn52MW0/pk1HrcXyS9NnxuEe7o+ITQWcsGAQZ5WIkRdKa/haEgYrl3Pw6z/gt1cz8otL3MX1v",
-	"tupWozTVC7OObhAGOi42o+P5+l4WWRoMYNNqcHSEk1feGjzt94+DMFgqfHmpNr/6uPO4E9zd3YXBlNGE",
-	"ZXC2F9d0Yv418M/4XMNBB2dE6UyKCWFCc70imk6IHBM95YpkbJ4xxYSm5uV2EDpcCQbBMMiOhwFAY8pm",
-	"1AysVwAWpTMuJoGZ/QUXN+tTvsJByXLKU0ZmMmNkTifMzGdgNCDRcNHpHMdvrl7gUhgR7IOGl+AJOyUZ",
-	"S78YBubnYRCRxtXzc/K09/Rps7JIGOdIzpmgc35027XwUv+d8hnXX3Q7HfNK77EZ+j0g9Rds9W3v8hf5",
-	"Yfxjm47iuvl2bVrGVFsqKm/8esqIt6k4Y1SzhGRMyUUWs/Laa1Z9tCfyblvdFdPZ6mxsqGxtfa9ZLEWi",
-	"iJZkSbkmIzY2h6OzFRcTQieUl5Gg608144LPFrNg0AndtFxoNmEZzPv27duzhZ4aLIsN0dQChxZvGHYA",
-	"gzOAlWLZLcsI+zBnsVZ44M+63U5IzP8ePznpVI7+S0YzlpGM0XT2xdDSczIMQsKyTGZfDAMubmnKEzz2",
-	"naf6j2upaXouF0Kvr/0buSQzKlaEazZTZEZ1PIVlj3mqWaZCQuNMKkVomiKulxbb86cey2xGNULvcT8I",
-	"twP2LgzmNKMzpi2VX46/N7PXwzcyPCBy+Fcmb0TJKRUTRrgiI6pYQqQgDZmR6G9Rs00u3WcT4NXwajIU",
-	"iouYhfbRrwumNBlTnioQDyTqd3sRoSIhQuqpwSOuyDLjWjPRHop6ngKMEllXEAaWCV+OW7i1EtbRDy+Y",
-	"mOhpMOidPA5rDu5y/FIKtgEoPwhGZIY8CIGjEA40TVlGpjJNVA6BU8LHRAoAT7zIMiY0bpsKtWSZ+Tk6",
-	"7vQj3LiQZCSTVfuwHZq1bt9mt9Prh7W8dsZ1/bEbjCOK/8ZIo2uIu9vpdJpt8jW/NecRAS+MDByigg9G",
-	"lieb/aVc6dNc2o+knoaEDoVFBPOUgLTQi0ywhCynMmVtcg06gjl5uki4hvcUoRkjNF3SlYIJEtLodjpG",
-	"qUjYmC5S3awgRbfTsdD6dcGyVQEsWHWwiXKOe4Zy6AekHLNhj5C6tRzqFZ0wWHM9EOWc/rpg5uCVzMg4",
-	"kzOAzTxjt1wucDePFImMzBsQlDztdrteYOHJt8klQG4kFyIhWg6FGRH2SbgmS2pYScLIWGaDXOnSU4qP",
-	"qGEtLAnNwaE8NWgn9ZRlBd8xONnvdKIqqTkp9+L82+nlL5LHs+fz0ezb29HsR02/kXz8Y/vv4+6Hm97s",
-	"2w79Mag/ggJbNiHrSbcHcM+Rtw5zf4RRa2gzXVlmowxOKeYUTVDLEGF9pS8isRSacqFQfdFGaWjEVLEW",
-	"F4oJxTW/BWiSs9fnl5ckZdpAqSI5QMer2+6vm3b5uL97k6hZXyb1yIXbeKQIT0iDkjdvLr/Cox+tPPF3",
-	"Sq6sIvpIkeNea8o+EJ5YmopjNjfahJbS0NCl/d3o+jRjCRmtNO7d/GcAo/KEcEOhiDMIDWLgRcyOlWFh",
-	"lsYbUb/Tj6q0ua8yDcCcUz0tYFmo5EbX/nXBM5YEA50t2AYYHz+uwnhOzXrN0P/z81nrJ9r6rdN61nr3",
-	"X38N6uD/2ijtz4EsdqGaISNAIFD0y8gxX4xSHm9AEDQM/A38NWPjYBD85agwuY7wqTpCjIB14QrBYth/",
-	"iUYSoSRXjKC5wVSbXLE5oxp5k9MM4NwVu2UZTUkjwpe/6KLua/86jsp08DNYLsfBO/PbPJUJc+dTu3U0",
-	"d/y9gy60JxDw6ztg2Zf4XSHkaJbRlXmo9AoOwTB68zdw600kBXzJUpSQmnCtCNqnBGxTo9AcSiNDUUsk",
-	"yJg30IiWN+873W+/evb98XdP/t778enVyfXjt/1/dP/Z+enZWT11wIAHEEe/sxdxvN9AHXdmGjWXQqEX",
-	"4EuaXKEmBwa8FJqh1kvn89Qq50fzTI5SNvuvXxSaOr4bwarW9X4EgBuKsVHG6I2yuIoL9j0HgHN9I7oT",
-	"pilPC75hhhgQ3ABJJFPikfbU7oxNFikFcyFjSplJh8H//Exbv71r/NxCYLz728/2P83//ivoZGAYqGDw",
-	"8+/BmLM0KU9n9AmmFJ0UoHugme/eGSRQmop4g+Fn5laTT7x957EAgGuuAXsv8SSdZl8gzyITA2tUDSwq",
-	"DOyxt9zLgFn7McNXOAR+Uicf0bAwezWGRL5Zrkgi48XM6D+NGU0Na2AJ+fb1Dy9DsgTHhllwSBbiRsil",
-	"IEwsZsgAQiMqSSrFpHg6Y7MRy0IyoglqzUCJzTaJEDkiS/SMxlMCSNI2jOhcinHK4/uSS7LA91iVYPIH",
-	"xGLgGm0820Qb1Ke2hHgeLELTjNFkRdgHo5Efhvj7D3tfrD5k4QXKPitQNj+Mrbgau7ceBklz5lZoD2Vl",
-	"tbx2I1MMpTKhWTbPuGKAR89lNuJJgibIPRDJeiarXJcmLWnUB2tAoDtHSzDDa7Hq2MMq2Iucswy9BIKx",
-	"RHl+ADWAUYjTffY88gNHLQ76uDjoAlpbT3qcv/Zw/AghyRVB7jhaaJLS2IoyWDT8r7LBUxIhWB0b4RqO",
-	"/dJggaDphaHDe4tcHKNy+oIsBDrNWIKer/XzPilJWLr+CZEx+DuSU2OWTqkiI8YESeXEGPCA8Y5B84Q8",
-	"GT+Le6Mu6yfH9CR+PNofKT7F1PYpOv9rnjvMOilLPQRm7na0gNsq+yz8H4iflEDhL6NNDAKOZLIiwmj0",
-	"JKZZxg0y2RUYNCt2HZExF4lBNcdzUjlRgHYvpX4uFyK5J8ZldbEikYtS+7iGu/TXZBbZx5AshD/w0J1o",
-	"ta+33JdB91xIwZ76BRK9lJqMAb5bEUdI3cLXHgZzXkqiFvE0jyq4Y0eX5iNVlTkvpf5eJnzM2UbfxLqb",
-	"uOQejUp+y6jp+UdPfTdoTSyqbo/2tSN45w49c6tU0uRayhc0m7B74qv2PvflI5CSNJSEvk50K1axtluW",
-	"iYVKCp9zRVIzthmDCtLt9J+ePHkMZqQ6RCgeNmyOdl1PKlpgoXIL+92KfnN8vaWlbOHrD6+11+3FC+qg",
-	"6wp50qsMYlDcjPKc8pTdlzspTdO1o06l0mQxT4xGPc/YrSGFpO6we2uH7cc8CIQ8nIvW6Fek4aITFROl",
-	"eYrPucb4GfjDM6bBd/KQ/OvTrbLAsp6HZd45QbiH7WBzc++Dlv3gYTAtcpuK1s1D5hiRje4MyEY4eXzN",
-	"wqJNXtqQlQGgi1lVsfQqd9DcU4oWn/uoivqvi7l4sa8qrvaeVpV1S1Z2ZJV/TIx5YoZVp0QxkcCWDVjI",
-	"Si5g0w+Okx+7mhz3zC5rcS+H3/7Yl3/yUJyuZpceUub7DIGsfCY/pQkRUqAgfs2yWx6zN4LeUp7SUXpf",
-	"Qbcoj1BgleHJCdV0RBUEMRO5FHXmQFXU+d94g58iiyApxZydA6TcniMWyrkn4Cyc/O+2H77/4sMJt/IW",
-	"MkbjqZmByAxEr0rlspaBuD3SsWYZiSAfowUJGRFRmIBRUZa8V3bpTF52Byz7WsrvqVhZb666J0KBTlRl",
-	"UddSYs5D5gav4U1l9xQifWakLwxJ2IeYscQYdz5MuhYODdUMDvAh3Wv0gsF4HqS6rW3BLzNly8HooX0M",
-	"bhMQv/A32SZX/zo8eiPoQk9lxn+7t6CbcaW4mJSR6KUNntSZiV3fKWEdLbnfxfFwZ92c2eWhjZInVuzr",
-	"eLjn8IXd1y2wpwSrXYypePMTOKcsyHP3dkjYhzlsSxpRdStvWFLBkbdv37aqeVrbEKWa1mWxZZ7JmCll",
-	"GOIF5BXeV5RlVYcWJNBZJyuzHn7ME6vjP74ev8jSAZktjD3CCBWEjpRMF5qRqdZzAxFIvyzGp2Qqwbqv",
-	"cY+bdflu8cOHPcA9fu+FF8yt56Ondzj7xXUW/iefwD4EbZ2pSjhntMgDhJRkixRMmZgKdLxAZIs0zKbx",
-	"+EPy6uL7kNyw1VHMMs3HGDiZU56FhM9mCw0bhhMMiZCEiThbwXLMRxD2jVxOcbQz5PNGqMV8LjPNku9Z",
-	"wun1an5ffW3mf++j+lhmM2KQxNgjcgxRrTpr9cTD8nOcv2XGK5DGW4lZQQhGkv/rh9ZyuWyZCVuLLGXC",
-	"DJ3sz0AfeNbC5DzxETeHOAGQQWRvF+bm37Tgmxa8/GlcHI8UiXxARIYHmy1DKEBUQwKa3jDVDoqlADKc",
-	"LRKuL25ZXZrpD4KhKRESsOhjmSWFjMIsO51RnrbJay/TAZMc0FnsPiqlevweWFP4PeC3YXXuCN6FQeEv",
-	"RCe6TdQzyJEY3hIG+Z5yP2obnSx7+N81zSZMH5SbrzkkSfQ6vcetbrfVe3LdeTrongw6vZ/MU5c74ade",
-	"dM66X/bOj7/qX5w8f/z1k2+efvvsO0PF88ysXXMkxCoU6ryhyAxsBi2+iLkMzpvQwFwbKIQICcbdppiQ",
-	"s3IvVTNtCmDnSTOVHI31ZJjKsdSttXjFCktuhAadz5lAtGnAJiBt0mwpgoSadmnkaEAgZ/T48VCUsuZC",
-	"kvAJN3uM2lFIoveY5Ru1opAoTTMNdg/KI5s1IzP85jTPuBmKUsrNWvJMgWuHp4K9K/7bft9697eazBdE",
-	"4VrQGQqE7KFT57Z0mXaCLVlWOkBDA2tp29UM0xKZVKd865I6E/AGmNNdzAxmWHLCUoG8LqWdsXlKY+8H",
-	"j97g74SlDP4Gcii+xz9R98PULgfq6kBroPIpuTa5/B8ta2e2Lr/yksyRQQINQEpjjorlzLo63rBGAwWz",
-	"qFsBT4pZwcMHtjhUKjnn3T2yF9dXAfxn/QiZ8MjMHGYsZzMzb5nbbmJcOQaZA2jBJHWT5+xtOwS8ZOEy",
-	"1EkjilMeAc2Bz1POZoZwUy5YJRN2B/+sS7Ms3Jk/B5C/ZvdR5lahn+FWkIV/wGGVG5cQ8F0+txz9wmIN",
-	"yRPmvTyEXkNfUHggHVcyAhmGrmBqRTLuSoixOeYuGSsFpmSmetxfFzB2sLqTgxgJph+RRil1JCQRZBSo",
-	"n7vvomZo88OL3E5jAIA1RqgmwC7Lp1he+RpC5VvZA2a8MvS2ze/CDoRFMX/dkX7DaKqndUVrRsFjj5Qt",
-	"vaicWV57J2/Wz8A9rI4ZyZuILA0RT2HWlc+G5U2ZWcqbnfsrZPratl5dfH9+dg7FgtsKUl5dfE+i84ur",
-	"68vnl+dn1xcRGaUSk0yoJopPbDAWiybJ2avLR4p4tg9UBkRikaZI7cLKFj9z/eTESFPzDrqLMcl0DUnM",
-	"imvXewarjFNuLDbf7mpIeIWmqTGt0lQuIb8W3FjxlHLR9JZn9FVNtJwwyETHwqHcFrv/mr9jq3pqM4u2",
-	"5Ztg/DVefXf+mnRDAv8+NSt7fXFOuk3HQdFAjfJi1qi0+gs0JVliSDCzTOQ+S7bGxjqYhU2HwcK3/skT",
-	"Yk0cgpafahZOkciYUVYbm6lJZNmKyqsH7HmpocgYTeotXTkeM5EYqkYmuXTizQl0I+BswmdFa/ucufvn",
-	"z9xdM43gRKto6ZWjIHqa105hJ99cX7+yVQllXbnTqdONHZrUK8ZQ3VSIIVucDEsNgbXNmZynbKPce3CI",
-	"r1Guw8A6fs6EztC/VEtZZvlOmJsd7FU34Sk7NbZhgZP15YBG/alRzzEsv7MMuVaLUJM90MOSIWKIojNG",
-	"qMpzIv+Np7fLtLHPH6mKkRMay3jMReKl12Ek+JGyeXaHmjib1JPrMk0Bpe1DWJYd1JT9T2WmiXU3OnS4",
-	"MXuRYydcysvfyFGqTor1yd5cXRrhAnnH69MMSFTHlKKS4oDlTkMRVXiV0Y/9QIr5O0/5NX/kCXbmjxnT",
-	"U5m0zG8Ux47CoYhcNrh5pSZTBX6uJkrhxHX+RRiy5DRfG9dpiuaBHz80f7tETrszF7teq+Hch5Hv0lKd",
-	"CxWwJCzKuCw/DpHxI33XqbJYv3WGPTeq535uNVOozvQZta1Dftw3qmBG45oqTK99xyGVlm5F5+jwGPwe",
-	"0ARBTtNXnkQb01Sx9SR+wZbWd9DO8/d5Ao7c9XJM0LBmdAU+3hGDItyKJVLpSfLamLRTyjc3GFHTTd1A",
-	"1HS9G8i6mC6arexwa1uF/s71Y9mnTO8r8+ZduTnLXt/hu3d+z5adyzO6+121q8s+syEy3lVAvM+XL82b",
-	"d2FRRrF3+WalBcxu2J856Bf8/pAySa+hzGEHYAOquz95c/XCvG+7zezzxdvX8E2FwZT18NJp4mo2c5Wv",
-	"LGLWMxXvV9IwNppUmvQ6nd0spb7jkN9JwhOlVcbyVQ72Ku+YmgVAbSMYad1u77hplDsqyOUrQpPEaCho",
-	"Ng6DYVC2yYtV1jc72tHnIq8vF2N5xdS8bn2ulDuhmpIYHHLNkLAPNNbpyihinroWlYezeZOgsXWPbdgj",
-	"RHNxKAwb/Pb1Dy8hHqfadqLEtXlQTCTY+aR77EzRUwK1Hoppcv3itVWEubIGdZ4oNxT5U/S9e94MzNVU",
-	"m5tQrVulnztR/Zs6UW0VU5XmUPXupNxbXTi7Th02gGsCkUlmZAqKn6Gpne6WZF8G86B8pCw9KxaTlJrg",
-	"Q7IQCcvIcspdJjNO8UihHeDF0ZE2oDWBmtqOIMhjHoS1+EJ7/bB8N5oc+y6yrQeENG5ZhH2PYzMZtdfh",
-	"VRWDPVXPfbXMTfPVmYjILAlPwjot0fbzaN4r+FQJe25aldNx6oFgnoZkIfivC7ZeeXrq5dWMXAuoiheg",
-	"zHZ2geoB9Kd1PDs/8xlCQzXzNmoPyRIeQB2rtgZzWoHMjB6wmaqvz+9F1LVcfCdNW62uHl/OXl1CNlmj",
-	"lGBWbZOzj4jYuY5cv6xfyZKNlIxvmMb1LJVZzVKp5kZw7BRG4R49ww5SYEtWs4q3KLQvd1LpgKRyybIW",
-	"9BepJFrsTK8wz61nER/k7Upc4kVInKJcMr3b5M1hvKHiiNjKHTZnamz20gUbFdxXro/bQWY9aKczlk3A",
-	"+RlPUUN/cvzsMXAR13JgkEdKUjbWxGiVhgYXwu47dOwlThnNlAFwrp8aebay3bcg64rYHA1bE64l5N0K",
-	"tqaW5vpZDxypXPgb6n628D9b+H88C38Dg7uyaUmH0ef1lJHxIk3B+2agxXyiJI3o1ZvrqNkmz9EOzGlT",
-	"0xvIa+GZax6oBp5tPRTIPFRIbMeryDztDoM8pQJ+sAos/AwstrAxPeuzgSJbinQ1FM72nMoU2O2a7Wl4",
-	"puWWzTWC32ke1tt6jk0cH2KlffYQfuYf/7kewtfuGKpBYwl++YVNfHXSPbKkHpGGFL6a08Tmp9DbL/Lz",
-	"fgrHim38V8oCKp6WtZUw+NAyI7RuaQY+MjOUt+JX+Xf+j3aCYnNbIoF5v8iUj1m8ilPXATAk1EVLIT8j",
-	"d+oNhiIaBh3DG5nhzGISOm5ImDA2UQI/9MwPCVfFL8fmFy6IQRDNBBWx02EskIxO3Q3CoFf0C3QQ6h4E",
-	"G9jBBa4uKIPhApdY+fUru87Kz98XKzXLwQm/KoAIQO0Eg6CYq2v+yufoBYPAG/sYgp8+ALyWngala8+o",
-	"nJeVF+28uXph49/Y3ZorEhl2if1MgaVHD2Bp7RUlQ4LctvpHqmqD2WVHS4UrXioVNXe7tT/eLrM9POtc",
-	"25jsCkx5UAjjjNEkIg3oT4wNDWji+ks1w+I9SIuNSAOTpEMrt8OhwCTquk9yOd9QjMHgzpU9o5plnKbm",
-	"bViWGtBkxkVEGjMq8pZyKsTkq2rlRrNMWv5WcuZoV+z9bZfj8mrtlHX53flQe1AlgBsRRV3hV/5Pb+0i",
-	"/N9e5wuBX6GeQJ3hYlzDzo0H+EiRGdM0oZpikyO/XSfU0kAJy5xmUK3Aq8FW20//PSRR50nWnevOs8Fx",
-	"Z9Dp/BRsK2bB0kiVf/2k1em1uk9LX1eqSjY09Eyp0u8Xam0lkO7d6Q66kO4tpIYKB6qmI0kzA915xsb8",
-	"gzmrSfL+ePzdMzhiKNOEoaw/H5KB17Dj3bqq58FjY7a6zY+nyl1HsCFXvQzG/XLVDy9RwdWMWCrFRBEt",
-	"2+SieIEnikzpLdZS4Qq84pTCnRGShypUaQ/F9ZSttjSJtf2l8+7S6ao5IBGNZy4B8+z8+4sIBtBLORTF",
-	"ftW/vNbFx/Ad+KC0nCuylNkNF5PTUhKxocE1HKkjlloc2emA5Tvb+bYPa6+7NkOZPPcgDPOB0SUT0sDq",
-	"mCR3o0kRM0LJjIuFZs09AFXHCe4HKOQftfmS2i8CH8vKKnyOszaqY0F1RzDmmdKe29A54H02DRlxGYvl",
-	"RBiStU3rK8GEgrvVxDMKdrfH0djXPb8/xzphrLxs3xu6jsnWwQGfeSuZZFRoVanpKzPnPdM6c2OxnNFZ",
-	"V1hTraixJ5cv3WJI6IuBEg+oUEIJ9nUmFwjvj8irQkwgl+BQRphheaSFJ1QGmOGl7SxXEe81AnNvUXhf",
-	"1oeO4uPj42ehc46PF3qRsWabvLB+qNDgG6omdpr7s8dPQ+U7Q9L/bmwvdX2fcWH/6FboIAwwhmkfG9Jd",
-	"q7rBnezAX5AxNE1/GEPNwLY1osp6F/5ewSi9+aYQyw8RWsAV3UUfaiqXApEesAnS2LHxej2LnP3Y+/D3",
-	"J6OX/fjqqf5nd3nxeHHZka9O6Ovj5PmzyTe9X757kv60u9gKV7sOlXdbSNVTx40qE+J6JVz2U22m/8k0",
-	"cVR576N345cPrmWH7uQPPiNsOsDiRcb16jVY0dsw6UxAHNZSOPKeqNSHxl0jg8lZI9AxzdthJZnL4NwP",
-	"cybOXl0ORX6DVnmsATHbabfbzpavPHXXadmX7O0+CprProbCMon/93/+b8X8XjOza4zoNUvZDAPBTBpP",
-	"h8JrogzlSUWLZeC7LFFtcrZXr5uCXUb9Tjc6HYpy4x+XSubNAK8e21yy2kubSoAqCJHOOfin76AcYyxd",
-	"bxCKXeJL16Ak6FqiXLBMrXn3J1xPF6N2LGfWfZK4f4O1lhRuPLkUpXbapaw/ZYOeV3nSsV6ljMSpXCRk",
-	"nlJtRJOBqQ3AANWzofhuMWKZYJqp3LcFNzfYL0jC5qlcGbNtAAzCoK9NeySNaJGlBrfMg8KjZB8PRSMC",
-	"P7J5A5Zd5EGpUsqE+RzTn0SyI2PCDFrEIQDLnE/cLaTwnroIEf5uo0NFwz7fs4OmgJZDbPqWb7UReR5+",
-	"M51fLFhUM4aQCvnq4vtmeyiG4i9/8cryjImp+YinXK+GIvr64prU1N9AOvqSO5tU81GKnSL9kYSSKXuk",
-	"yDD42sAZb+kyx56m0LpuKCwyDIMBocg9IEwOohYyuSo5oASFhioKDUv5oJY6XTLoUNhs0DOXzmdr8ME4",
-	"yhdq9CxVRNjR72P1DMnUBsY3FK7iWa3xvpqEVndt4Okmtoa3deFFgHBflwHxUPh3KrnDejtlGctTXKHh",
-	"6AidBtDW1k05FK0y0vgXpNlm/NYTmEcRYaNrHkZAxVNi9EubXzAUpOhUGjN+y5RveIKmNs0Y88KXNtsO",
-	"saDcNtyrszUDF3+aJbO1wlazMag7swm5m5ocRUWp6iGlqbA3rE4Ff21I5ulClSpUDajqCuna5KUkOqMx",
-	"G9H4RoUAMljvuXXs2oyMEFNBWpgKYtaCjt5TcsNWisFFoxBAEYm7SI3Yxtd4Ex7emArQsncGYsVyuQ82",
-	"aRx3+k3ca9ENtNHv9ppESUOirjctS7g2AMWDUTxlQqcrM768ZRl2bcAdm+OHLVnxa44AECQJXYrJlGK6",
-	"GIo/PHhjcI1YYS0jMuHAXKH/GdJ6AMXxeIfiAt7Cyj2npkILfgOJogPTFhxouwNnvy5oqvLC0KFAdntq",
-	"sSCDO6uKUsAyj7D4gBLJK1cEkvoFO+Qj/1Duksn2UMC1d2TGaC4J97lCRq2Eph9Ce2kME4tZaNsahO6K",
-	"onAoytfFNE9J1O/13GTcb2jGtvUzy6NA1OZYgXpW29gMd5yvfU4zZc4Wsm7Lj3BbYEz7rQCoGIpKFzQU",
-	"QHjK+fk6tkBFtaGLZbkNv5l8iJmWXOMNhFK4dIeUx0wo5qk6Z3MaT1mr1+6saTjL5bJN4XFbZpMj+606",
-	"enF5fvHy9QV8U5Qy5kqOUROvaooagDsrna2MWA7C4JZlCtWjbruDQ1mhGgyC43anfRyAW3UK6vgRtn/4",
-	"zfx/wupaHkDLCUWinkEw9DjhTZBQ7gf9YOdg8eVnouXCpnu6rrFtv/HJpTFvvmbatruo3MbV63S2NJar",
-	"aygnb8qd5N7M/a5xpe4Y+zdCs4vb0AetvPnAN3WCwc/vQm81L/gtE+Zd6OEBTV8mYGjZGd6Zj321B9jT",
-	"xuN4AffplNMWH1mehm2cVAg9m5RGD+bAsj/XBbwqHNDHi2UtKBiQieJXqJvgRzaqaJhqWMg4Gmu8XwfU",
-	"EZDGfMa8mpaarmG7G7blrcQYGdNYr/cUaw/FK5pfiuIudQXp493qelq+Ttucl1OxXnBxk99MajiD62ye",
-	"B1ZLVhrSeRmHzVkUDexUUL6ceIOnpXjlCO+wvQt3vljc1Xr37qPJBZFkw2V19rYA7LKbuyhLN5v8vKV/",
-	"npfQ9J/dSq8OBoekTmNG1W4YdWth5PVH82DUpb3RcdxPTtjj8RP69EFh1Bn0Tw6E0bsys61IlY38au+e",
-	"EF7ryPUIwvoNQ1sn9FoCu0v8t7UBhndgkj6SX93LOZkeeRdMwifd3Z+UuirDR8e7PypuCDNf9J7t/qLa",
-	"MP0uDE722VH5Ci/4ao/11bT8BxzJ2dBVTYqIJzHhDDHFyXl7W4XjspwLUpWqrpnHJrl6BdZqjWR1LiWq",
-	"1v0GITHCCqPk5QvwQKK8tQ62Sgsz2/nX2JvWePe8l5scGMTzX4BYhWvH4bXQympDNeihBHMOK1BdPm99",
-	"ASoVxnBKecy1tambmASw3XQmDYw5luvZpiyDoLDvFzISeSg83xDI+l2ugbri1qF4bo3TRuG9yj1X0a9R",
-	"kwiaZXKZW657XvnO9QBvIoeedEqbHVHhDti5xKyRnIcIdEZvWQrqhOUK6A5GtcIoJUMRlW9BR90Zep3h",
-	"zBmbUW5LA6N/tK6lpmnrXC6Ejgr9SiygSZ4c55hodKGhKLrCWKO9TV7hGrmyln3LqN4JaeAx/vD8+euL",
-	"62ZorHFKljS9IXqaycVkCriCS1KMqaEoaYygesHVXyxxXzi3MYzisBhjJYbF2q2C/W7vHMYQyVDIzGqZ",
-	"iVW6LHNAxMV0TmnODFwN9q4UrsmIxjcG2FWvg5ZkwjSJjjt98lJq4i73igyFmEVYE9nTG2tUvZITf5Oq",
-	"d5X3AzpMzSvddL2Htuff3b3H63if/B4v3kfd3P3y5dgcB17X8wDaqSHcys0bS3cvuwoNfgrDbGklhrHG",
-	"Mcr66oZS+C8Z/8Xgxp6V8KNfDquEt8NXCuE7o2c07iX91tPxMWv14y5tPUuesFZv/Hh0QvvxcdLrbi6O",
-	"GP3yIIXwa1upLbEov7W1EL7yqi2E36MLgQV4WMm5/rO0InAX5G87gOPKAXQ77U77uN198qkaEGxVvYuE",
-	"erVFf9lXC6804thDEy/NX2hVNhCzZT33ulAxPEChD4OSEN710T/gXXwV9nnc6e9Wgv0LKD8bEA9sQGzX",
-	"nT1TwsnyTcbEeoKVVDVWA4ZaVFG9t+X2UZvjDU0SZvTG+sv9tlt56wRQHb3btN0VE7angRF6a7XLpNHv",
-	"PEOVa8kVa0KTWY2BnVWh9Q9FcWlbVWaeQlAFNOZC1c9f93o8aImZycZ8yK8VGYobtiKxFGM+WRgatkbC",
-	"WlCtuV0Hc/UJoBWvxQe1JCUrRjXr1DU8lyt3J691k3wpk9WB6sh4kVau5MEAAlpQI6sG+6FP3/dsZd3X",
-	"izVhN2IGzGYni3mtqJtURV1FtOVjbhZUk3pB5aRSp0YtmOzVH2eyv3ia1IknrPvms+r13a73JKCFNVyN",
-	"heiD9FO3mNs/QlDqvHdXTkGDXL01Xbh7IPLFRfZe3ULcq3YlwaFLL4T2NiFdLZa4rxSWcX4ZxFZJ7N77",
-	"o7vXOntIx3PbZxM+6O4xRfXqZ/juZJ/91FzPBDK8t8/H6/eX/Unl/1mSEOrL/HuIfKw22+RAPPo9F9h3",
-	"yOLh5pE1zeAr+L3QDNpeVkRIon63Z6NV/d7TiIwYylPIvIAGAPvIyDrJh/Pmku8wT8XleKMd399mSOBd",
-	"Ltat8wfXavfU0Z/jHfWG/vYgoZp7vIGCnh72aX658p+U/BD5HowCw+2ueilYTlx+64r9EhOb657oodjD",
-	"FV3KTduWmGasD0hMG4pGntyTeWEGv5WclqCmLxTLwI9cyrgTUje9BFVj2QibGufp/9wwm36nX8oJ5GPC",
-	"NUl4QvAeQQ45bejiX0+C2eR8rfG7wg7B7Yp3Q3AxFOVboKnNuNISzB30I+NPOcLT9J7+2K+ZvjePe1B/",
-	"Ja7036ui3Vst+w90WhzM3v+kXg7D/D6OyxaujYPoxyJmAsQzd/3JKm4Rm56o5Cy/NdDvcWTLj7f0KRsQ",
-	"6q6HyhsgcTUUeer0abU5GXFFjtY2bzjD3LoJTrd2LBsKr2UZeSlFqzyc8trC2Ykb/U6nWZI8grEkd92U",
-	"fRbQLx26M8J6zfpd6ILbxKb8HtERJhdmfntgjFDaNXpZUzdsrtuk4i2iK9efHQOs9jIrVfoeGO/D66Rb",
-	"/DZ4crtcN28g/+dBFNh9nD5ebnTtbbWI2KPKZbWI4JiqkHKq8jCxTwfrjqAvweuTMQ1K3sZwBWnINGkC",
-	"0dvWNOXZba+WnJ5q0x17h/sysNvgXq6MQ8UkAPjf7srAtDYM5+t4+lFy87OJ8yf1avwvs8ne2IxOX1sg",
-	"jarobX6UmTZf1JppVrwyz2PuaQFt8oO9M8/Jz22tDkkD+y2FQ7Fne8MmJtZ48jkfv7goEHJTUCIbu2so",
-	"RgsrNP2m+5vzkshzmdUZhGXlYyg2CfdccFjRXC2iMvLdZuxAehI0UcKU568vrqHx4lA4YQ85MrmGlCsY",
-	"CTNmHSSF5UMXQSqn2ChmVYKSLrHWDJcUtixPmNDGJsgLJBUZraAwrjmAuhCzaaiFqapYpNHv9fxglZn5",
-	"NbOwQPOTjDM5MzYmbNSaoNa8VBLNSerXFVn9wsXWikvThmJMeWrBBlqOd8u8jcTYKqS8BEkzYUxuG/CC",
-	"xjkWpEMRtRxZtPi4NcMlUVcnAcqTlmjqehc25Kv/9OEvS3r/MiWq3jDOm6MWzOiVDZjl0VJwDuRJH64s",
-	"weUv5nfhVhWph8keuWdn0vXkm02JHv+6KycOVZhc69pPouzZo//jaHt2QTN7Y9Vnne+zzvcfrfNZ6v5U",
-	"oTB0ke9RomZ96e7mivWkmHIlRph3rqBYxc6tuqCGgos4XSSuZH6950zRMDF36SP9uwKmU7iScMw/RL7i",
-	"QofCNmrCarKU3/hNdDGVqGETyMNS+nhok72bH1E9hnXNf5LCseLYyykbIym10hmdE9isPRWswDf6agv0",
-	"aSlYOSf3f3v7yq0g6DxA36DasqxdG3bz2g1Xzra6bfq0+9Mh2z68p+uOXFZANVeUcc9CMpfqvlfmqm1n",
-	"+7mC7I8p+QxTXa/h0o7NOgFo+e6epWS7sz9Lbas2Jn/mAVeO4hGrn/iMeX0lrTwqhBo0URugf4BwbYxS",
-	"W5S9Z1vB+0kn3BuSxseZgTT5QaSr9XpjJxhwNxhPzvmrbegB5UyCPOuQhK5KhuA+AuCQFor72yB+Y8hP",
-	"nfbnQwwv6y1BzQfIH1Oe/kHb0h160MlWceCnSJ5a2oJ+QtW+gaHfElHIZVVw/KflSH5Oefz0Eu/c9ubI",
-	"OcL9ZFytiXf0u6v335rreAV0W8jBzfbeAJ26Qi6JFLZxccbG0GLOumc7XSOPYEgsXiA0NUS/qrQ1VIs4",
-	"ZizB0Ot6P6T7yDzcRyHz9kmAzHss2tW1P+fH/AHcH+YoPpok9kg/3IXvoZflUWkhez8U/ZrpDfh5L2t+",
-	"h1b2x9cv/nX2+oF6w1aFwb/64zO/+INUDVZP5mPMxYO8eTA6JNQZIQyybv92bLaZu2u0lochKZm7iz64",
-	"INQonpkmCaNJyoVtzxWddI6jocjDsDbQbNQxMqIpFTHL7H32OqPjMY/zhh0ZA+7i2npRgZFSApeI1Gfr",
-	"0oQLplTwAOElmlTsySv46VN3fcuBDOKexlODS+2PxsMNjeNyiG3pHFf+PGfqP7+7M0NB7BpRsLyZf8pF",
-	"VqSYQx9jiI2BlyLPuIBrnL2qzwjSuLOFiDAerlzL4cHRUSpjmk6l0oOnnaedCNPVF0JglSPG0M0/qtKB",
-	"kmoSOb2zvaKzFCPfQ1H8Cq01EWFfL+lkwjLy5hI/TGSsjiLbcDWy+827pnKtWDpGfMQ46u/YYvJucHT0",
-	"u1nsHaBMxs1ZAGpNcz8PCq5BUN5YUIcW0/zO64bMXI9n7IRq7BMfhClXGiIioh04pGTlCQ1A16axF6Uh",
-	"vbuDU0anGLEpB0/79YvXLc2yGRdU254WH1b+5X52YBgJcOddjlH1N7xX22gPQOWpaYttSKFdtAh30aW7",
-	"cI15uQ7vqk0uaDz1rj4i5SsKbR9XrEtATuvNYPnx+gQgYTPKU6OTeW1f234D88TGTqpRK9un0d2d5tEe",
-	"XDhR5ov4XgEMbwbHRN7d/f8AAAD//w==",
+	"7H39cts21vetYLg7E2kfStaHncTydJ5xXad1m6ap42x2W+UJIRKSUFOASkBR1I5n3ot4r/C9kndwDkCC",
+	"FPXlOLvtPuk/jUUQBA4Ozhd+5+D3IJazuRRMaBUMfg/YBzqbpwz+fc0mXArzL7WYzWi2CgbBOcng15Ao",
+	"xgQZrQglWt4yQZZcT+VCkwgbqIFicca0ioIweE/TBTMdxSzT78Y8ZcFALNI0DBKm4mAQfEPF5LepXJB5",
+	"JpNFrLkUJE4XSrMsCIOp1vNEzigXwSCg87lqTX9r25G2YzkLwuCWrUr94iDe0ZRT5fUf5E94EgyC41GP",
+	"PR33aes07iatY3Yybj2lT0atx/FJcsz64x7tjopXBJ2xYBBklIuRFElr+lsQBiqWc/PrPOPvqWbmF5W+",
+	"i+k7M1U3GqWpXphxdIMw0HExGR3P1+eyyNJgAJNWg6Mj/Hil1eDp8XE/CIOlwsZLtbnp487jTnB3dxcG",
+	"U0YTlsHaXt7Qifm/oX/G5xoWOjgnSmdSTAgTmusV0XRC5JjoKVckY/OMKSY0NY3bQeh4JRgEwyDrDwOg",
+	"xpTNqOlYr4AsSmdcTALz9edc3K5/8iV2SpZTnjIykxkjczph5nuGRgMSDRedTj9+ff0ch8KIYB80NIIn",
+	"7IxkLP1iGJifh0FEGtfPLsjT3tOnzcogoZ8jOWeCzvnR+66ll/rvlM+4/qLb6Zgmvcem63fA1F+w1be9",
+	"q1/kh/GPbTqK6763a9IyptruovLEb6aMeJOKM0Y1S0jGlFxkMSuPvWbUR3sy77bRXTOdrc7HZpetje8V",
+	"i6VIFNGSLCnXZMTGZnF0tuJiQuiE8jITdP1Pzbjgs8UsGHRC91kuNJuwDL775s2b84WeGi6LzaapJQ4t",
+	"WhhxAJ0zoJVi2XuWEfZhzmKtcMFPu91OSMy/Hj856VSW/ktGM5aRjNF09sXQ7udkGISEZZnMvhgGXLyn",
+	"KU9w2Xeu6j9upKbphVwIvT72b+SSzKhYEa7ZTJEZ1fEUhj3mqWaZCgmNM6kUoWmKvF4abM//9FhmM6qR",
+	"eo+Pg3A7Ye/CYE4zOmPa7vKr8ffm6/X0jYwMiBz/lbc3suSUigkjXJERVSwhUpCGzEj0t6jZJlfutQnI",
+	"amiaDIXiImahffTrgilNxpSnCtQDiY67vYhQkRAh9dTwEVdkmXGtmWgPRb1MAUGJoisIAyuEr8YtnFqJ",
+	"6+iH50xM9DQY9E4ehzULdzV+IQXbQJQfBCMyQxmExFFIB5qmLCNTmSYqp8AZ4WMiBZAnXmQZExqnTYVa",
+	"ssz8HPU7xxFOXEgyksmqfdgMzVi3T7Pb6R2HtbJ2xnX9shuOI4r/xkijazZ3t9PpNNvka/7erEcEsjAy",
+	"dIgKORhZmWzml3Klz3JtP5J6GhI6FJYRzFMC2kIvMsESspzKlLXJDdgIZuXpIuEa2ilCM0ZouqQrBR9I",
+	"SKPb6RijImFjukh1s8IU3U7HUuvXBctWBbFg1MGmndPvmZ1DP+DOMRP2NlK3VkK9pBMGY64nopzTXxfM",
+	"LLySGRlncga0mWfsPZcLnM0jRSKj8wYENU+73a5XWLjybXIFlBvJhUiIlkNheoR5Eq7JkhpRkjAyltkg",
+	"N7r0lOIjakQLS0KzcKhPDdtJPWVZIXcMTx53OlF1qzkt9/zi2+nVL5LHs2fz0ezb96PZj5p+I/n4x/bf",
+	"x90Pt73Ztx36Y1C/BAW3bGLWk24P6J4zbx3n/gi91uzNdGWFjTI8pZgzNMEsQ4b1jb6IxFJoyoVC80Ub",
+	"o6ERU8VaXCgmFNf8PVCTnL+6uLoiKdOGShXNATZe3XR/3TTLx8e7J4mW9VVSz1w4jUeK8IQ0KHn9+uor",
+	"XPrRylN/Z+TaGqKPFOn3WlP2gfDE7qk4ZnNjTWgpzR66sr8bW59mLCGjlca5m38MoFeeEG52KPIMUoMY",
+	"ehEzY2VEmN3jjei4cxxV9+a+xjQQc071tKBlYZIbW/vXBc9YEgx0tmAbaNx/XKXxnJrxmq7/5+fz1k+0",
+	"9Vunddp6+19/Dero/8oY7c9gW+xiNbONgIHA0C8zx3wxSnm8gUHQMfAn8NeMjYNB8JejwuU6wqfqCDkC",
+	"xoUjBI9h/yEaTYSaXDGC7gZTbXLN5oxqlE3OMoB1V+w9y2hKGhE2/qKLtq/9qx+V98HP4Ln0g7fmt3kq",
+	"E+bWp3bq6O74cwdbaE8i4Nt3ILKv8L1CydEsoyvzUOkVLIIR9OZvkNabthTIJbujhNSEa0XQPyXgmxqD",
+	"5tA9MhS1mwQF84Y9ouXtu073269Ov+9/9+TvvR+fXp/cPH5z/I/uPzs/nZ7X7w7o8IDNcdzZa3O827A7",
+	"7sxn1FwKhVGAL2lyjZYcOPBSaIZWL53PU2ucH80zOUrZ7L9+Uejq+GEEa1rXxxGAbqjGRhmjt8ryKg7Y",
+	"jxwAzx0b1Z0wTXlayA3TxYDgBEgimRKPtGd2Z2yySCm4CxlTynx0GPzPz7T129vGzy0kxtu//Wz/0fzv",
+	"v4JNBo6BCgY//x6MOUuT8ueMPcGUopOCdA/05bu3hgmUpiLe4PiZb6vJJ56+i1gAwTXXwL1XuJLOsi+Y",
+	"Z5GJgXWqBpYVBnbZW64xcNZ+wvAldoGv1OlHdCzMXI0jkU+WK5LIeDEz9k9jRlMjGlhCvn31w4uQLCGw",
+	"YQYckoW4FXIpCBOLGQqA0KhKkkoxKZ7O2GzEspCMaIJWM+zEZptEyByR3fSMxlMCTNI2guhCinHK4/tu",
+	"l2SB7Vh1w+QPiOXAtb1xumlvUH+3JcSLYBGaZowmK8I+GIv8MMbfv9v7cvUhAy9Y9rRg2XwxtvJq7Fo9",
+	"DJPmwq2wHsrGannsRqeYncqEZtk844oBHz2T2YgnCbog92AkG5msSl2atKQxH6wDgeEcLcENr+WqvsdV",
+	"MBc5ZxlGCQRjifLiAGoAvRBn++y55Af2Wix0v1joglpbV3qcN3s4eYSU5IqgdBwtNElpbFUZDBr+VZng",
+	"GYmQrE6McA3LfmW4QND00uzDe6tc7KOy+oIsBAbNWIKRr/X1PilpWLr+CpExxDuSM+OWTqkiI8YESeXE",
+	"OPDA8U5A84Q8GZ/GvVGXHSd9ehI/Hu3PFJ/i0/YpBv9rnjvOOilrPSRmHna0hNuq+yz9H0ielEjhD6NN",
+	"DAOOZLIiwlj0JKZZxg0z2REYNitmHZExF4lhNSdzUjlRwHYvpH4mFyK5J8dldWdFIlel9nGNdDle01lk",
+	"H0eyUP4gQ3ey1b7Rcl8H3XMghXg6LpjohdRkDPTdyjhC6hY2exjOeSGJWsTT/FTBLTuGNB+pqs55IfX3",
+	"MuFjzjbGJtbDxKXwaFSKW0ZNLz565odBa86i6uZomx1BmzuMzK1SSZMbKZ/TbMLuya/ae93Xj7CVpNlJ",
+	"GOvEsGKVa7tlnViYpPA6VyQ1fZs+qCDdzvHTkyePwY1UhyjFw7rN2a7raUVLLDRuYb5b2W+OzVtayhY2",
+	"f3irvW4u3qEOhq5QJr3M4AyKm16eUZ6y+0onpWm6ttSpVJos5omxqOcZe2+2QlK32L21xfbPPAgcebgQ",
+	"rbGvSMOdTlRclOYZPucaz88gHp4xDbGTh5Rfn26UBZf1PC7z1gmOe9gOMTf3XmjZFx6G0yI3qWjdPWRO",
+	"ENnTnQHZSCdPrllatMkLe2RlCOjOrKpcep0HaO6pRYvXfVZF+9eduXhnX1Ve7T2tGut2W9meVf4yMe6J",
+	"6VadEcVEAlM2ZCEruYBJPzhPfuxoct4zs6zlvZx++3Nf/spDSbqaWXpMmc8zhG3lC/kpTYiQAhXxK5a9",
+	"5zF7Leh7ylM6Su+r6BblHgquMjI5oZqOqIJDzEQuRZ07UFV1/jte52coIkhKEbNzgJbbs8fCOPcUnKWT",
+	"/972xfcbPpxyK08hYzSemi8QmYHqValc1goQN0c61iwjEeAxWgDIiIhCAEbFWPKa7LKZPHQHDPtGyu+p",
+	"WNlorronQ4FNVBVRN1Ii5iFzndfIpnJ4Cpk+M9oXuiTsQ8xYYpw7nyZdS4eGagYHxJDu1XshYLwIUt3U",
+	"tvCX+WTL0eihYwxuEnB+4U+yTa7/dXz0WtCFnsqM/3ZvRTfjSnExKTPRC3t4Uucmdv2ghA205HEXJ8Od",
+	"d3Nuh4c+Sg6s2DfwcM/uC7+vW3BPiVa7BFPR8hMEpyzJ8/B2SNiHOUxLGlX1Xt6ypMIjb968aVVxWtsY",
+	"pQrrstwyz2TMlDIC8RJwhfdVZVk1oAUAOhtkZTbCjzixOvnj2/GLLB2Q2cL4I4xQQehIyXShGZlqPTcU",
+	"Afhl0T8lUwnefU143IzLD4sf3u0B4fF7D7wQbj2fPb3F2e9cZ+G/8gn8Q7DWmaoc54wW+QEhJdkiBVcm",
+	"pgIDL3CyRRpm0rj8IXl5+X1IbtnqKGaZ5mM8OJlTnoWEz2YLDROGFQyJkISJOFvBcMxLcOwbOUxxtPPI",
+	"57VQi/lcZpol37OE05vV/L722sx/32f1scxmxDCJ8UfkGE616rzVE4/LL/D7LdNfwTTeSMwIQnCS/F8/",
+	"tJbLZct8sLXIUiZM18n+AvSBv1q4nCc+4+YUJ0AyONnbxbn5Oy14pwWNP02I45EikU+IyMhgM2U4ChDV",
+	"IwFNb5lqB8VQgBnOFwnXl+9ZHcz0B8HQlQgJePSxzJJCRyHKTmeUp23yykM6IMgBg8XupRLU4/fAusLv",
+	"gL+NqHNL8DYMinghBtEtUM8wR2JkSxjkc8rjqG0MsuwRf9c0mzB9EDZfcwBJ9Dq9x61ut9V7ctN5Ouie",
+	"DDq9n8xTh53woRed8+6XvYv+V8eXJ88ef/3km6ffnn5ndvE8M2PXHDdilQp10VAUBhZBiw0Ry+CiCQ3E",
+	"2kAiREjw3G2KgJyVa1RF2hTEzkEzFYzGOhimsix1Yy2aWGXJjdKg8zkTyDYNmATAJs2UIgDUtEs9RwMC",
+	"mNH+46EooeZCkvAJN3OM2lFIoneI8o1aUUiUppkGvwf1kUXNyAzfOcsRN0NRgtysgWcKXjscCva2+Gf7",
+	"Xevt32qQL8jCtaQzOxDQQ2cubOmQdoItWVZaQLMH1mDbVYRpaZtUP/nGgToTiAaY1V3MDGfY7YSpAnle",
+	"Sjtj85TG3g/efoO/E5Yy+Bu2Q/E+/om2H0K7HKmrHa2Ryt/JteDyf7Ssn9m6+soDmaOAhD0AkMacFcvI",
+	"ujrZsLYHCmFRNwKeFF+FCB/44pCp5IJ390Avro8C5M/6EjLhbTOzmLGczcx3y9J2k+DKOcgsQAs+Uvfx",
+	"XLxtp4AHFi5TnTSiOOUR7DmIecrZzGzclAtWQcLukJ91MMsinPlzAPg1O4+ytAp9hFuxLfwFDqvSuMSA",
+	"b/Nvy9EvLNYAnjDt8iP0mv0FiQfSSSWjkKHrCqdWNOMuQIzFmDswVgpCyXzq8fG6grGd1a0cnJEg/Ig0",
+	"StCRkESAKFA/d99GzdDiwwtsp3EAwBsjVBMQl+VVLI98jaHyqexBM17petvkd3EH0qL4ft2SfsNoqqd1",
+	"SWvGwGOPlE29qKxZnnsnb9fXwD2s9hnJ24gszSaewldXvhiWt2VhKW93zq/Q6WvTenn5/cX5BSQLbktI",
+	"eXn5PYkuLq9vrp5dXZzfXEZklEoEmVBNFJ/Yw1hMmiTnL68eKeL5PpAZEIlFmuJuF1a3+Mj1kxOjTU0b",
+	"DBcjyHSNScyIa8d7DqOMU248Nt/vakhoQtPUuFZpKpeAr4UwVjylXDS94Rl7VRMtJwyQ6Jg4lPti9x/z",
+	"d2xVv9vMoG36Jjh/jZffXbwi3ZDA/5+akb26vCDdppOg6KBGeTJrVBr9JbqSLDFbMLNC5D5Dts7GOpmF",
+	"hcNg4tvxyRNiXRyCnp9qFkGRyLhR1hqbqUlkxYrKswfseqmhyBhN6j1dOR4zkZhdjUJy6dSbU+hGwVnA",
+	"Z8Vq+4zc/fMjd9dcI1jRKlt66SjInqbZGczkm5ublzYroWwrdzp1trFjk3rDGLKbCjVkk5NhqCGItjmT",
+	"85Rt1HsPTvG1nes4sE6eM6EzjC/V7iwzfKfMzQz2ypvwjJ0a37Dgyfp0QGP+1JjneCy/Mw251opQkz3Y",
+	"w25D5BBFZ4xQlWMi/42rt8u1sc8fqYqTExrPeMxF4sHr8CT4kbI4u0NdnE3myU15T8FO22djWXFQk/Y/",
+	"lZkmNtzo2OHWzEWOnXIpD3+jRKkGKdY/9vr6yigXwB2vf2ZAojqhFJUMB0x3GoqoIquMfewfpJi/c8iv",
+	"+SMH2Jk/ZkxPZdIyv1HsOwqHInJocNOkBqkCP1eBUvjhuvgidFkKmq/16yxF88A/PzR/OyCnnZk7u17L",
+	"4dxHkO+yUl0IFbgkLNK4rDwOUfDj/q4zZTF/6xxrblTX/cJappCd6Qtqm4f8+NiYghmNa7IwvfIdh2Ra",
+	"uhFdYMBj8HtAEyQ5TV96Gm1MU8XWQfyCLW3soJ3j93kCgdz1dEywsGZ0BTHeEYMk3IonUqlJ8sq4tFPK",
+	"NxcYUdNN1UDUdL0ayLqaLoqt7AhrW4P+ztVj2SdN7yvT8q5cnGWv97DtnV+zZefwjO1+V63qss/XkBnv",
+	"KiTe580XpuVdWKRR7J2+WSkBs5v25476hbw/JE3SKyhz2ALYA9Xdr7y+fm7a22oz+7zx5hW8UxEwZTu8",
+	"tJo4ms1S5SvLmPVCxfuVNIyPJpUmvU5nt0iprzjkV5LwVGlVsHyVk70qO6ZmAJDbCE5at9vrN41xRwW5",
+	"eklokhgLBd3GYTAMyj55Mcr6Ykc76lzk+eViLK+ZmteNz6VyJ1RTEkNArhkS9oHGOl0ZQ8wz16JydxY3",
+	"CRZbt2+PPUJ0F4fCiMFvX/3wAs7jVNt+KHFlHhQTCVY+6fadK3pGINdDMU1unr+yhjBX1qHOgXJDkT/F",
+	"2LsXzUCsptpchGrdK/1cierfVIlqq5qqFIeqDyfl0eoi2HXmuAFCE8hMMiNTMPzMntoZbkn2FTAPKkfK",
+	"2rPiMUmpCT4kC5GwjCyn3CGZ8ROPFPoB3jk67g0oTaCmtiIIypgHES2+0l5fLD+MJsd+iGzrAuEetyLC",
+	"tuNYTEbttXhVw2BP03NfK3PT9+pcRBSWhCdhnZVo63k073X4VDn23DQqZ+PUE8E8DclC8F8XbD3z9MzD",
+	"1YxcCahKFKAsdnaR6gHsp3U+uzj3BUJDNfMyag8pEh7AHKuWBnNWgcyMHbB5V99c3GtT10rxnXvaWnX1",
+	"/HL+8grQZI0SwKxaJmcfFbFzHLl9WT+SJRspGd8yjeNZKjOapVLNjeTYqYzCPWqGHWTAlrxmFW8xaF/s",
+	"3KUDksoly1pQX6QCtNgJrzDPbWQRH+TlShzwIiTOUC653m3y+jDZUAlEbJUOm5Eam6N0wUYD96Wr43aQ",
+	"Ww/W6YxlEwh+xlO00J/0Tx+DFHElBwb5SUnKxpoYq9LswYWw8w6deIlTRjNlCJzbp0afrWz1LUBdEYvR",
+	"sDnhWgLuVrA1szS3z3oQSOXCn1D3s4f/2cP/43n4GwTctYUlHbY/b6aMjBdpCtE3Qy3mb0rSiF6+voma",
+	"bfIM/cB8b2p6C7gWnrnigWrg+dZDgcJDhcRWvIrM0+4wyCEV8IM1YOFnELGFj+l5nw1U2VKkq6FwvudU",
+	"piBu13xPIzOttGyubfid7mG9r+fERP8QL+1zhPCz/PjPjRC+cstQPTSWEJdfWOCr0+6R3eoRaUjhmzlN",
+	"LH4Ktf0iH/dTBFZs4b8SCqh4WrZWwuBDy/TQek8ziJGZrrwRv8zf83+0Hygmt+UkMK8XmfIxi1dx6ioA",
+	"hoS601LAZ+RBvcFQRMOgY2QjM5JZTEInDQkTxidK4Iee+SHhqvilb37hghgG0UxQETsbxhLJ2NTdIAx6",
+	"Rb1AR6HuQbSBGVzi6IIyGS5xiJVfv7LjrPz8fTFSMxz84FcFEYGonWAQFN/qmr/yb/SCQeD13YfDT58A",
+	"XklPw9K1a1TGZeVJO6+vn9vzb6xuzRWJjLjEeqYg0qMH8LT2OiXDDblt9I9U1Qezw46WCke8VCpq7g5r",
+	"f7xfZmt41oW2EewKQnlQKOOM0SQiDahPjAUNaOLqSzXDoh3AYiPSQJB0aPV2OBQIoq57JdfzDcUYdO5C",
+	"2TOqWcZpalrDsNSAJjMuItKYUZGXlFMhgq+qmRvN8tbyp5ILRzti7287HIertZ+sw3fnXe2xK4HcyCjq",
+	"Gt/yf3pjB+H/9iofCPwK+QTqHAfjCnZuXMBHisyYpgnVFIsc+eU6IZcGUljmNINsBV49bLX19N8BiDoH",
+	"WXduOqeDfmfQ6fwUbEtmwdRIlb/9pNXptbpPS29Xsko2FPRMqdLvFmptJAD37nQHXYB7C6khw4Gq6UjS",
+	"zFB3nrEx/2DWapK864+/O4UlhjRN6MrG8wEMvMYdb9dNPY8eG9HqFh9PlbuOYANWvUzG/bDqh6eo4GhG",
+	"LJViooiWbXJZNOCJIlP6HnOpcAReckoRzgjJQyWqtIfiZspWW4rE2vrSeXXpdNUckIjGMwfAPL/4/jKC",
+	"DvRSDkUxX/Uvz3XxOXwHPygt54osZXbLxeSsBCI2e3CNR+o2Sy2P7AzA8p3lfNuHlddd+0J5e+6xMcwL",
+	"xpZMSAOzY5I8jCZFzAglMy4WmjX3IFSdJLgfoVB+1OIltZ8EPpaVUfgSZ61XJ4LqlmDMM6W9sKELwPti",
+	"GhBxGYvlRJgta4vWVw4TCulWc55RiLs9lsY29+L+HPOEMfOyfW/qOiFbRwd85o1kklGhVSWnryyc94R1",
+	"5s5iGdFZl1hTzaixK5cP3XJI6KuBkgyo7IQS7etcLlDeH4GrQk4gVxBQRppheqSlJ2QGmO6lrSxXUe81",
+	"CnNvVXhf0YeB4n6/fxq64Ph4oRcZyyPpQxGdnp6etrq9Vr970+sPTk4HJ6ftU/jvJ3CcXt9cnBndYixD",
+	"gtBcjRcz9Hpwr4r2UWTQbCjyImkw9FU5rWtGbx2U0mUtkec2LBbaC5OWeQERmDpoOLxgYlMfYMSjjcXH",
+	"iAg2mhZ/sd1UldYhsv/TiLCd5+3/7q1cKmk/48L+0a1s8jDAA1r72MiltZQinMmOzQkKlKbpD2NIiNg2",
+	"RrTH78LfK9tFb74GxQp7pBaIfHeLiZrKpcAdDVsFMPpYVb5e/s9+7H34+5PRi+P4+qn+Z3d5+Xhx1ZEv",
+	"T+irfvLsdPJN75fvnqQ/7c4kw9GuU+XtFjnk+RrGTgtxvBJuMqreFPDJ3Ay05+/jVOCbD+5ChG7lD14j",
+	"rKjA4kXG9eoVhAi2cdK5gENmu8NR0EWlIjvujhxEno3AgDatwwpSzfDcD3Mmzl9eDUV+PVi5rwEx02m3",
+	"2y5QUXnq7gqzjezVRQoq666GwgqJ//d//m8ltrAWQ6iJEKyFAUw3cFJL4+lQeBWiIfeqqB/NNRaNbpPz",
+	"vQr5FOIyOu50o7OhKFc1cjg57wvQtG+BcrU3UpUIVWxEOucQfL+DXJOxdIVPKJbAL93xkmDcjHLBMrV2",
+	"dDHheroYtWM5s7GhxP0/WKu34fqTS1GqFV6CNCp7onudI6r1KmUkTuUiIfOUaqOaDE3t6RLsejYU3y1G",
+	"LBNMM5UH7uBaCvsGSdg8lSvjkw5AQBj2tZhO0ogWWWp4yzwowmX28VA0IgiSmxYw7ALkpUp4EPM6YrtE",
+	"sgMOYjotDlmAy1zA3w2kCA274y/83R59FdUI/bAV+jlaDrGiXT7VRuQdX5jP+ZmQRapmCDjPl5ffN9tD",
+	"MRR/+YuXc2j8Z81HPOV6NRTR15c3pCa5CLD2S+4cbs1HKZbB9HsSSqbskSLD4GtDZ7yCzCx7mkJdvqGw",
+	"zDAMBoSi9AAMAKhagKlVAK4ElYYqsihLYFe7Ox3SdSgs1PXcYRVtgQHw/PKBGiNSFfABDGpZO0MytUHw",
+	"DYVL51Zrsq8GrevuRDzbJNbwKjK85RAuIzMkHgr/wii3WG+mLGM5fheqqY4wIgLmqPvkULTKTOPf/mZv",
+	"GrBhzvyIFCa6Fj4FVjwjxsK04ImhIEUZ1pjx90z5XjVYatOMMe9s1kIJkQvKNdG9JGLTcfGnGTJby9o1",
+	"E4OkOos23lTBKSrycA/Ju4W5YeotBKNDMk8XqpR+a0hVlyXYJi8k0RmN2YjGtyoEksF4L2zU2sJNQsS5",
+	"tBDnYsaCUewzcstWisEtqnA6JBJ3SxyxVb3xmj+8DhaoZS9ExHTscpFv0uh3jps416LUaeO422sSJc0W",
+	"dYV3WcK1ISgujOIpEzpdmf7le5ZhSQqcsVl+mJJVv2YJgEGS0OFnphSxcKj+cOGNNzliRSgAmQk75gqD",
+	"64BZAhbH5R2KS2iFaYnOTIX7BQwlivJSW3ig7Rac/bqgqcqzXocCxe2Z5YIMLuQq8hzLMsLyA2okLxcT",
+	"ttQvWP4f5YdyN2i2hwLu9CMzRnNNuM/9OGolNP0Q2htxmFjMQluzIXT3L4VDUb4Lp3mGfqr9GPertbFt",
+	"xdryIy5qAWRgntVWbcMZ52Of00yZtQVIcfkRTgsiBX6dAyqGolLiDRUQrnK+vk4sUFGtVmNFbsOvlB8i",
+	"jJRrvF5RCoflSHnMhGKeqXM+p/GUtXrtzpqFs1wu2xQet2U2ObLvqqPnVxeXL15dwjtFnmZu5Bgz8bom",
+	"YwOks9LZyqjlIAzes0yhedRtd7Arq1SDQdBvd9r9AGLGUzDHj7C2xW/m3xNWV88B6mkoEvUMg2E4Da+5",
+	"hFxGKHY7B48vXxMtFxbL6kritv2qLlfGvfmaaVvLo3LVWK/T2VI1r65anrwtl8l7PfdL4pVKf+xf5c0O",
+	"bkORt/LkA9/VCQY/vw290Tzn75kwbaFACVS0mYCjZb/w1rzsmz0gnjYux3O4LKiMyXxkZRrWqFIhFKRS",
+	"GsOzAyv+XInzqnLAADbm7KBiQCGKb6Ftgi/ZI1MjVMNCx9FY4+VBYI6ANuYz5iXs1JRE212NLq+TxsiY",
+	"xnq9YFp7KF7S/MYXd2MtaB/vytqz8l3hZr2cifWci9v82lUjGVzZ9vzUuOSl4T4v87BZi6I6nwrKNy9v",
+	"iLQUTY7wgt67cGfD4iLau7cfvV2QSTbcxGevQsASwnn8tXRty89bigN6aK3/7DqBdTQ4BBeOcLHdNOrW",
+	"0sgr/ubRqEt7o358nJywx+Mn9OmD0qgzOD45kEZvy8K2olU2yqu9C154dTHXj0fWr0/a+kGv3rGRC7tq",
+	"HEMb+Mgxbr+6xvk2PfJuz4RXurtfKZWMhpf6u18qrj8zb/ROd79RrQZ/FwYn+8yofD8ZvLXH+GruMwAe",
+	"ycXQdQ3+xdOYsIaI33LR3lYRuCwDXapa1VUq2aRXr8FbrdGsLqRE1XrcICRGWSEEoHy7H2iUNzbAVqnP",
+	"ZssaG3/TOu9e9HJTAIN48QtQq3CnOjQLra42uwYjlODOYXqtAyvXZ9dSOA1Kecy19ambiHDY7jqTBh6o",
+	"lpP1piyDE28/LmQ08lB4sSHQ9btCA3WZu0PxzDqnjSJ6lUeuol+jJhE0y+Qy91z3vM+e6wGegkHBPaXN",
+	"jKhwC+xCYtZJzo8IdEbfsxTMCSsVMByMZgUerUXlK97RdoZCbvjljM0ot3mP0T9aN1LTtHUhF0JHhX0l",
+	"FlABUI5zTjS20FAUJW+s094mL3GMXFnPvmVM74Q0cBl/ePbs1eVNMzTeOCVLmt4SPc3kYjIFXsEhKcbU",
+	"UJQsRjC94F4zlrg3XNgYenFcjGclRsTaqYL/bi9UxiOSoZCZtTITa3RZ4YCMi1hVadYMQg32IhiuyYjG",
+	"t4bY1aiDlmTCNIn6nWPyQmribi6LzA4xg7Ausmc31ph6pSD+JlPvOi92dJiZV7rGew9rz7+YfI/meFn+",
+	"Hg3vY27ubnw1NsuBdxE9gHVqNm7lWpGlu3RehYY/hRG2tHKGsSYxyvbqhjz/Lxn/xfDGnmn+o18OS/O3",
+	"3Vey/DujUxr3kuPW03GftY7jLm2dJk9Yqzd+PDqhx3E/6XU3Z36MfnmQLP+1qdTmj5Rbbc3yrzS1Wf57",
+	"lFiwBA8rgPI/S50Fd/v/tgXoVxag22l32v1298mnqq6w1fQusgXUFvtlXyu8UmVkD0u89P3CqrIHMVvG",
+	"c6/bIsMDDPowKCnhXS/9A9piU5hnv3O82wj2b9f87EA8sAOx3Xb2XAmnyzc5E+voMalqvAY8alFFauKW",
+	"q1UtgB0qQMzorY2X+zXF8roQYDp6V4W7+zNswQaj9NYSs0njuHOKJteSK9aECroaD3ZWhdU/FMWNdFWd",
+	"eQaHKmAxF6Z+3twrYKElwq6N+5DfmTIUt2xFYinGfLIwe9g6CWuHas3tNphLvgCreO18UEtS8mJUs85c",
+	"w3W5dhcO2zDJlzJZHWiOjBdp5b4hPEBAD2pkzWD/6NOPPVtd9/ViTdmNmCGzmcliXqvqJlVVV1FteZ+b",
+	"FdWkXlE5rdSpMQsmexX/meyvniZ16gmT2vmseje5K6wJbGEdV+Mh+iT91PXz9j8hKJUVvCtD0ACrt2YL",
+	"dw9kvrhA79UNxDW1IwkOHXqhtLcp6WomyH21sIzzmy62amLX7o8eXuvsoR0vbBFReKG7xyeq91rDeyf7",
+	"zKfm7inQ4b19Xl6/nO1Pqv/Pk4RQX+ffQ+VjKt2mAOLR77nCvkMRD9eqrFkGX8HvhWXQ9lARIYmOuz17",
+	"WnXcexqREUN9CsgLqG6wj46s03z43VzzHRapuBpv9OOPtzkSeFGNDev8wa3aPW30Z3gBv9l/e2yhmkvK",
+	"YQc9PezV/OboP+n2Q+Z7sB0Ybg/VS8HyzeXX5dgPmNhcj0QPxR6h6BI2bRswzXgfAEwbikYO7sm8Ywa/",
+	"Tp6WYKYvFMsgjlxC3Ampmx5A1Xg2wkLjPPufG2Fz3DkuYQL5mHBNEp4QvCSRA6YNQ/zrIJhNwdeauCvM",
+	"EMKuePEFF0NRvuKaWsSVluDuYBwZf8oZnqb3jMd+zfS9ZdyDxitxpP9eE+3eZtl/YNDiYPH+J41yGOH3",
+	"cVK2CG0ctH8sYyaweeau+FolLGLhiUrO8isR/QJONrd6SxG2AaHu7qu8uhNXQ5FDp8+qldeIy+C0vnnD",
+	"OeY2THC2tRzbUHj12MgLKVrl7pRX885+uHHc6TRLmkcwluShm3LMAorBQ+lJGK8Zvzu64BbYlF+SOkJw",
+	"YebXPsYTSjtGDzV1y+a6TSrRIrpyxefxgNXe1KVK74PgfXibdEvcBlduV+jmNeB/HsSA3Sfo42Gja6/i",
+	"RcYeVW7iRQZHqELKqcqPif19sB4I+hKiPhnTYORtPK4gDZkmTdj0tu5O+eu2EE2+n2rhjr3DYxlYSnGv",
+	"UMahahII/G8PZSCsDY/zdTz9KL352cX5k0Y1/pf5ZK8totO3FkijqnqbH+WmzRe1bppVr8yLmHtWQJv8",
+	"YC8EdPpzWx1H0sBiUuFQ7Fm7sYnAGk8/5/0XtyACNgU1svG7hmK0sErTv1FgMy6JPJNZnUNYNj6GYpNy",
+	"zxWHVc3VJCqj3y1iB+BJUCEKIc9fX95AVcmhcMoeMDK5hZQbGAkzbh2AwvKui0MqZ9goZk2Cki2xVumX",
+	"FL4sT5jQxifIEyQVGa0gMa45gLwQM2nIhamaWKRx3Ov5h1Xmy6+YpQW6n2ScyZnxMWGi1gW17qWS6E5S",
+	"P6/I2hfubK24EW4oxpSnlmxg5XhX6NuTGJuFlKcgaSaMy20PvKAqkCXpUEQtty1afNya4ZCoy5MA40lL",
+	"dHW92yjy0X/64y+79f5lRlS9Y5xXfi2E0Ut7YJaflkJwIAd9uLQEh1/ML/qtGlIPgx65Z9nVdfDNJqDH",
+	"v+4+jUMNJleX95MYe3bp/zjWnh3QzF7H9dnm+2zz/UfbfHZ3f6qjMAyR75GiZmPp7lqOdVBMORMjzCtX",
+	"UMxi59ZcUEPBRZwuEpcyv15zpqgGmYf0cf+7BKYzuG9xzD9EvuFCh8JWocJsspTf+hWCEUrUsADysAQf",
+	"Dy3Yu/kR2WOY1/wnSRwrlr0M2RhJqZXO6JzAZO2qYAa+sVdbYE9LwcqY3P/ttTm3kqDzAHWDatOydk3Y",
+	"fddOuLK21WnTp92fDpn24QVrd2BZsXCZTcq4ZyKZg7rvhVy1tXo/Z5D9MTWfEarrOVzaiVmnAK3c3TOV",
+	"bDf6s1S2aiP4Mz9w5ageMfuJz5hXNNPqo0KpQRG1AcYHCNfGKbVJ2fvVTLTHB6gb5UKncE7N9aC4wB9V",
+	"pEvidoX9KmUDHykSFSIncgUKIfqAhQwbWBbC1izxG9tQTHGSox0J7FANsbCqYQOLxnGBJx6OZM02uTZC",
+	"BjxDO06UOqqUqQ7VKBKGVbgjbAGLfW81jYuMMuLj/GGa/CDS1XritdOQOAM8WM8Vja1sAnldgpx2SEJX",
+	"JY94H014SKHM/Z0xv/znp8Y/+hTDK5lLVPMJ8sc0LP6g9fkOXehkq170saJndm9BYaVqAcXQrw0p5LKq",
+	"Qf/TwKKfsZ+fXvVf2CIluUS4n7Kv9XWPfneFD7aCPq+tRnIaarPjiyVGrcEAheV0RoWikIQYVlTaUBid",
+	"FmITW1Qe8Q3WwdZTqfI/QP9pKZsDjKALubT1vLBsPU1TkrGxkUxDYWPina4tQ2kLmNv6XxkDAW1j7Rjg",
+	"Dv30k5jGcHZBU6xxM5ILkdi3h4hRU21ySeNppSjlhGmUCkYKoKBoY4vIr2Xja31BaGqE3mooyn2pRRwz",
+	"liivPo2ywAeom2VNAldES2meplgI854mwXVhVgT7AmXzWpx27O3POKo/QJjMLMVHS4w9YKq7xEHooYEq",
+	"pYbvx6JfM72BP+8V9dlhtP7xza9/XVznQLNqqz3l33/zWV78QbJLqyvzMWGFg6K+0DsAL42NAqpw/7J9",
+	"1tV3Bfny42pK5u62Gy4INXZ5pknCaJJyYcu4RSedfmTV+RKkFQASjLVKRjSlImYZYMWVMVHGYx7nhV2s",
+	"BeHKv1GBJ+oEbtKpR3XThBtbIniAY0iaVNzta/jpU1cHzIkM6p7GU8NL7Y/mww0FBnOKbakwWH49F+o/",
+	"v70zXQHGAVmwPJl/ykVWpCJAvWs4Q4VoVo7MgbvMvezgCOD+2UJEiJtQrjT14OgolTFNp1LpwdPO006E",
+	"aQ0LITAbFrEW5n+qUqmUahI5s7y9orMUERJDUfwKJViRYV8t6WTCMvL6Cl9MZKyOIluYN7LzzSNVXCuW",
+	"jpEf8bz9dyxFejc4OvrdDPYOWCbjZi2AtaZ5PBAV1yAoTyyoY4tpfvF7Q2auFjhWzDXum0/ClCsNJ2ei",
+	"HTimZOUPGoKufcbeFoj73S2cMjbFiE05nMjcPH/V0iybcYExv3kmP6z8Gy5tx9AT8M7bnKPWTZy6cusD",
+	"MHlqyqebrdAuSsm7U8i7cE14uZsAnPNQ3P9Fyvd02nq/mL+Cktb7gpXH6x8ADZtRnhqbzCsP3PYL3Sf2",
+	"jK16umnreboLBL29BxeTlOUitiuI4X3BCZG3d/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -152,6 +152,7 @@ type Principal struct {
 	TokenID      string
 	EnterpriseID string
 	Scopes       []Scope
+	ExpiresAt    *time.Time // when the caller's token expires; nil for never
 }
 
 // Has reports whether the caller holds s.
