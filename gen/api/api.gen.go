@@ -1087,7 +1087,8 @@ type ClientInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -1104,7 +1105,8 @@ type ClientInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -1128,6 +1130,11 @@ type ClientInterface interface {
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
 	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
+	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
 	// Takes any type of body and a specified content type.
@@ -1149,6 +1156,11 @@ type ClientInterface interface {
 	// Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
+	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
@@ -1402,7 +1414,8 @@ func (c *Client) GetRegion(ctx context.Context, regionId RegionId, params *GetRe
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -1429,7 +1442,8 @@ func (c *Client) UpdateRegionWithBody(ctx context.Context, regionId RegionId, pa
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -1463,6 +1477,11 @@ func (c *Client) UpdateRegionWithApplicationMergePatchPlusJSONBody(ctx context.C
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
 //
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
+//
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
 // Takes any type of body and a specified content type.
@@ -1494,6 +1513,11 @@ func (c *Client) ReplaceRegionWithBody(ctx context.Context, regionId RegionId, p
 // Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
+//
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
 //
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
@@ -2473,7 +2497,8 @@ type ClientWithResponsesInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -2490,7 +2515,8 @@ type ClientWithResponsesInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -2514,6 +2540,11 @@ type ClientWithResponsesInterface interface {
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
 	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
+	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2535,6 +2566,11 @@ type ClientWithResponsesInterface interface {
 	// Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
+	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
@@ -4252,7 +4288,8 @@ func (c *ClientWithResponses) GetRegionWithResponse(ctx context.Context, regionI
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -4275,7 +4312,8 @@ func (c *ClientWithResponses) UpdateRegionWithBodyWithResponse(ctx context.Conte
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -4305,6 +4343,11 @@ func (c *ClientWithResponses) UpdateRegionWithApplicationMergePatchPlusJSONBodyW
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
 //
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
+//
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4332,6 +4375,11 @@ func (c *ClientWithResponses) ReplaceRegionWithBodyWithResponse(ctx context.Cont
 // Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
+//
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
 //
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
@@ -9027,35 +9075,37 @@ var swaggerSpec = []string{
 	"EMKuePEFF0NRvuKaWsSVluDuYBwZf8oZnqb3jMd+zfS9ZdyDxitxpP9eE+3eZtl/YNDiYPH+J41yGOH3",
 	"cVK2CG0ctH8sYyaweeau+FolLGLhiUrO8isR/QJONrd6SxG2AaHu7qu8uhNXQ5FDp8+qldeIy+C0vnnD",
 	"OeY2THC2tRzbUHj12MgLKVrl7pRX885+uHHc6TRLmkcwluShm3LMAorBQ+lJGK8Zvzu64BbYlF+SOkJw",
-	"YebXPsYTSjtGDzV1y+a6TSrRIrpyxefxgNXe1KVK74PgfXibdEvcBlduV+jmNeB/HsSA3Sfo42Gja6/i",
-	"RcYeVW7iRQZHqELKqcqPif19sB4I+hKiPhnTYORtPK4gDZkmTdj0tu5O+eu2EE2+n2rhjr3DYxlYSnGv",
-	"UMahahII/G8PZSCsDY/zdTz9KL352cX5k0Y1/pf5ZK8totO3FkijqnqbH+WmzRe1bppVr8yLmHtWQJv8",
-	"YC8EdPpzWx1H0sBiUuFQ7Fm7sYnAGk8/5/0XtyACNgU1svG7hmK0sErTv1FgMy6JPJNZnUNYNj6GYpNy",
-	"zxWHVc3VJCqj3y1iB+BJUCEKIc9fX95AVcmhcMoeMDK5hZQbGAkzbh2AwvKui0MqZ9goZk2Cki2xVumX",
-	"FL4sT5jQxifIEyQVGa0gMa45gLwQM2nIhamaWKRx3Ov5h1Xmy6+YpQW6n2ScyZnxMWGi1gW17qWS6E5S",
-	"P6/I2hfubK24EW4oxpSnlmxg5XhX6NuTGJuFlKcgaSaMy20PvKAqkCXpUEQtty1afNya4ZCoy5MA40lL",
-	"dHW92yjy0X/64y+79f5lRlS9Y5xXfi2E0Ut7YJaflkJwIAd9uLQEh1/ML/qtGlIPgx65Z9nVdfDNJqDH",
-	"v+4+jUMNJleX95MYe3bp/zjWnh3QzF7H9dnm+2zz/UfbfHZ3f6qjMAyR75GiZmPp7lqOdVBMORMjzCtX",
-	"UMxi59ZcUEPBRZwuEpcyv15zpqgGmYf0cf+7BKYzuG9xzD9EvuFCh8JWocJsspTf+hWCEUrUsADysAQf",
-	"Dy3Yu/kR2WOY1/wnSRwrlr0M2RhJqZXO6JzAZO2qYAa+sVdbYE9LwcqY3P/ttTm3kqDzAHWDatOydk3Y",
-	"fddOuLK21WnTp92fDpn24QVrd2BZsXCZTcq4ZyKZg7rvhVy1tXo/Z5D9MTWfEarrOVzaiVmnAK3c3TOV",
-	"bDf6s1S2aiP4Mz9w5ageMfuJz5hXNNPqo0KpQRG1AcYHCNfGKbVJ2fvVTLTHB6gb5UKncE7N9aC4wB9V",
-	"pEvidoX9KmUDHykSFSIncgUKIfqAhQwbWBbC1izxG9tQTHGSox0J7FANsbCqYQOLxnGBJx6OZM02uTZC",
-	"BjxDO06UOqqUqQ7VKBKGVbgjbAGLfW81jYuMMuLj/GGa/CDS1XritdOQOAM8WM8Vja1sAnldgpx2SEJX",
-	"JY94H014SKHM/Z0xv/znp8Y/+hTDK5lLVPMJ8sc0LP6g9fkOXehkq170saJndm9BYaVqAcXQrw0p5LKq",
-	"Qf/TwKKfsZ+fXvVf2CIluUS4n7Kv9XWPfneFD7aCPq+tRnIaarPjiyVGrcEAheV0RoWikIQYVlTaUBid",
-	"FmITW1Qe8Q3WwdZTqfI/QP9pKZsDjKALubT1vLBsPU1TkrGxkUxDYWPina4tQ2kLmNv6XxkDAW1j7Rjg",
-	"Dv30k5jGcHZBU6xxM5ILkdi3h4hRU21ySeNppSjlhGmUCkYKoKBoY4vIr2Xja31BaGqE3mooyn2pRRwz",
-	"liivPo2ywAeom2VNAldES2meplgI854mwXVhVgT7AmXzWpx27O3POKo/QJjMLMVHS4w9YKq7xEHooYEq",
-	"pYbvx6JfM72BP+8V9dlhtP7xza9/XVznQLNqqz3l33/zWV78QbJLqyvzMWGFg6K+0DsAL42NAqpw/7J9",
-	"1tV3Bfny42pK5u62Gy4INXZ5pknCaJJyYcu4RSedfmTV+RKkFQASjLVKRjSlImYZYMWVMVHGYx7nhV2s",
-	"BeHKv1GBJ+oEbtKpR3XThBtbIniAY0iaVNzta/jpU1cHzIkM6p7GU8NL7Y/mww0FBnOKbakwWH49F+o/",
-	"v70zXQHGAVmwPJl/ykVWpCJAvWs4Q4VoVo7MgbvMvezgCOD+2UJEiJtQrjT14OgolTFNp1LpwdPO006E",
-	"aQ0LITAbFrEW5n+qUqmUahI5s7y9orMUERJDUfwKJViRYV8t6WTCMvL6Cl9MZKyOIluYN7LzzSNVXCuW",
-	"jpEf8bz9dyxFejc4OvrdDPYOWCbjZi2AtaZ5PBAV1yAoTyyoY4tpfvF7Q2auFjhWzDXum0/ClCsNJ2ei",
-	"HTimZOUPGoKufcbeFoj73S2cMjbFiE05nMjcPH/V0iybcYExv3kmP6z8Gy5tx9AT8M7bnKPWTZy6cusD",
-	"MHlqyqebrdAuSsm7U8i7cE14uZsAnPNQ3P9Fyvd02nq/mL+Cktb7gpXH6x8ADZtRnhqbzCsP3PYL3Sf2",
-	"jK16umnreboLBL29BxeTlOUitiuI4X3BCZG3d/8/AAD//w==",
+	"YebXPsYTSjtGDzV1y+a6TSrRIrpyxefxgNXe1KVK74PgPcwmxZNKJVErUbtoHrBLDYU9bhs4vKA7xrQr",
+	"TxXm4mLigYUq4kdB53jY+I8LEmEvu+JErwFs9CDW8j4RJg+IXXvvL+6iUeXaX9xNiItIOVX5mbS/6daj",
+	"Tl9CiCljGizKjWcjpCHTpAkSxhb5KX/dVr3JN28ttrJ3eOAE6zbuFTc5VCcDgf/tcRPE0CF2QMfTj1LS",
+	"n/2pP2kI5X+ZA/jawkd904Q0qnq++VE+4XxR6xNaXc688LxncrTJD/b2QaestxWNJA2sXBUOxZ6FIpuo",
+	"Gz1jIO+/uHIRgDCo/o2TNxSjhdXQ/vUFm0FQ5JnM6rzPsqUzFJssiVxxWDugmrFljAkLDwIsFJSjQnz1",
+	"15c3UMJyKJxlAYCcXFvn1kzCjA8JCLS86+JEzFlRiln7o2S4rJUVJoXjzBMmtHFA8mxMRUYryMJrDiAJ",
+	"xUwaEm+q9hxpHPd6/smY+fIrZmlh7Y5xJmfGoYWJWn/X+rJKoo1D/SQma1+4g7zi+rmhGFOeWrKBSeXd",
+	"12+PfWzKU57vpJkw/r09XYMSRJakQxG13LZo8XFrhkOiLikDLDUt0a/2rr7IRw+TPXe2LmTm+AZbDo+y",
+	"Hbg/G1QRLwH2lrE5VDeOMqbkIovZ39F0i5ofb+mFRMih8DIYwpzkls0xI+qRvyhGfgBYj0ykTIB6mqbM",
+	"b8JNA56mQwHr8OlPHa0Q+peZk/XxiLzgbiGWX9pzyvyQGmIyOdbGZYM42Gh+v3LVpHwY0M49q92uY542",
+	"4Wv+ddeYHGo6unLIn8TstUv/x7F7PaHz2fr9bP3+x1u/dnd/qhNIPJnYIzPQHmG421DWsUjlBJgwLxhC",
+	"sXgAt4aTGgou4nSRuEoF66V+iiKc+UkK7n+XN3YG11yO+YfIN+HoUNjiX5jEl/JbvzAzIrgaFrcfllD7",
+	"ocXYNz8iaQ/Tyf8k+XrFspeRMiMptdIZnROYrF0VLHxgLPcWeBZSsDIU+n97SdStJOg8QLmm2my4XRN2",
+	"37UTrqxtddr0afenQ6Z9eJ3gHRBirBdnc2Humb/nMgz2AgzbEsmfE/f+mJrPCNX11DntxKxTgFbu7pnB",
+	"txt0W6oWthFzm59zc1SPmHTGZ8yrVWr1UaHUoHbdACMlhGvjYNpc+P1KVdpTG9SNcqFTgAdwPcASEjBg",
+	"UJEud97VU6xUa3ykSFSInMjVhYQ4DNaPbGA1Dlsqxm9sg1LFAZp2JLBDNcTCYpINrNXHBR40OZI12+Ta",
+	"CBnwDO04UeqoUoEAKAKSMCx+HmELWOx7q2lcZJQRH+cP0+QHka7W892dhsQZIJ4hVzS2oAyk0wly2iEJ",
+	"XZU84n004SH1Sfd3xvyqq58adupTDG/CLlHNJ8gf07D4g5ZFPHShk6160Yfontm9BeGvat3K0C/JKeSy",
+	"qkH/0zC6nyG3n171X9jaMLlEuJ+yr/V1j3539Sa2Ym2vrUZyGmqz44uVXa3BAPX8dEaFopD7GVZU2lAY",
+	"nRZiE1vLH2El1sHWU6nyP0D/aSmbAzxLEHJpy6jhbQE0TUnGxkYyDYU9Heh0bfVPWzfell3LGAhoe+qA",
+	"of7Qz/qJaQynODTF0kIjuRCJfXuI0EDVJpc0nlZqgU6YRqlgpAAKija2iPwSQr7WF4SmRuithqLcl1rE",
+	"MWOJ8soCKYs3gXJl1iRwtcsgFI/1R+9pElwXZkWwLz45L4Fqx97+DF/7A4TJzFJ8tMTYAx28SxyEHgir",
+	"UuH5fiz6NdMb+PNeUZ8dRusf3/z618V1DjSrttpT/rVDn+XFHySpt7oyHxNWOCjqC70D3tXYKKAK96+W",
+	"aF19VwcxP7inZO4uGeKCUGOXZ5okjCYpF7Z6XnTS6UdWnS9BWgE0w1irZERTKmKWAURfGRNlPOZxXk/H",
+	"WhCu6h4ViC0gcIFRPZieJtzYEsEDHEPSpOJuX8NPn7ooY05kUPc0nhpean80H26o65hTbEthx/LruVD/",
+	"+e2d6QrQHsiC5cn8Uy6yIgMEyozDGSpEs3KMElwh7yVlR5BlkS1EhAgS5SqCD46OUhnTdCqVHjztPO1E",
+	"mE2yEAKTkBF1Yv6nKgViqSaRM8vbKzpLESExFMWvUPkWGfbVkk4mLCOvr/DFRMbqKLL1kCM73zxSxbVi",
+	"6Rj5Ec/bf8cKsHeDo6PfzWDvgGUybtYCWGuaxwNRcQ2C8sSCOraY5vftN2TmSrBjoWLjvvkkTLnScHIm",
+	"2oFjSlb+oCHo2mfsJY24393CKWNTjNiUw4nMzfNXLc2yGRcY85tn8sPKv1jUdgw9Ae+8zTlq3cSpq3I/",
+	"AJOnpmq92QrtooK/O4W8C9eEl7uAwTkPxbVrpHw9qi2zjGlDKGm9L1h5vP4B0LAZ5amxybyqzG3/foHE",
+	"nrFVTzdtGVV3b6O39+A+mLJcxHYFMbwvOCHy9u7/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

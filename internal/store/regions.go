@@ -303,9 +303,14 @@ func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur 
 // returns an error to abort the write.
 type ChangeFunc func(current region.Region) (region.Region, error)
 
+// errNoChange rolls back a write that would change nothing.
+var errNoChange = errors.New("the write changes nothing")
+
 // UpdateRegion changes a region in one transaction: it reads the current state, checks its
 // version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
-// next version, and records ev with the fields that changed.
+// next version, and records ev with the fields that changed. A change that changes nothing writes
+// nothing: the version, the generation and the audit trail stay, as Kubernetes keeps a
+// resourceVersion, so that other clients' If-Match tags stay good.
 func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
 	var out Written
 	err := s.update(ctx, func(tx *gorm.DB) error {
@@ -325,6 +330,12 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 			return err
 		}
 		next.EnterpriseID, next.RegionID, next.CreateTime = cur.EnterpriseID, cur.RegionID, cur.CreateTime
+		if len(region.ChangedFields(cur, next)) == 0 {
+			// The generation was bumped first, to serialise the enterprise's writers: the
+			// rollback undoes it.
+			out = Written{Region: cur, Generation: gen - 1}
+			return errNoChange
+		}
 		next.Version, next.UpdateTime = cur.Version+1, now()
 		row, err := s.toRow(next)
 		if err != nil {
@@ -345,6 +356,9 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 		out = Written{Region: next, Generation: gen}
 		return insertAudit(tx, ev, regionID, next.UpdateTime)
 	})
+	if errors.Is(err, errNoChange) {
+		return out, nil
+	}
 	return out, err
 }
 
