@@ -178,6 +178,13 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 // createToken stores a new token (or the given secret, for REGIOND_ADMIN_TOKEN) and returns its
 // value.
 func createToken(ctx context.Context, st *store.Store, enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (string, error) {
+	t, ev, secret := newToken(enterprise, scopes, note, expires, secret)
+	return secret, st.CreateToken(ctx, t, ev)
+}
+
+// newToken makes a token of the command line, with its audit event and its value (secret, or a
+// new one).
+func newToken(enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (token.Token, store.AuditEvent, string) {
 	if secret == "" {
 		secret = token.NewSecret()
 	}
@@ -188,9 +195,8 @@ func createToken(ctx context.Context, st *store.Store, enterprise string, scopes
 		exp := now.Add(expires)
 		t.ExpiresAt = &exp
 	}
-	err := st.CreateToken(ctx, t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
-		ChangedFields: []string{"scopes", "note", "expires_at"}})
-	return secret, err
+	return t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
+		ChangedFields: []string{"scopes", "note", "expires_at"}}, secret
 }
 
 type TokenListCmd struct {

@@ -207,7 +207,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 
 // bootstrapAdmin makes sure an admin can get in: the token in REGIOND_ADMIN_TOKEN is stored (once,
 // whichever replica comes first), or on a database without tokens a new one is made and printed
-// once on stdout — never in the log.
+// once on stdout — never in the log — by exactly one replica, however many start at once.
 func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env, log *slog.Logger) error {
 	if secret := os.Getenv("REGIOND_ADMIN_TOKEN"); secret != "" {
 		_, err := st.TokenByHash(ctx, token.Hash(secret))
@@ -222,12 +222,9 @@ func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env
 		}
 		return err
 	}
-	n, err := st.CountTokens(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	secret, err := createToken(ctx, st, c.Enterprise, token.AllScopes, "bootstrap admin", 0, "")
-	if err != nil {
+	t, ev, secret := newToken(c.Enterprise, token.AllScopes, "bootstrap admin", 0, "")
+	created, err := st.CreateFirstToken(ctx, t, ev)
+	if err != nil || !created {
 		return err
 	}
 	log.Info("the database had no token: created an admin token and printed it on stdout, once", "enterprise", c.Enterprise)

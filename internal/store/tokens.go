@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/regiond/regiond/internal/token"
 )
@@ -68,22 +70,74 @@ func truncate(s string, n int) string {
 // It refuses an enterprise id outside token.EnterpriseIDFormat and times the database cannot
 // hold (ErrTimeOutOfRange), whoever the caller.
 func (s *Store) CreateToken(ctx context.Context, t token.Token, ev AuditEvent) error {
+	if err := checkToken(t); err != nil {
+		return err
+	}
+	row := newTokenRow(t)
+	return s.update(ctx, func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return insertAudit(tx, ev, t.ID, row.CreatedAt.Time)
+	})
+}
+
+func checkToken(t token.Token) error {
 	if err := token.CheckEnterpriseID(t.EnterpriseID); err != nil {
 		return err
 	}
 	if !Storable(t.CreatedAt) || t.ExpiresAt != nil && !Storable(*t.ExpiresAt) {
 		return ErrTimeOutOfRange
 	}
-	created := t.CreatedAt.UTC()
-	row := tokenRow{ID: t.ID, EnterpriseID: t.EnterpriseID, Prefix: t.Prefix, Hash: t.Hash,
-		Scopes: token.JoinScopes(t.Scopes), Note: t.Note, CreatedAt: storedTimeOf(&created), ExpiresAt: storedTimeOf(t.ExpiresAt),
+	return nil
+}
+
+func newTokenRow(t token.Token) tokenRow {
+	return tokenRow{ID: t.ID, EnterpriseID: t.EnterpriseID, Prefix: t.Prefix, Hash: t.Hash,
+		Scopes: token.JoinScopes(t.Scopes), Note: t.Note, CreatedAt: storedTimeOf(&t.CreatedAt), ExpiresAt: storedTimeOf(t.ExpiresAt),
 		CreatedBy: t.CreatedBy}
-	return s.update(ctx, func(tx *gorm.DB) error {
+}
+
+// errNotFirst rolls back a first token that is not the first.
+var errNotFirst = errors.New("the database has its first token")
+
+// CreateFirstToken stores t, like CreateToken, only as the database's first token: of any number
+// of replicas trying at once on an empty database exactly one succeeds, because each first claims
+// the meta row bootstrap_admin in the same transaction, and the claim conflicts for all but one.
+// created is false, and nothing is written, when another claimed it or a token exists.
+func (s *Store) CreateFirstToken(ctx context.Context, t token.Token, ev AuditEvent) (created bool, err error) {
+	if err := checkToken(t); err != nil {
+		return false, err
+	}
+	row := newTokenRow(t)
+	err = s.update(ctx, func(tx *gorm.DB) error {
+		err := tx.Table("regiond_meta").Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "name"}},
+			DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}), // keep the claim there is
+		}).Create(map[string]any{"name": "bootstrap_admin", "value": t.ID}).Error
+		if err != nil {
+			return err
+		}
+		var claimant string
+		if err := tx.Table("regiond_meta").Where("name = ?", "bootstrap_admin").Select("value").Row().Scan(&claimant); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&tokenRow{}).Count(&n).Error; err != nil {
+			return err
+		}
+		if claimant != t.ID || n > 0 {
+			return errNotFirst
+		}
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return insertAudit(tx, ev, t.ID, created)
+		return insertAudit(tx, ev, t.ID, row.CreatedAt.Time)
 	})
+	if errors.Is(err, errNotFirst) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // TokenByHash finds the token whose value hashes to hash.
