@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ type ServeCmd struct {
 	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
 	ShutdownDelay     time.Duration `default:"0s" help:"On SIGTERM, keep serving this long with /readyz failing, so load balancers stop sending first."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
+
+	AuditRetention Days `default:"400d" help:"Delete audit events older than this: days (400d) or a duration (720h); 0 keeps them forever. One replica at a time prunes, hourly, 500 events per statement."`
 
 	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
 	OTLPEndpoint string `name:"otlp-endpoint" placeholder:"URL" help:"Send OpenTelemetry traces of requests and queries to this OTLP/HTTP collector (http://collector:4318). The standard OTEL_EXPORTER_OTLP_* variables work too."`
@@ -84,6 +87,9 @@ func (c *ServeCmd) validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}
+	}
+	if c.AuditRetention < 0 {
+		return fmt.Errorf("--audit-retention cannot be negative (0 keeps audit events forever)")
 	}
 	if admin := os.Getenv("REGIOND_ADMIN_TOKEN"); admin != "" && len(admin) < 32 {
 		return fmt.Errorf("REGIOND_ADMIN_TOKEN must be at least 32 characters (make one with `openssl rand -base64 32`)")
@@ -137,6 +143,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		Store: st, Logger: log, BasePath: c.BasePath, RequireIfMatch: c.RequireIfMatch,
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
 		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
+		AuditRetention: time.Duration(c.AuditRetention),
 	})
 	if err != nil {
 		return err
@@ -230,6 +237,27 @@ func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env
 	log.Info("the database had no token: created an admin token and printed it on stdout, once", "enterprise", c.Enterprise)
 	fmt.Fprintf(env.Stdout, "\nregiond: admin token for enterprise %q (shown once; store it now):\n\n    %s\n\n"+
 		"    curl -H 'Authorization: %s' http://localhost%s/openapi/v1/regions\n\n", c.Enterprise, secret, secret, portOf(c.Addr))
+	return nil
+}
+
+// Days is a duration flag that also reads whole days ("400d"), the unit retention is thought in.
+type Days time.Duration
+
+func (d *Days) UnmarshalText(text []byte) error {
+	s := string(text)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseUint(n, 10, 32)
+		if err != nil || days > 100000 {
+			return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
+		}
+		*d = Days(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
+	}
+	*d = Days(v)
 	return nil
 }
 

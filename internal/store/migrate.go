@@ -21,6 +21,7 @@ var migrationIDs = []string{
 	"0003_audit",
 	"0004_generation_meta",
 	"0005_binary_ids",
+	"0006_lease",
 }
 
 // Migrate brings the schema to the latest version. It is safe to run again, and safe to run from
