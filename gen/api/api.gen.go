@@ -143,7 +143,10 @@ type AuditEvent struct {
 	// Example: ["status"]
 	ChangedFields []string `json:"changed_fields"`
 
-	// EnterpriseId The enterprise the write happened in.
+	// EnterpriseId The enterprise the write happened in (the format of `Token.enterprise_id`: 1 to 36
+	// ASCII letters, digits, `.`, `_` and `-`, starting with a letter or digit; compared
+	// byte for byte).
+	//
 	//
 	// Example: default
 	EnterpriseId string `json:"enterprise_id"`
@@ -611,7 +614,11 @@ type Token struct {
 	// Example: 2026-11-20T09:30:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// EnterpriseId The enterprise the token belongs to.
+	// EnterpriseId The enterprise the token belongs to. Enterprise ids have one format: 1 to 36
+	// characters, ASCII letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+	// They are compared byte for byte (case-sensitively): `acme` and `ACME` are two
+	// enterprises.
+	//
 	//
 	// Example: default
 	EnterpriseId string `json:"enterprise_id"`
@@ -654,7 +661,11 @@ type Token struct {
 //
 // Example: {"note":"dashboard","scopes":["regions:read"]}
 type TokenCreate struct {
-	// ExpiresAt When the token stops working (RFC 3339, in the future). Left out, it never expires.
+	// ExpiresAt When the token stops working (RFC 3339, in the future, at most
+	// `9999-12-31T23:59:59.999999Z` in UTC; a later instant is `422`). It may not be later
+	// than the expiry of the token making the request. Left out, the new token expires with
+	// the token making the request, or never if that one never expires.
+	//
 	//
 	// Example: 2027-02-18T09:30:00Z
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -677,7 +688,11 @@ type TokenCreated struct {
 	// Example: 2026-11-20T09:30:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// EnterpriseId The enterprise the token belongs to.
+	// EnterpriseId The enterprise the token belongs to. Enterprise ids have one format: 1 to 36
+	// characters, ASCII letters, digits, `.`, `_` and `-`, starting with a letter or digit.
+	// They are compared byte for byte (case-sensitively): `acme` and `ACME` are two
+	// enterprises.
+	//
 	//
 	// Example: default
 	EnterpriseId string `json:"enterprise_id"`
@@ -1005,7 +1020,8 @@ type ClientInterface interface {
 	// Lists the enterprise's audit events, newest first: every region create, replace, update
 	// and delete, and every token create and revoke, with the acting token, the time, and the
 	// fields that changed. Secret values are never recorded, only the fact that they changed.
-	// Paged with `limit` and `page_token`; the next page is in the `Link` header.
+	// Paged with `limit` and `page_token`; the next page is in the `Link` header. Events older
+	// than the server's retention (`--audit-retention`, 400 days by default) are deleted.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1096,7 +1112,8 @@ type ClientInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -1113,7 +1130,8 @@ type ClientInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -1137,6 +1155,11 @@ type ClientInterface interface {
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
 	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
+	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
 	// Takes any type of body and a specified content type.
@@ -1159,6 +1182,11 @@ type ClientInterface interface {
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
 	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
+	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
 	// Takes a body of the `application/json` content type.
@@ -1180,7 +1208,10 @@ type ClientInterface interface {
 	// CreateTokenWithBody Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1192,7 +1223,10 @@ type ClientInterface interface {
 	// CreateToken Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1203,8 +1237,11 @@ type ClientInterface interface {
 
 	// RevokeToken Revoke a token
 	//
-	// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-	// Revoking an already revoked token succeeds and changes nothing.
+	// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+	// made, transitively (the tokens those tokens made too): from now on they are all refused
+	// with `401` — at once on the replica that answers, within the cache staleness bound on the
+	// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+	// revoked token succeeds and revokes only what it made that is still valid.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -1251,7 +1288,8 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Lists the enterprise's audit events, newest first: every region create, replace, update
 // and delete, and every token create and revoke, with the acting token, the time, and the
 // fields that changed. Secret values are never recorded, only the fact that they changed.
-// Paged with `limit` and `page_token`; the next page is in the `Link` header.
+// Paged with `limit` and `page_token`; the next page is in the `Link` header. Events older
+// than the server's retention (`--audit-retention`, 400 days by default) are deleted.
 //
 // Required scope: `tokens:admin`.
 //
@@ -1402,7 +1440,8 @@ func (c *Client) GetRegion(ctx context.Context, regionId RegionId, params *GetRe
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -1429,7 +1468,8 @@ func (c *Client) UpdateRegionWithBody(ctx context.Context, regionId RegionId, pa
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -1463,6 +1503,11 @@ func (c *Client) UpdateRegionWithApplicationMergePatchPlusJSONBody(ctx context.C
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
 //
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
+//
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
 // Takes any type of body and a specified content type.
@@ -1494,6 +1539,11 @@ func (c *Client) ReplaceRegionWithBody(ctx context.Context, regionId RegionId, p
 // Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
+//
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
 //
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
@@ -1536,7 +1586,10 @@ func (c *Client) ListTokens(ctx context.Context, params *ListTokensParams, reqEd
 // CreateTokenWithBody Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -1558,7 +1611,10 @@ func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, bo
 // CreateToken Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -1579,8 +1635,11 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 
 // RevokeToken Revoke a token
 //
-// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-// Revoking an already revoked token succeeds and changes nothing.
+// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+// made, transitively (the tokens those tokens made too): from now on they are all refused
+// with `401` — at once on the replica that answers, within the cache staleness bound on the
+// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+// revoked token succeeds and revokes only what it made that is still valid.
 //
 // Required scope: `tokens:admin`.
 //
@@ -2365,7 +2424,8 @@ type ClientWithResponsesInterface interface {
 	// Lists the enterprise's audit events, newest first: every region create, replace, update
 	// and delete, and every token create and revoke, with the acting token, the time, and the
 	// fields that changed. Secret values are never recorded, only the fact that they changed.
-	// Paged with `limit` and `page_token`; the next page is in the `Link` header.
+	// Paged with `limit` and `page_token`; the next page is in the `Link` header. Events older
+	// than the server's retention (`--audit-retention`, 400 days by default) are deleted.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -2464,7 +2524,8 @@ type ClientWithResponsesInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -2481,7 +2542,8 @@ type ClientWithResponsesInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
-	// `If-Match`, `412` and `428` behave as on `PUT`.
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 	//
@@ -2505,6 +2567,11 @@ type ClientWithResponsesInterface interface {
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
 	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
+	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -2526,6 +2593,11 @@ type ClientWithResponsesInterface interface {
 	// Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 	// fail with `412` instead of being silently overwritten. A server started with
 	// `--require-if-match` answers `428` to writes without `If-Match`.
+	//
+	// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+	// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+	// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+	// `412`.
 	//
 	// Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 	//
@@ -2550,7 +2622,10 @@ type ClientWithResponsesInterface interface {
 	// CreateTokenWithBodyWithResponse Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -2562,7 +2637,10 @@ type ClientWithResponsesInterface interface {
 	// CreateTokenWithResponse Create a token
 	//
 	// Creates a token in the caller's enterprise. The response is the only time the secret
-	// token value is shown: store it. A token can grant only scopes its creator holds.
+	// token value is shown: store it. A token can grant only scopes its creator holds, and
+	// never outlives it: when the creating token expires, the new token's `expires_at` may not
+	// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+	// the response). Revoking a token revokes every token it made (see `revokeToken`).
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -2573,8 +2651,11 @@ type ClientWithResponsesInterface interface {
 
 	// RevokeTokenWithResponse Revoke a token
 	//
-	// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-	// Revoking an already revoked token succeeds and changes nothing.
+	// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+	// made, transitively (the tokens those tokens made too): from now on they are all refused
+	// with `401` — at once on the replica that answers, within the cache staleness bound on the
+	// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+	// revoked token succeeds and revokes only what it made that is still valid.
 	//
 	// Required scope: `tokens:admin`.
 	//
@@ -4130,7 +4211,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 // Lists the enterprise's audit events, newest first: every region create, replace, update
 // and delete, and every token create and revoke, with the acting token, the time, and the
 // fields that changed. Secret values are never recorded, only the fact that they changed.
-// Paged with `limit` and `page_token`; the next page is in the `Link` header.
+// Paged with `limit` and `page_token`; the next page is in the `Link` header. Events older
+// than the server's retention (`--audit-retention`, 400 days by default) are deleted.
 //
 // Required scope: `tokens:admin`.
 //
@@ -4265,7 +4347,8 @@ func (c *ClientWithResponses) GetRegionWithResponse(ctx context.Context, regionI
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -4288,7 +4371,8 @@ func (c *ClientWithResponses) UpdateRegionWithBodyWithResponse(ctx context.Conte
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
-// `If-Match`, `412` and `428` behave as on `PUT`.
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
 // Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
 //
@@ -4318,6 +4402,11 @@ func (c *ClientWithResponses) UpdateRegionWithApplicationMergePatchPlusJSONBodyW
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
 //
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
+//
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -4345,6 +4434,11 @@ func (c *ClientWithResponses) ReplaceRegionWithBodyWithResponse(ctx context.Cont
 // Send the `ETag` from a `GET` in `If-Match` so that a concurrent change makes this request
 // fail with `412` instead of being silently overwritten. A server started with
 // `--require-if-match` answers `428` to writes without `If-Match`.
+//
+// A replacement that changes nothing writes nothing (as Kubernetes keeps a
+// `resourceVersion`): `200` with the region as it is, its version and `ETag` unchanged, no
+// audit event, so that other clients' `If-Match` tags stay good. A stale `If-Match` is still
+// `412`.
 //
 // Required scope: `regions:write` (and `regions:secrets` to set TLS fields).
 //
@@ -4381,7 +4475,10 @@ func (c *ClientWithResponses) ListTokensWithResponse(ctx context.Context, params
 // CreateTokenWithBodyWithResponse Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -4399,7 +4496,10 @@ func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Contex
 // CreateTokenWithResponse Create a token
 //
 // Creates a token in the caller's enterprise. The response is the only time the secret
-// token value is shown: store it. A token can grant only scopes its creator holds.
+// token value is shown: store it. A token can grant only scopes its creator holds, and
+// never outlives it: when the creating token expires, the new token's `expires_at` may not
+// be later (`422` naming `expires_at`), and left out it is the creator's expiry (shown in
+// the response). Revoking a token revokes every token it made (see `revokeToken`).
 //
 // Required scope: `tokens:admin`.
 //
@@ -4416,8 +4516,11 @@ func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body 
 
 // RevokeTokenWithResponse Revoke a token
 //
-// Revokes a token of the caller's enterprise: from now on it is refused with `401`.
-// Revoking an already revoked token succeeds and changes nothing.
+// Revokes a token of the caller's enterprise and, in the same transaction, every token it
+// made, transitively (the tokens those tokens made too): from now on they are all refused
+// with `401` — at once on the replica that answers, within the cache staleness bound on the
+// others. Each revoked token gets its own `token.revoke` audit event. Revoking an already
+// revoked token succeeds and revokes only what it made that is still valid.
 //
 // Required scope: `tokens:admin`.
 //
@@ -8996,200 +9099,211 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rctu2tvCrYHjOTKRzKFk3J448nTOu67Ru09R1nJO9G+WEEAlJrClAJUArascz30N8T/g9yTdYCyBB",
-	"iro5zt7tPvmVWCRxWVh3rMsfXijmC8EZV9Ib/uGxj3S+SBj8/5pNY8H1/2Q2n9N05Q29M5LCrz6RjHEy",
-	"XhFKlLhlnCxjNROZIgG+IIeShSlTMvB8744mGdMDhSxVHyZxwrwhz5LE9yImQ2/ofUf59PeZyMgiFVEW",
-	"qlhwEiaZVCz1fG+m1CIScxpzb+jRxUK2Zr+3zUrboZh7vnfLVqVxcREfaBJT6Yzv5U/iyBt6g3GPnUz6",
-	"tPU87EatATuetE7os3HraXgcDVh/0qPdcfEJp3PmDb2UxnwseNSa/e75ngzFQv+6SOM7qpj+RSYfQvpB",
-	"b9WuRiqqMr2Orud7Kiw2o8LF+l6yNPGGsGk5PDrCyStvDU8Gg77ne0uJLy/l5lefdp52vPv7e9+bMRqx",
-	"FM724oZO9b8a/mm8UHDQ3hmRKhV8ShhXsVoRRadETIiaxZKkbJEyybii+uW251tc8YbeyEv7Iw+gMWNz",
-	"qgdWKwCLVGnMp56e/WXMb9envMJByXIWJ4zMRcrIgk6Znk/DaEiCUdbp9MM31y9xKYxw9lHBS/CEnZKU",
-	"JV+NPP3zyAtI4/rFOTnpnZw0K4uEcY7EgnG6iI/uugZe8r+SeB6rr7qdjn6l91QP/QGQ+iu2+r53+av4",
-	"OPm5Tcdh3Xy7Ni1CqgwVlTd+M2PE2VSYMqpYRFImRZaGrLz2mlUf7Ym821Z3zVS6OptoKltb32sWCh5J",
-	"ogRZ0liRMZvow1HpKuZTQqc0LiNB151qHvN4ns29Yce308ZcsSlLYd63b9+eZWqmsSzURFMLHFq8odkB",
-	"DM4AVpKldywl7OOChUrigT/vdjs+0f97+uy4Uzn6rxlNWUpSRpP5VyNDz9HI8wlLU5F+NfJifkeTOMJj",
-	"33mqb2nK9f/XgSbmTM00gOBMaZKwlMiZyJKI3HKxJHSseaR+iIsgsSLLVCjmE8EZQQolC5aSJc7hk5jr",
-	"90d8ItI5VeSHbMxSzhSTJJPM7P5Zrz8gkiHjPG4fN4ck6D1/Tlpk5CmkizbRQF2msWJEZmHIWMSiNrkR",
-	"EV2NuF6RmVESmjKzUM3E4gkcktQLCRzmFhCRkiDn6AFRM6rIjN4xfTJxyiIi0hHXg3GhCMCXrJga6u2s",
-	"YBKphH6NJgmeK50z0hALllIlUklSoahi5UUkVLG06ZNxpkackjCJNffIpIH5nCzjJCETGidt8hNPVuYQ",
-	"JFnOBJnTlZZbMNnNy9dkErMkkqSxJrOaIz5lcE7zU3gb4PZEEppFsSLsTk+aslCkmkL0tEqI9oiXsM4e",
-	"QA6iIWJFsR1y/uorw7TlrIAaJ71O72mr0211ejed/rAzGHaOf9mJlX+7EYom5yLjah0zvxNLMqd8RWLF",
-	"5pLMqQpnsJxJnCiWSp/QMBVSwmEABy6RUM+dGjERafrpwPO3k/u97y1oSudMGdlzOflRz15P9YGWTIHl",
-	"imWhg+CbUT5lJJZkTCVCq6ER8T+CZptcTlzawlejEZcxD5lvHv2WMakAQyQoLSQYdHsBoTzSeArEG0s4",
-	"cMV49UxzSQfiG8nV8z2jGlxOWri1Ei+kH18yPlUzb9g7furXHNzl5JXgbANQfuJMExpIRgSOdJnLTAAG",
-	"GwickngCjCSWJMzSlHGF26ZcLlmqfw76nUGAG+eCjEW0ah+2Q73W7dvsdnoDv1YDmMeq/tg1xhEZ/85I",
-	"o6tFTrfT6TTb5Nv4Tp9HABIaGU4hnQOjKej9JbFUp7kOOhZq5hM64gYR9FMCOozKUs4izQwSppmf1lz1",
-	"ySNd6/cM+0uWdCVhgog0up2OVnUjNqFZopoVpOh2OgZav2UsXRXAglV7myin39OUQz8i5egNO4TUrZWb",
-	"V3TKYM31QBQL+lvG9MFLkZJJKuYAm0XK7mKR4W6eSBJoTWxIUB9qt9v1ahSefJtcAuTGIuMRUQIlBewT",
-	"RBfVrCRiZCLSYW4KgCDQj6hmLSzy9cGhlqfRTqgZSwu+o3Fy0OkEVVKzutfL8+9nl7+KOJy/WIzn39+N",
-	"5z8r+p2IJz+3/3vS/Xjbm3/foT979UdQYMsmZD3u9gDuOfLWYe7PMGoNbSYrw2xAwEhmzR8wFhBhXVMk",
-	"IKHgisZcolKtZTNphFSyVswl4zJW8R3KenL2+vzykiRMaTA12+TNzYvWCX5h8fzVm5c+oVLLo3SFj3JW",
-	"OySUr5CdsUSyjWAGK6YOdL9tgtjTwW6Aoe14GdUjKoLkiSRxRBqUvHlz+Q2i0XjlKHin5NqYWk8k6fda",
-	"M/aRxJGhzzBkC60vKyEqyt6eejFseUHVrNhxYRpqm++3TEtjb6jSjG2ARP9pFRILqo9LD/0/785av9DW",
-	"753W89b7//x3rw5Kr7Xx+AIIYRdyacIBlAGDs7zjRTZO4nDDMaKB6m7g31M28Ybevx0Vpv8RPpVHeG6w",
-	"LlwhWK77L1HLHpTdUqt3+mMm2+SaLRhFvTdHUM0ziNSoSxPSCPDlr7pog5m/+kH5cN+BBd333uvfFomI",
-	"mD2f2q2j2e3uHbSfPYGAX98Dk77E7wqxRtOUrvRDqVZwCJq167+BP29CfOBEBu+1UhwrSVDnJOAjqaCy",
-	"ErcfOt3vv3n+Y/+HZ//d+/nk+vjm6dvB37p/7/zy/KweiWGKA3B40NkLhz9sQOJ7PY1cCC7RafQ1ja5R",
-	"xQJ/j+CKoTpKF4vE2HJHi1SMEzb/z18lWsau18lYYvVuJ6I3ifJlnDJ6Kw1K4YJdRxOgxkDL1IgpGicF",
-	"eeshhgQ3QCLBJH+iHH04ZdMsoWBdpkxKPenI+593tPX7+8a7FgLj/X+8M/9p/te/g7IEdqT0hu/+8MCo",
-	"KE+nBT2Tkk4L0D3SzPfvNRJIRXm4wU+g55bTz7x96+ACgKtYAfZe4klalbtAnizlQ2ODDw0qDM2xt+zL",
-	"gFn78awrHAI/qRM2qPHrvYIlajcbSxKJMJtrxaQxp4mmYBaR71//9MrXRrm2KFcL5pOMa9udE8azOdKp",
-	"r+UOSYS2z+3TOZuPWeqTMY1QnQVKbLZJgMgRAPJKwmg4Q8uzrfnFueCTJA4fSi5Rhu+xKsHkD4jBwDXa",
-	"eL6JNqhLbRFxHJ6EJimj0Yqwj1pVPgzx9x/2oVh9yMILlH1eoGx+GFtxNbRvPQ6S5sytEPJlLbK8duMQ",
-	"Iowrli7SWDLAoxciHcdRhLbBAxDJOLKrXJdGLaGlvNHs0funBDpE6rCq72AV7AX9OXAqjKG7xOoMQ+OO",
-	"MirKnkd+4KjFQfeLgy6gtfWkJ/lrj8ePEJKxNB6xcaZIQkMjymDR8L/KBk9JgGC1bCRWcOyXGgs4TS40",
-	"HT5Y5OIYldPnJOPoY2UROkrXz/u4JGHp+idEhOCIiE61vTijkowZ4yQRU21ZA8ZbBh1H5Nnkedgbd9kg",
-	"6tPj8Ol4f6T4HFObp3hXVPPcYtZxWeohMHMvtQHcVtln4P9I/KQECncZ6AMei2hFuFa8SUjTNAbXLq5A",
-	"o1mx64BMYh5pVLM8JxFTCWj3SqgXIuPRAzEurbta5LkoNY9ruMtgTWaRfey9QvgDD92JVvterrgy6IEL",
-	"KdjToECiV0KRCcB3K+JwoVr42uNgzitBZBbO8ksoe+zoa3wiqzLnlVA/iiiexGyjob/uvy35LYOSQzFo",
-	"Oo7LU9c/WXN1WbdH89oRvHOPLrNVImh0I8RLmk7ZA/FVOZ+78hFISWhKQick+vuqWNsty8RCJYXPY0kS",
-	"PbYeg3LS7QxOjp89JeOVYvIQoXjYsDnadR2paICFyi3sdyv6LfD1lhKiha8/vtZetxfnDhD9QMiTrlK4",
-	"soz1KC9onLCHciepaLJ21ImQimSLSGvUixRugFhUd9i9tcN2LyMI3EVY36nWr0jDXhtUTJTmKT6PFV63",
-	"gqM6ZQpcHI/Jvz7fKgss6zlY5pwT3MOwHWxu4XzQMh88DqYFdlPBunnILCMy1y5DshFODl8zsGiTV+Yu",
-	"SQPQXiZVsfQ6d9A8UIoWn7uoivqvdRI7l1JVXO2dVJV1Q1ZmZJl/TLR5ooeVp0QyHsGWNVjISmSw6UfH",
-	"yU9dTY57epe1uJfDb3/syz95LE5Xs0sHKfN9+kBWLpOf0YhwwVEQG5fbTTxnInuoK0EmYvm1iFa1Qg58",
-	"bpoxJrVcr3OyTcRFMdytEq1t3iFmxi4bf2J4jDLrf7jUO3ymQv9y0MTA03ltC4KYBbTsy59JCB64NdII",
-	"Wi2w380PQfMUA0kMvoWJkOb2NBScm+AROlEgZmNp7ozbI64x7DVL7+KQveH0jsYJHScPVaWy8ggFoukN",
-	"R1TRMcXbqkgseZ3BWVWm3G+cwU9RCGHAyGEYteeIhfnnqFAGTu5327HHffHxMKe8hZTRcKZnICIF5U6T",
-	"eq2IsntENAggQKwFEWIBkRgRVlHHnVd2aeVOuBks+0aIHylfGWKTD0Qo0LqrQvBGCAx3Se3gNdKv7ABF",
-	"Uku1fgdDEvYRg6TKMOkaODRk0zvAS/mg0QsR5vgo67a2jTtRxVoWRo/txbKbgIssd5Ntcv2Pw6M3nGZq",
-	"JtL49werUvNYShPRVyDRK0Fs6MCavOu6bi/jyss9e1ZLsPbzmVkeWsF5TM2+rq0HDl9Itm6BPSVY7WJM",
-	"xZufwf1pQJ5foPhO2CBJ2Z24ZVEFR96+fduqBo5uQ5RqnKnBlkUqQialZogXEOj8UFGWVl2mENFr3PjM",
-	"3CFh4God/3EtxSxNhmSeaWHPCOWEjqVIMsXITKmFhgjEgxfjUzIT4D+quYDR63IvXg4f9oALmAcvvGBu",
-	"PRc9ncPZ7+Ywcz/5DMoX2INMVi4Mx1l+BU1JmiVgLIeUo2sP7k5JQ28aj98nVxc/+uSWrY7c+M8FjVOf",
-	"xPN5pmDDcII+4YIwHqYrWI7+CGIlApvkEOy8VHzDZbZYiFSx6EcWxfRmtXiovjZ3v3dRfSLSOdFIopVO",
-	"MYF70zp/yLGD5ec4f0uPVyCNsxK9Ah/VXOfXj63lctnSE7ayNGFcDx3tz0AfedbCqXHsIm4OcQIgg7vj",
-	"XZibf9OCb1rw8uexH55IEriACDQP1luGyyZevXRS9JbJtlcsBZDhLItidXHH6iKMf+ImTBpC0jA4upBR",
-	"GGCpUgjMfu2EvGA8F15H2I9KUTB/eMbZ8gHDtb3hO3sE732v8EjjNY2J0dTIEWne4nv5nnJPfRvdeHvc",
-	"8CiaTpk6KFlIW1ve0IMI7m631Xt20zkZdo+Hnd4v+qmNznGDezpn3a975/1vBhfHL55+++y7k++f/6Cp",
-	"eJHqtasYCbEKhTp/OzIDEzxtotvBcrf+qgYGXUGUu0/wZneGkVkr+1I15KoAdh49VYkCWo+KqhxL3VqL",
-	"V4oIezKjiwXjgDblUKjiXNfm3jiBxlMItjq17mMbPsiZtmzdCTSmrMW1V0NwS8hUnfKtjXqNwCujYZDN",
-	"NfwM0mGGT55O1k7ZIqGh84ODlfB3xBIGfwPSFN/jn6ghYSScBVJ1oDVQufheG33/t5axxlqX3zhR+MYb",
-	"oncIcZr5gZUPqY6C1jClIKm6FcRRMSt4WsFihQRD60R9QLDn+iqAStePkHEHGfVhhmI+1/OWedIm8s4x",
-	"SB8AOF5qJ8+ZwHYIONHUZaiTRhAmcQBaAfpv5nPKI5LEfHMIYS2XqVmdTQOqX12eJORmxdgIQHOfDEw/",
-	"MElSNpJckgbcLVKptUSj6o+4ow01/dxnrQfHBKaALFI2iT+2ydnYJAriGaWMLBnkFnFWiWl+91gpN4fw",
-	"vHs33vKdBwGYBgHKzNB3QzQLfuJShl9l9iXKfZ9PLca/slBB9I9+L48BqWFMkNKizZE8TBeGrpB4RfDu",
-	"iugy2Qs2mjCBGFI91dPBuvwyg9UhFfg3MX4uT8bC2CefBBASI9913wdN32QeFDHE2r7AnDmqCEiIMvqX",
-	"V752hPlW9oBZXBl62+brgr1d7EBYFPPXHel3jCZqVpekq/VHSEZDB235zPJcY3G7fgb2YXXMQNwGSFkz",
-	"mHXlyi9xW5Yy4nbn/gqVYW1bVxc/np+dQ3L0tlSnq4sfSXB+cX1z+eLy/OzmIiDjRGCUFFVExlMTTYBJ",
-	"4uTs6vKJdOkcck4CniUJskluhLKbx3B83H/qe/od9EZjlPQakugV1673DFZpUhBdHtMQ8ApNEm25JYlY",
-	"soiMV+AlC2c05k1neVodVkSJKYO8GExJy029h6/5B7aqpza9aJOuDrZl4+qH89ek6xP490Sv7PXFOek2",
-	"rehB+9dJ9Syt/gItVRZpEkwNE3nIko0tsw5mbuK5MNF3cPyMGAuKoGEpm4XPJdBWGmbzBXM5DQxbkXku",
-	"iTkvOeIpo1G9IS0mE8YjTdXIJK3MyTUhrRmYiOWK7PkSev7XDz1fs7zgRKto6SQnIXrq1zBb+LubmyuT",
-	"/VI2MjqdOqPCokm9RQFKTyGGTDEGWKoPrG3BxCJhG+Xeo0N8jXItBtbxc8ZViu6rWsrSy7fC3DdWayoV",
-	"6XWMZjIfgroIANZqwkhj3EoSOadJQpYzqpgNv7LE2TAk/UGg5h6QUGRc2RhhqZptcmbmh3wSkY64IRKI",
-	"6bdxRr1jEy+FUWmKyJlIFbg3YkloEZFb+oj8EH+NTGGvZCNHc6uzo0s72ZLWXQGsLEFWFlwuYfSOSSIy",
-	"dUpMbB66AYDHxWrEzRtSaMhkqprs2tueperyhPpEX61+1tiVGNezs+xFrRYnp3uQpznh06LUAJX5Ef4T",
-	"qWeXTW6eP5EV69wnSkCArhOfm0cCYKDuobb5JvXwpszTgNPtw9gMO64pM6MJiRhvskWHW70XMbHCvbz8",
-	"jRy9ao+tT/bm+lLTua3KUZlmSII6oRCUFDdMaxzxoCIrtH3i3pPpv/OcAf1HHqGr/5gzNRNRS/9GcezA",
-	"H/GgEj+i37QZJvr/NdFv8HM1+BLGqncp4zKda5K1ca3yrh+4N8YwqI0ON7u14QprqcT7CNddloP1mgPm",
-	"+EUKp5GRPgpjpPk68wJzN8+w7lMVF86NtQC52K7wNFUHng60ep7SEFOuS5tzSkgdkgttV3SO3rvhHx6N",
-	"EOY0uXK0jAlNJFvPDOJsaRxh7TwpKI7Ad7+eMA1a75yuwK0/ZpByX7EOK3WxXs8on85ovLnIlZxtqkgl",
-	"Z+sVqdZVp6Lg146bDGNk3duaYPuk6H6j37wvFwjb6zt8996tG7Zzedqeuq9WFttnNkTG+wqI9/nylX7z",
-	"3i9ys/ZO3a6UIdsN+zML/UIGHJIi7RQ1O+wAzB367k/eXL8E76Tc+4u3r+GbCoMp20al08TVbOYq3xjE",
-	"rGcqzq+koe1mAXpsZzdLqa9659aNccRrlbF8k4O9yjtmegGg4ILh3O32+k2tFlJOLq8IjSKttaApP/JG",
-	"XtlPUqyyvuDejqo2eQUIPhHXTC7q1mcc/I2IKkpCcJI2fcI+0lAlK62cOSpcUB7OBGODFtftG5XXRxN+",
-	"xDUb/P71T6/gCla2zUSRLeoiGY+wzlG3b90DpwQSyCRTRWEoKJkBTo48+nbEnbJRNGWuhykvNLWpEOK6",
-	"p+BLNcR/UjXErWKqUqCw3sWXX70UDshTiw1gSiEyiZTMQBnUNLXTBRbty2AelY+UpWfFihJCEXxIMh6x",
-	"lCxnsU2PwCmeSLQNnNAJpA0oSyJnpv4P8phHYS2u0F4/LNe1KSau23LrASGNGxZh3ouxdJTc6/CqisGe",
-	"que+Wuam+erMxmtTWzDy67REU3HnYWVzKtVvNq3K6jj1QNBPfZLx+LeMraeznzqhVGNb8K3iGSiznV2g",
-	"egT9aR3Pzs9chtCQzbyU52OyhEdQx6oeI6sViFTrAZup+ub8QURdy8V30rTR6urx5ezqEgIIG6WYwgoC",
-	"7yUidq4j1y/rV7JkYynCW6ZwPUvwsy2lbG4Ex05h5O9RIfAgBbZkNctwi0L7aieVDkkilixthVQyW4vM",
-	"J1E8jZXES5ZW4BOpaKpi66Gm5kV4bpyS+GDEzROR4hg+sYpyyfRukzeH8YaKI2Ird9hc7Giz587bqOBe",
-	"2aqNB5n1oJ3OWToFh2g4M1Vc+8+fAhexdUyG+e1VwiaKaK1S02DGzb59y17ChNFUagDn+qmWZytTaw8C",
-	"7YgJODKFJrD06nrwhHOD3APnaszdDXW/WPhfLPw/n4W/gcFdmxi7w+jzZsbIJEsS8L5JqEHsECVpBFdv",
-	"boJmm7xAOzCnTUVvIUgrTm2pUDl0bOsRR+YhfWKq3QX6aXfk5WEu8INRYOFnYLGFjekWLUaRLXiyGnFr",
-	"e85EAux2zfbUPNNwy+Yawe80D+ttPcsm+odYaV88hF/4x7+uh/C1PYbqRT7WHs9MrLOV7oEh9YA0BHfV",
-	"nCaWOoa6noEbi1U4VkzRz1JkVvG0rK343seWHqF1R1PwkemhnBVf5d+5P5oJis1tuR3MK7om8YSFqzCx",
-	"1T99Qu0NKsTM5E694YgHI6+jeSPTnJlPfcsNCePaJorgh57+IYpl8Utf/xJzohFEMU55aHUYAyStU3c9",
-	"3+sVtUIthLoHwQZ2cIGr88pguMAlVn79xqyz8vOPxUr1cnDCbwogAlA73tAr5urqv/I5et7Qc8buw4Wo",
-	"CwCn6K5G6dozKsfK5Xlab65fmjtx7LAQSxJodonVi4GlB49gae11S4YEuW31T2TVBjPLDpYSV7yUMmju",
-	"dmt/ul1m6vfWubYxchuY8rAQximjUUAaUI0cq6TQyBata/rFexBWHZAGRvz7Rm77I44ZAXWf5HK+IRmD",
-	"wa0re04VS2Oa6LdhWXJIo3nMA9KYU57XqZQ+BsRVk3WaZdJyt5IzR7Ni52+zHBvrbKasS1bIh9qDKgHc",
-	"iCjyGr9yf3prFuH+9jpfCPwKxXnlGS7GFuvdeIBPJJkzRSOqKFZOc0v1QvoUxB4taKq0ghhXL1tNT5cP",
-	"kBGQZwx0bjrPh/3OsNP5xduWv4Sx6TL/+lmr02t1T0pfVxKJNlQJTqhUHzK5thLIXeh0h13IXeBCQaIN",
-	"lbOxoKmGLobe67OaRh/6kx+ewxFDZi4MZfz5EKC9hh3v11U9Bx4bUy9MsgeVtiXOhsSLMhj3S7w4PCsJ",
-	"VzNmiYCcB7F3UpJ7ejv2KpVYSLIU6W3Mp6eloGWNX2v7r0OE2v3vdC7GO8tUH1iPem2GMurtcej6A60n",
-	"RaSBaUxR7iISPGSEknnMM8WaewCqDssfBiikjdr4TOXmtE9EZRUuNa2Nasmr7ggwDLJwiVnnssuCIAIs",
-	"ZaGYco2vpv1CxVFeUG6Nr74g5T2Oxrzu+LRjTHvGRNL2g6FrGUgdHPCZs5JpSrmSlRTFMuPZM/IyN4R2",
-	"J/JUM3jMyeVLNxjiuyyuxAMqlFCCfZ05AYLpE2KGEBPIJThLEWYY5mngCZkIenhhSjFWRFeNMNibzT+U",
-	"9aETtN/vP7dNr8gkU1nKmm3y0vhYfI1vKHbNNA9nj5+Hyndet/6zsb3UzWAec/NHt0IHvof3c+axJt21",
-	"LB/cyQ78BRlDk+SnCeQobFsjqmP3/h8VjFKbe94YfojQAq5oW9bImVhyRHrAprjIU6xnkfOfex//+9n4",
-	"1SC8PlF/7y4vnmaXHXF1TF/3oxfPp9/1fv3hWfLL7uQuXO06VN5vIVVH1dTau4/rFdC2qtok4rNpmajO",
-	"PUSnxC8fXYP07ckffEZYQ4GFWRqr1WuwELdh0hmHO0ZD4ch7glJZHZvGioFHY5oaCvUrgUoa535aMH52",
-	"dTnieYfC8lhDorfTbretnVp5atsVmpdMnyoJ2bWrETdM4v/9n/9bMS3XTMgaA3HNCtTDwEUdDWcj7lQd",
-	"h3SooiY58F0WyTY526t0T8Eug0GnG5yOeLmOkZvqa2aAV/smTqq2/VgJUAUh0kUMvtd7SD+YCFvqhGJb",
-	"hVJ7nwjdJjTmLJVrnutprGbZuB2KuXENRPZfb63Chh1PLHmp/nwpok2aC73rPKBWrRJGwkRkEVkkVGnR",
-	"pGFq+0Fqqmcj7rR5tH4baHViviARWyRipU2SITAIjb4mpI80gixNNG7pB4W3xDwe8UYAPlL9Biy7iPGR",
-	"pXAA/TmG9vBoRzSAHrTwsQOWWX+vXUjhGbS3H/i7ufkoKly6Xgs0BZQYYQ27fKuNUidKv5ycWGRP+hDm",
-	"d3XxY7M94iP+b//mpAGK+YKqeBwnsVqNePDtxQ2pyTeBUOtlnLL8gwRrL7ojcSkS9kSSkfethjP2m9PH",
-	"niRQiW/EDTKMvCGhyD3gChhELUQpVeIbCQoNWSQ2lmIdDXXaQMcRN5GOZzZUzRRLAOMoX6jWs2Rxe4w+",
-	"DaNnCCY3ML4RtxnWco331QRr2rasp5vYGvadw0ar0HlOg3jE3Y5e9rDeQpq/pTOo0DvGAAJItbJTjnir",
-	"jDRuqz/TvcJ4ufIbMtjomvcMUPHU9FODu/MRJ0Vp35DFd0y6hidoarOUuf1ETSQZYkG5zr6T16sHLv7U",
-	"S2ZribR6Y5AaZoJNN9VsCorU2ENSYWFvmA0LvkifLJJMljJioX1cTeJem7wSRKU0ZGMa3kofQAbrPTdO",
-	"SxNt4GOYQwvDHPRa0Il5Sm7ZSjJo5AyXAzyyLQGJqRSPPR2xIzVAy3S/xAzpcuF40uh3Bk3ca1E+tzHo",
-	"9ppECk2itpgzi2JoLosHI+OEcZWs9PjijqVYXgN3rI8ftmTEL3Ss1QgS+TZ8YkYxFArFHx68NrjGrLCW",
-	"EZlw4Nh0kIWQFUBxPN4Rv4C3MFMtL6cxMyRXFJTaggNte+Dst4wmMk9EhYxJlWmCBCxIoRdbkfpW5hEG",
-	"H1AiOel5QFK/YksJ5B/Stkttjzh0FiRzRnNJuE/PJbniin70TZclxrO5b8oo+Lanlz/i5f5KzVMSDHo9",
-	"O1ns1mdj28qz5Tcc1MQPgXpWW6cNd5yvfUFTqc8WIkrLj3BbYEy7pQcoH/FKUTcUQHjKlXIpUBClUnnH",
-	"sNyG233BtzmaxGRt2qv8JA4Zl8xRdc4WNJyxVq/dWdNwlstlm8LjtkinR+ZbefTy8vzi1esL+KZI3cuV",
-	"HK0mXtcE7AN3lipdabHs+d4dSyWqR912B4cyQtUbev12p933IOhqBur4EZab+F3/f8rqSixAiQtJgp5G",
-	"MPQ4YU9TyGWD8rYLsPjyM1EiM6GMtghu2y20cqnNm2+ZMuU1Ku3rep3Oljp5dfXxxG25MN6bhVsEr1SN",
-	"Y/+6bmZxG8q6lTfvuaaON3z33ndW8zK+Y1y/CzVDoMjMFAwtM8N7/bGr9gB72ngcL6EBVTkkr9wVW/pQ",
-	"XEsq9GAODfuzZfOrwgF9vJiygYIBmajpaAq6CX5kbsw0U/ULGUdDhQ2pQB0BaRzPmZOvUVMEbXf9ubwy",
-	"GiMTGqr1EmntEb+ieRch254YpI/TnxivVTm2ZcWe1VbFehnz27zHruYMthVAfmlYstKQzss4rM+iqMcn",
-	"vXKb7Q2eluKVI+zGfO/vfLHoOnz//pPJBZFkQ3dH014DiwbnLspSK6B3W8oBOsE6/9qVAetgcEhYMEYL",
-	"7YZRtxZGTiE7B0Zd2hv3w0F0zJ5OntGTR4VRZzg4PhBG78vMtiJVNvKr9r5lG5xKmOs3COstubZO6FQ4",
-	"1nxhV1VjeAcmGSD51b2ck+mR05EVPunu/qRUJBo+6u/+qGipp7/oPd/9RbX++73vHe+zo3LPO/hqj/XV",
-	"dDAAHMnZ0HVN+IMjMeEMMXzHentbheOyHOdQlaq2eMUmuXoN1mqNZLUuJSrX/QY+0cIqxQoFpappIFHe",
-	"GgdbpWSaKWSs7U1jvDvey00ODOL4L0CsQgN9eM03slpTDXoowZzD7Eobq1qfXIl1AJM4jJWxqbVCe2NM",
-	"v42mM2ngnWM5V2vGUrgUdv1CWiKPuOMbAlm/yzVQl7g54i+McdoovFe55yr4LWgSTtNULHPLtU2+je9g",
-	"OKMdQERfoRyASqANmCH21IcaeFjbhnJ7wNYlZozk/IpApfSOJaBO2OqK4A5GtUIrJVBXwu3nj7oz1FbD",
-	"mVM2p7FJewv+1roRiiatc5FxFRT6Fc+gKJ+Y5JiodaERL6qgGKO9Ta5wjbE0ln1Lq94RaeAx/vTixeuL",
-	"m6avrXFKljS5JWqWimw6A1zBJUnG5IiXNEZQvaBXHovsF9ZtDKNYLMa7Es1izVbBfkftzlyRjLhIjZYZ",
-	"GaXLMAdEXAxVFPrMwNVgmgvFioxpeAtFLSteByXIlCkS9DsD8kooYrvhBZpC9CKMiezojTWqXsmJv0nV",
-	"u87r3xym5pU6uO+h7bk96fd4/Wdoub7Hiw9RN3e/fDnRx4H9rR5BO9WEW2kkshQW9X2Nn1wzW1q5w1jj",
-	"GGV9dUOa99cs/lXjxp5Z3uNfD8vyNsNXkrw74+c07EWD1smkz1qDsEtbz6NnrNWbPB0f00HYj3rdzYH/",
-	"418fJcl7bSu16QPlt7YmeVdeNUnee2TYG4D7lXjiv0qaPYZobz+AfuUAup12p91vd599ruT6rap3ESwu",
-	"t+gv+2rhlSITe2jipfkLrcpcxGxZz4M6kPoHKPS+VxLCuz76G7yLr8I++53BbiXY7dj6xYB4ZANiu+7s",
-	"mBJWlm8yJtYDrISssRrwqkUWmWlb2vWa+GUoADCnt8Zf7paUyssCgOrotJ+3HTNMvr7TeM4Jlm0MOs9R",
-	"5VrGkjWhqK3Ci51VofWPeNHlsCozT+FSBTTmQtXPX3fqFyhBZvQOms0UXVJG/JatSCj4JJ5mmoaNkbB2",
-	"qdbcroPZ2HvQitfuB5UgJStGNuvUNTyXa9vE2rhJbGvFA9SRSZZUOgzhBQJaUGOjBrtXn67v2ci6b7M1",
-	"YTdmGsx6J9miVtRNq6KuItryMTcLqmm9oLJSqVOjFkz3qv0y3V88TevE070pYFntd29rLQJa2CKaPFm5",
-	"IP3c5dP2vyEoVZW7L4egQazemi7cPRD5wiJ6r24h9lWzEu/QpRdCe5uQriYCPFQKizDv2rFVEtv37n3P",
-	"9C/Y2WPMvPZnd8h1TnZ/UWkjC5/tIYbPTbVK+KC7x8qqTdnhu+N9wFDT1gqUhd4+H6/3ffuLKhpnUUSo",
-	"q1w8QLfAlK1NnsqjP3LN4B5lCfSiWVNBvoHfCxWk7YRf+CQYdHvmWmzQOwnImKHghhAPyKLfRxjXiVic",
-	"Nxexh7lELicbHQaDbRYLdvcx/qM/ufq8pzHwQmQY2jjo7kFCNR32gYJODvs0b3v+FyU/RL5Ho0B/+52A",
-	"4CwnLrf+w34RkM11l/eI7+HzLgXBbYuA02YORMCNeCOPIkqd+wy3HpsSYA9kkqXgsC6F9nGBldlt46cJ",
-	"odzE4DmGBlReH3QGpeDDeEJilXfIBncxcBak3Wq0zSYvb42DF3YI/l1sehHzES/3Z6cmtEsJsKvQYY0/",
-	"5QhPkwc6fr9l6sE87lEdo7jSf64u+GD971/QO3Iwe/+LulM08/s0Llv4UA6iH4OYERDPwhb5qvhfTBwk",
-	"tEqwFqNTKMhUQ9tS7GtIqO17lVcRiuWI5zHap9UKX8RmUxonQMN6AIw/4nRr2a8Rd+p+kVeCt8rDSae2",
-	"mpm4Meh0miXJwxmLch9R2TkCRcehxCGsV6/f3pHEJoIq77+K7dzyRkI+XtY6tcmc8KxbtlBtUnFL0ZUt",
-	"cm46WGCXLln6Hhjv4+ukWxxEeHK7fERvINDoURTYfbxLThB2bZdfROxxpckvIjjGRCQxlfl9tEsH6x6n",
-	"r8G9lDIFSt7GexHSEEnUBKI39V3Ks5uCJzk91cZV9g53mmDJvr18JoeKSQDwP91ngvFzGDegwtkn+E3+",
-	"1Xwgh0rNBzpNPsGW+uu5T/6XGX9vTIyqq5aQRlXGNz/JHlxktfagkePMuQNw1I02+cl0HbSCelthQtLA",
-	"6kj+iO9ZjLCJoUKOIpCPX7RahGgbFP3awBvxcWaks1sif3OkFXkh0jrLs6zljPgmLSKXUEYHqKaFaUXC",
-	"xCBBwBWUPMIg7m8vbqBM4ohbrQKifnJVLNdkIqbtRwhzy4curt2sBiWZ0T1KSsta6VpSGM1xxLjSxkee",
-	"8inJeAWpfs0hZLroTUN2T1WXI41Br+dev+mZXzMDC7RzySQVc23MwkaNrWvsWCnQbqVuppRRZOxtYdF2",
-	"bsQnNE4M2ECdirlUGpJiYu+WTF5VnlSlGNe2vbnCg4LBBqQjHrQsWbTiSWuOS6I28wO0NCXQpnbaK+Sr",
-	"//wXeob0/mHaWr0FnpcyLZjRlbkCzO9/wQuRh7HYRAsbkZl3E65qbI8TD/PAOqLr4USbQlf+cQ0iDtXM",
-	"bKHZz6JVmqP/86iVZkFz01/qi3L5Rbn8olw+TgoCENbnutxDp/8e2X3mdsA2tFiPJyonsfh50Q+KBQBM",
-	"U30mRzzmYZJFttrAermeoo5ifkmBjMbmfp1Cq8JJ/DFwNSQ64qbGFSbiJfGtW1sXo7AaJvbeL0Xe+yZO",
-	"vvkJiXeYEv4Xybkrjr0c7TIWQkmV0gWBzZpTweIFWjFugeIuOCuHM/9vr2q5FQSdRyi5VJvRtmvDdl6z",
-	"4crZVrdNT7q/HLLtw0u97ggDBlSz+SwPzMGzWQJ7Bf2aKrdfku/+nJJPM9X19Ddl2awVgIbv7pmFtztw",
-	"tlTxa2PcbH6FHKN4xMSxeM6ckpxGHhVCDerPDdERQWKlrV+Tz75nRcaHSSfcG5LGp9mbNPqJJ6v1VG0r",
-	"GHA3eEOe81dTCwUywTh53iERXZUszn0EwCHVJ/c3dtyamp87YtKFGPbwLUHNBcifU57+SSv6HXrQ0VZx",
-	"4EaXnhraglJM1ZKLvltNkotlVXAcHF76rxks+iX28/MLynNTDSVnJA8TjbWW4dEftsLC1qDPayD3Qnxu",
-	"NhOH6HTmYkkEN6WiUzaBon7GfdzpajEGQ2K6CKGJ5hWrSiFJmYUhYxHeQa9XoHqIqMR9FKJyn0jQvKql",
-	"WV37S6DQn8Broo/ik0lijzjMXfjuO+EulaK9D0PRb5nagJ8PcgLsUOb+/GrJP87MP1Dd2KpnuI1EvvCL",
-	"P0meZvVkPsXKPMgJCKNDZKEWwiDr9i+AZ8rn29J2+TUpJQvbZzXmhGp9NVUkYjRKYm4KogXHnX4w4vk1",
-	"sbkI1+oYGdOE8pClpju+SulkEod5iZSUAXexhdQox5tcbdduClumUcyZlN4jXH/RqGKGXsNPn7vOXg5k",
-	"EPc0nGlcan8yHm4o1ZdDbEutvvLnOVN/9/5eDwV364iC5c38XWRpEWsPlaPh7g6cG3lECDSFdvJsA4hn",
-	"TzMe4H29tEWeh0dHiQhpMhNSDU86J50A4/YzzjGvFO/49T+yUvOTKhJYvbO9ovMEb+ZHvPgVipkiwr5e",
-	"0umUpeTNJX4YiVAeBabEbWD2m9epjZVkyQTxEe95/8CinvfDo6M/9GLvAWXSWJ8FoNYsdw+h4Bp65Y15",
-	"dWgxyztoN0Rqq2pj7Vltn7ggTGKp4CKFtz2LlKw8oQbo2jSm7RrSuz04qXWKMZvF4KC/efm6pVg6jzlV",
-	"porIx5XbKtAMDCMB7rzPMaq+X3y1cPkQVJ6aQuSaFNpFUXZ7KXXvrzEvW1NftskFDWdOIyVSbnhoKudi",
-	"ggZyWmcGw4/XJwAJm9I40TqZU2i37ZaMj8yVS/Wyy1TGtJ3YHNqDFh9lvojvFcBwZrBM5P39/w8AAP//",
+	"7H3/ctu2lvCrYLg7E2mXUiRZTmJ5Ojuu67Ru0zR1nJu7DbMhREISawpQCdCK2vHM9xDfE35P8g3OAUiQ",
+	"on45zr3t3fSfxiIIAgfnN86PP7xIzBeCM66kN/rDYx/pfJEy+PcVmyaC63/JfD6n2cobeWckg199Ihnj",
+	"ZLwilChxwzhZJmomckVCHCBHkkUZUzL0fO+WpjnTE0UsUx8mScq8Ec/T1PdiJiNv5H1H+fT3mcjJIhNx",
+	"HqlEcBKluVQs83xvptQiFnOacG/k0cVCdma/d81Ku5GYe753w1aVeXERH2iaUOnM7xVPktgbecPxgD2b",
+	"HNHOSdSPO0N2POk8o0/HnSfRcTxkR5MB7Y/LVzidM2/kZTThY8Hjzux3z/dkJBb610WW3FLF9C8y/RDR",
+	"D3qrdjVSUZXrdfQ931NRuRkVLdb3kmepN4JNy9Hjx/jx2qjRs+HwyPO9pcTBS7l56JPek553d3fnezNG",
+	"Y5bB2V5c06n+v4Z/liwUHLR3RqTKBJ8SxlWiVkTRKRETomaJJBlbZEwyrqge3PV8iyveyAu87CjwABoz",
+	"Nqd6YrUCsEiVJXzq6a+/SPjN+idf4aRkOUtSRuYiY2RBp0x/T8NoRMIg7/WOojdXL3ApjHD2UcEgeMJO",
+	"ScbSrwJP/xx4IWldPT8nzwbPnrVri4R5HosF43SRPL7tG3jJ/0qTeaK+6vd6esjgiZ76AyD1V2z1/eDy",
+	"V/Fx8nOXjqOm7+3atIioMlRU3fj1jBFnU1HGqGIxyZgUeRax6tobVv14T+TdtrorprLV2URT2dr6XrNI",
+	"8FgSJciSJoqM2UQfjspWCZ8SOqVJFQn67qfmCU/m+dwb9Xz72YQrNmUZfPft27dnuZppLIs00TQCh5Yj",
+	"NDuAyRnASrLslmWEfVywSEk88JN+v+cT/a8nT497taP/mtGMZSRjNJ1/FRh6jgPPJyzLRPZV4CX8lqZJ",
+	"jMe+81Tf0ozrf68DTcyZmmkAwZnSNGUZkTORpzG54WJJ6FjzSP0QF0ESRZaZUMwngjOCFEoWLCNL/IZP",
+	"Eq7HB3wisjlV5Id8zDLOFJMkl8zs/ungaEgkQ8Z53D1uj0g4ODkhHRJ4CumiSzRQl1miGJF5FDEWs7hL",
+	"rkVMVwHXKzJflIRmzCxUM7FkAock9UJCh7mFRGQkLDh6SNSMKjKjt0yfTJKxmIgs4HoyLhQB+JIVUyO9",
+	"nRV8RCqhh9E0xXOlc0ZaYsEyqkQmSSYUVay6iJQqlrV9Ms5VwCmJ0kRzj1wamM/JMklTMqFJ2iU/8XRl",
+	"DkGS5UyQOV1puQUfu37xmkwSlsaStNZkVjvgUwbnND+F0QC3R5LQPE4UYbf6oxmLRKYpRH9WCdENeAXr",
+	"7AEUIBohVpTbIecvvzJMW85KqHEy6A2edHr9Tm9w3Tsa9Yaj3vEvO7Hy79dC0fRc5FytY+Z3YknmlK9I",
+	"othckjlV0QyWM0lSxTLpExplQko4DODAFRIauJ9GTESafjL0/O3kfud7C5rROVNG9lxOftRfb6b6UEum",
+	"0HLFqtBB8M0onzKSSDKmEqHV0oj4H2G7Sy4nLm3h0DjgMuER882j33ImFWCIBKWFhMP+ICSUxxpPgXgT",
+	"CQeuGK+faSHpQHwjuXq+Z1SDy0kHt1bhhfTjC8anauaNBsdP/IaDu5y8FJxtAMpPnGlCA8mIwJEuc5kJ",
+	"wGADgVOSTICRJJJEeZYxrnDblMsly/TP4VFvGOLGuSBjEa+6h+1Qr3X7Nvu9wdBv1ADmiWo+do1xRCa/",
+	"M9Lqa5HT7/V67S75NrnV5xGChEaGU0rn0GgKen9pItVpoYOOhZr5hAbcIIJ+SkCHUXnGWayZQco089Oa",
+	"qz55pGs9zrC/dElXEj4Qk1a/19OqbswmNE9Vu4YU/V7PQOu3nGWrEliwam8T5RwNNOXQj0g5esMOIfUb",
+	"5eYrOmWw5mYgigX9LWf64KXIyCQTc4DNImO3ichxN48kCbUmNiKoD3W73WY1Ck++Sy4BcmOR85gogZIC",
+	"9gmii2pWEjMyEdmoMAVAEOhHVLMWFvv64FDL02gn1IxlJd/RODns9cI6qVnd68X597PLX0USzZ8vxvPv",
+	"b8fznxX9TiSTn7t/m/Q/3gzm3/foz17zEZTYsglZj/sDgHuBvE2Y+zPM2kCb6cowGxAwklnzB4wFRFjX",
+	"FAlJJLiiCZeoVGvZTFoRlayTcMm4TFRyi7KenL0+v7wkKVMaTO0ueXP9vPMM37B4/vLNC59QqeVRtsJH",
+	"BasdEcpXyM5YKtlGMIMV0wS63zZB7MlwN8DQdryMmxEVQfJIkiQmLUrevLn8BtFovHIUvFNyZUytR5Ic",
+	"DToz9pEksaHPKGILrS8rITQ9XprftTVLtRAdrxRgJfwDBW8SaxWGcsQ/BCzRsCd6x1KzQ8MvWuGwNwzr",
+	"dL6vuQjAXFA1K2FZGp3amvwt13LeG6ksZxtgfPSkDuMF1evVU//Pu7POL7Tze69z0nn/n//uNcH/tTZL",
+	"nwOJ7UJbTZKAjGDKVoXBIh+nSbQBQdD0dTfw7xmbeCPv3x6XToXH+FQ+RoyAdeEKwSbef4laqqFWILXi",
+	"qF9mskuu2IJR1KgL1Idzl5ooaEpaIQ7+qo/WnfnrKKzaCO/ANj/y3uvfFqmImT2fxq2jQe/uHfSqPYGA",
+	"b98B+7/E90qBSbOMrvRDqVZwCFpo6L+B828iKeBxhqK0up0oSVCbJeB90crRoTQS8EYiQSa/gUaUuPnQ",
+	"63//zcmPRz88/dvg52dXx9dP3g7/3v/v3i8nZ83UARMeQBzD3l7E8WEDddzpz8iF4BL9XF/T+Aq1QnBR",
+	"Ca4YatB0sUiN+fl4kYlxyub/+atEY951lBnjsdlTBnBDkTjOGL2RBldxwa5vDHBuqNWAmCmapCXf0FOM",
+	"CG6AxIJJ/kg5KnzGpnlKwSDOmJT6o4H3P+9o5/f3rXcdBMb7/3hn/tH+r38H/Q5MX+mN3v3hgR1U/ZzW",
+	"TZiUdFqC7oG+fPdeI4FUlEcbXBv623L6mbdvfXIAcJUowN5LPElrJZTIk2d8ZNwGI4MKI3PsHTsYMGs/",
+	"ZvgKp8BXmuQjGil6r2A8280mksQiyudal2rNaapZA4vJ969/eumTJbju9IJ9kvMbLpacMJ7PkQH4WlSS",
+	"VPBp+XTO5mOW+WRMY9TAgRLbXRIicoSG6BmNZmgsdzUjOhd8kibRfcklznEcqxNM8YAYDFyjjZNNtEFd",
+	"aouJ46MlNM0YjVeEfdTa/WGIv/+098XqQxZeouxJibLFYWzF1ciOehgkLZhbqT1UFd/q2o0PizCuWLbI",
+	"EskAj56LbJzEMZoz90Ak43uvc10ad4RWH4wxgg5LJdCH04RVRw5WwV7QBQWnwhh6eKwyMjIeNKP77Hnk",
+	"B85aHvRRedAltLae9KQY9nD8CCGZSOPEG+eKpDQyogwWDf+qbfCUhAhWy0YSBcd+qbGA0/RC0+G9RS7O",
+	"UTt9TnKObmEWo293/byPKxKWrr9CRAS+k/hUm7gzKsmYMU5SMZ2yGDHeMugkJk8nJ9Fg3GfD+IgeR0/G",
+	"+yPF5/i0eYrXWw3PLWYdV6UeArNwrBvAbZV9Bv4PxE8qoHCXgW7rsYhXhGuNnkQ0yxLwRuMKNJqVuw7J",
+	"JOGxRjXLc1IxlYB2L4V6LnIe3xPjsqbbUF6IUvO4gbsM12QW2ceQLIU/8NCdaLXvfZArg+65kJI9DUsk",
+	"eikUmQB8tyIOF6qDwx4Gc14KIvNoVtyb2WNH9+gjWZc5L4X6UcTJJGEbfRPrLueKqzWs+EDDtuNrPXVd",
+	"qg23rU17NMMew5g79PKtUkHjayFe0GzK7omvynndlY9ASkJTEvpN0UVZx9p+VSaWKim8nkiS6rn1HJST",
+	"fm/47PjpEzAj5SFC8bBpC7TrO1LRAAuVW9jvVvRb4PCOEqKDwx9ea2/ai3Ntia4r5EmvMrhlTfQsz2mS",
+	"svtyJ6lounbUqZCK5ItYa9SLDC6tWNx02IO1w3bvTwhcn1h3r9avSMvedNRMlPYpPk8U3hCDbz1jCnwn",
+	"D8m/Pt8qSywbOFjmnBNcHbEdbG7hvNAxLzwMpoV2U+G6ecgsIzI3RSOyEU4OXzOw6JKX5vpLA9Def9Wx",
+	"9Kpw0NxTipavu6iK+q/1azv3aHVcHTyrK+uGrMzMsniZaPNETytPiWQ8hi1rsJCVyGHTD46Tn7qaAvf0",
+	"Lhtxr4Df/thXvPJQnK5hlw5SFvv0gaxcJj+jMeGCoyA2LrfrZM5Efl9XgkzF8msRrxqFHPjcNGNMG7le",
+	"79k2ERcncB1MtLZ5i5iZuGz8keExyqz//lLv8C+V+peDJgaezrAtCGIW0LGDP5MQPHBrpBV2OmC/mx/C",
+	"9inGvhh8i1IhzYVvJDg38S50okDMJtJcc3cDrjHsNctuk4i94fSWJikdp/dVpfLqDCWi6Q3HVNExxQu2",
+	"WCx5k8FZV6bcd5zJT1EIYYzLYRi154yl+eeoUAZO7nvbsccd+HCYU91Cxmg0018gIgPlTpN6o4iye0Q0",
+	"CCGmrQNBbSGRGMRWU8edIbu0cidCDpZ9LcSPlK8Mscl7IhRo3XUheC0ERuhkdvIG6Vd1gCKpZVq/gykJ",
+	"+4hxXVWY9A0cWrLtHeClvNfspQhzfJRNW9vGnahiHQujh/Zi2U3ADZm7yS65+sfh0RtOczUTWfL7vVWp",
+	"eSKlCUIskeiluZ5rknd91+1lXHmFZ89qCdZ+PjPLQyu4CAPa17V1z+lLydYvsacCq12MqRz5GdyfBuTF",
+	"BYrvRDqSjN2KGxbXcOTt27edeqzrNkSph8YabFlkImJSaoZ4AbHZ9xVlWd1lCkHIxo3PzB0Sxto28R/X",
+	"UsyzdETmuRb2jFBO6FiKNFeMzJRaaIhACHs5PyUzAf6jhgsYvS734uXwaQ+4gLn3wkvmNnDR0zmc/W4O",
+	"c/eVz6B8gT3IZO3CcJwXV9CUZHkKxnJEObr24O6UtPSm8fh98uriR5/csNVjN2R1QZPMJ8l8nivYMJyg",
+	"T7ggjEfZCpajX4LAgtDmZYQ7LxXfcJkvFiJTLP6RxQm9Xi3uq6/N3fddVJ+IbE40kmilU0zg3rTJH3Ls",
+	"YPk5fr+j5yuRxlmJXoGPaq7z68fOcrns6A928ixlXE8d789AH/irpVPj2EXcAuIEQAZ3x7swt3inA+90",
+	"YPDnsR8eSRK6gAg1D9ZbhssmXr90UvSGya5XLgWQ4SyPE3Vxy5qCon/iJrIbougwnruUURgTqjKIJX/t",
+	"xNJgGA1eR9iXKsFEf3jG2fIBI8y90Tt7BO99r/RI4zWNCSvVyBFr3uJ7xZ4KT30X3Xh73PAomk2ZOii/",
+	"SVtb3siDoPN+vzN4et17Nuofj3qDX/RTG53jBvf0zvpfD86PvhleHD9/8u3T7559f/KDpuJFpteuEiTE",
+	"OhSa/O3IDEy8twnIB8vd+qtaGM0Fgfk+wZvdGYZ8reygeixXCewiLKsWBbQeblU7lqa1lkPKpAAyo4sF",
+	"44g2LdgEJmqICQkhZKtbmTkcEYhwPnoS8EqIp0/iZJroPYbd0CfhB4xJDzuhT6SimQK7B+WRicsSGb5z",
+	"WsR0BbwS1LUWnlXi2uHBhu/Lf3Y/dN7/R0NsFaJwI+g0BUJ82ql1jNtYTs60ze4uU9PAWpJBPR66Qib1",
+	"T761Icgx+Jv06eZzjRmGnDDdqsjt62ZskdLI+cGhN/g7ZimDv4EcyvfxT9T9MHjQgro+0RqoXEpuTIX4",
+	"e8fYmZ3Lb5yUCOPn0TuEoNkCFauxm028YY0GSmbRtIIkLr8KPmSwxSHb07qH7xEfu74K4D/rR8i4Q2b6",
+	"MCMxn+vvVrntJsZVYJA+AHApNX68YG/bIeCEtlehTlphlCYh0Bx6puZzTbhpwlktD20H/2xYnc3Jal5d",
+	"kbHlpijZ2EZzUw58KTQZazasX5IW3JpSqfVfY8QE3NHz2n7hjdeTYzZZSBYZmyQfu+RsbLI28YwyRpYM",
+	"Er04q7Gcdw+V/3QIN79zI0nfeRBaahCgyuZ9N/i05CcuZfh1MVah3PfFp8X4VxYpiGvS44rolgbGBPlF",
+	"wrJzrcnA1DUSr6kUu2LVTCqJjZNMgZvrTz0ZrktmM1kTUoHnFiMDi8w4jOrySQjBPvJd/33Y9k0aSBl2",
+	"rS0nTGCkioCcqaJ/deVrR1hsZQ+YJbWpt22+KT7exQ6ERfn9piP9jtFUzZoyprVmDJmB6HqunlmR+C1u",
+	"1s/APqzPGYqbEClrBl9dufJL3FSljLjZub9SGVrb1quLH8/PziFTfVve2auLH0l4fnF1ffn88vzs+iIk",
+	"41Rg/BdVRCZTEyeBGfvk7NXlI+nSOSQAhTxPU2ST3AhlN6nk+FirIXoM+tkx/nsNSfSKG9d7Bqs0+aAu",
+	"j2kJGELTVNukaSqWEPoO/r9oRhPedpanFX1FlJgySBLB/MDCiL3/mn9gq2Zq04s2tQPAam69+uH8Nen7",
+	"BP7/TK/s9cU56bet6EHL3sm7raz+Am1wFmsSzAwTuc+SjZW2DmZuItUw63p4/JQY25CgySzbpTcp1Pan",
+	"UWPnchoatiKLxB5zXjLgGaNxs4tATCaMx5qqkUlamVNoQlozMLHYNdnzJaj+rx9Uv2ZTwonW0dLJFEP0",
+	"1MMwdfu76+tXJmGoamT0ek1GhUWTZosClJ5SDJnKGLBUH1jbgolFyjbKvQeH+BrlWgxs4ueMqwwdc42U",
+	"pZdvhblv7PFMKjLoGc1kPgJ1EQCs1YRAY9xKEjmnaUqWM6qYDSyzxNkyJP1BoOYekkjkXNnoZ6naXXJm",
+	"vg+ZMiILuCESyFawEVSDYxMJhvF2isiZyBQ4bhJJaBlrXHmJ/JB8jUxhr/wsR3Nr8hBUdrIlx74GWFmB",
+	"rCy5XMroLZNE5OqUmKhDdHAAj0tUwM0IKTRkclXPPB5sTxl2eUJz1rVWPxvsSoxY2lmDpFGLk9M9yNOc",
+	"8GlZ94HK4gj/idSzyyY3zx/JmnXuEyUg9NiJPC5iHDAE+VDbfJN6eF3lacDp9mFshh031PzRhESMn9yi",
+	"w43ei5hY4V5d/kaOXrfH1j/25upS07ktkVL7zIiETUIhrChumAka8LAmK7R94t4A6r+LbAj9RxF7rP+Y",
+	"MzUTcUf/RnHu0A94WIuM0SNt7oz+d0NcH/xcDyuFuZqd5bhM5wJobV6rvOsH7l04TGrj3s1ubSDGWl73",
+	"PsJ1l+Vg7wMAc/wy69XISB+FMdJ8k3mB6a5nWISrjgvnxlqAxHhXeJoSEE+GWj3PaIT575XNOfW8DklM",
+	"tys6R+/d6A+Pxghzmr5ytIwJTSVbz3nibGkcYd0i3SmJ4VZiPXsdtN45XcGFxZhB/YOadVgrUvZ6Rvl0",
+	"RpPNFcfkbFN5MDlbLw+2rjqV1dd23NEYI+vOFmjbJ6v5Gz3yrlqtba/3cOydW8Rt5/K0PXVXL/O2z9cQ",
+	"Ge9qIN7nzZd65J1fZp3tne1eqwm3G/ZnFvqlDDgkq9ypMHfYAZjogN2vvLl6Ad5Jufcbb1/DOzUGU7WN",
+	"KqeJq9nMVb4xiNnMVJxfSUvbzQL02N5ultJcgtAt4uOI1zpj+aYAe513zPQCQMEFw7nfHxy1tVpIObl8",
+	"RWgca60FTfnAC7yqn6RcZXP1wx0lhopyHHwirphcNK3PVr6IqaIkAidp2yfsI41UutLKmaPChdXpTJg5",
+	"aHH9I6Py+mjCB1yzwe9f//QSLpdl13wothV2JOMxFp3qH1n3wCmB1DjJVFmlC+qXgJOjiCsOuFPDi2bM",
+	"9TAVVb82VaVc9xR8KU35TypNuVVM1apFNrv4iquX0gF5arEBTClEJpGRGSiDmqZ2usDifRnMg/KRqvSs",
+	"WVFCKIIPSc5jlpHlLLGJH/iJRxJtAycoBGkDKrnImSnGhDzmQViLK7TXD8t1bYqJ67bcekBI44ZFmHEJ",
+	"1vGSex1eXTHYU/XcV8vc9L0ms/HKFHqM/SYt0ZQ/at/rJrV2h79pVVbHaQaCfuqTnCe/5Ww9Uf/UCRIb",
+	"2+p7Nc9Ale3sAtUD6E/reHZ+5jKElmwXdVUfkiU8gDpW9xhZrUBkWg/YTNXX5/ci6kYuvpOmjVbXjC9n",
+	"ry4hNLJViZasIfBeImLnOgr9snklSzaWIrphCtezBD/bUsr2RnDsFEb+HuUaD1JgK1azjLYotC93UumI",
+	"pGLJsg6UY6pFDe2MFdLPjVMSHxTVnWwUkU+solwxvbvkzWG8oeaI2ModNocdbfbceRsV3Fe2hOZBZj1o",
+	"p3OWTcEhGs1MSd2jkyfARWyFllFxe5WyiSJaq9Q0mHOzb9+ylyhlNJMawIV+quXZyhQ+hBBCYgKOTAkN",
+	"rIO7Hjzh3CAPwLmacHdD/S8W/hcL/89n4W9gcFcmxu4w+ryeMTLJ0xS8bxIKQjtESVrhqzfXYbtLnqMd",
+	"WNCmojcQpJVktm6rHDm2dcCReUifmAKBoX7aD7wizAV+MAos/AwstrQx3QrSKLIFT1cBt7bnTKTAbtds",
+	"T80zDbdsrxH8TvOw2dazbOLoECvti4fwC//41/UQvrbHUL/Ix0LwuYnittI9NKQekpbgrprTxrrTUAo1",
+	"dGOxSseKqZNaicwqn1a1Fd/72NEzdG5pBj4yPZWz4lfFe+6P5gPl5rbcDhblddNkwqJVlNqCqT6h9gYV",
+	"YmYKp94o4GHg9TRvZJoz86lvuSFhXNtEMfww0D/EiSx/OdK/JJxoBFGMUx5ZHcYASevUfc/3BmV5VQuh",
+	"/kGwgR1c4Oq8KhgucIm1X78x66z9/GO5Ur0c/OA3JRABqD1v5JXf6uu/im8MvJHnzH0EF6IuAJwKyBql",
+	"G8+oGitXZKC9uXph7sSx3UUiSajZJZaSBpYePoCltdctGRLkttU/knUbzCw7XEpc8VLKsL3brf3pdpkp",
+	"edzk2sbIbWDKo1IYZ4zGIWlBaXis/0JjW46v7ZfjIKw6JC2M+PeN3PYDjhkBTa8Ucr4lGYPJrSt7ThXL",
+	"Eprq0bAsOaLxPOEhac0pLypwSh8D4uppSO0qablbKZijWbHzt1mOjXU2n2xKViim2oMqAdyIKPIK33J/",
+	"emsW4f72ulgI/ArJMfIMF2PrG288wEeSzJmiMVUUa8K51Y0hMQxijxY0g9SbpH7ZahrsfICMgCJjoHfd",
+	"Oxkd9Ua93i/etswsjE2XxdtPO71Bp/+s8nYtRWpD/eOUSvUhl2srgdyFXn/Uh9wFLhSk61A5Gwuaaehi",
+	"6L0+q2n84WjywwkcMeQcw1TGnw8B2mvY8X5d1XPgsTH1wiR7UGn7E21IvKiCcb/Ei8PzrXA1Y5YKyHkQ",
+	"XXJRDkhiic1nIJweVuBkWpXuDJ88VNZVN+DXtpNNc01tU9q/KOyfrtojEtJoboNiz85/vAhhArUUAS/3",
+	"K//hiVsuhu/AB6nEQpKlyG4SPj2tBHZrGlzDkSZiacSRnQ7YZGf18+5h1cjXvlAlzz0IQ7+gdcmYtDDV",
+	"Ky7caIJHjFAyT3iuWHsPQDVxgvsBCvlHYwyrcisaTERtFS7HWZvVsqCmI8BQ0ZLOrAPeZdMQJZexSEy5",
+	"JlnTL6R2mVByt4b7jJLd7XE0Zrjj908w6R3TiLv3hq5lsk1wwGfOSqYZ5UrWElSrzHnP6NTCWNyd7FTP",
+	"cjInVyzdYIjvioEKD6hRQgX2TSYXCO9PiKtCTCCX4FBGmGEorIEnZGvo6YUpxFkT7w0Cc29ReF/Wh47i",
+	"o6OjE9uljUxylWes8KQHPDw5OTnp9Aedo/714Gh0fDI6PumewH+/gOH05vr8VMsWrRkSDNdV2KxlMICW",
+	"VsqNIoNhAS9qSsLSV9UcxTm9seGVNpOMvDBuMd90UFwW1XBg6yDhsLfPpjlAiUcdK5lglLCWtPiLmWat",
+	"A9oBvP/zsLCd9+3/bFKudACZJ9z80a8Rue/hBa15rPnSWpoX7mQHcYIApWn60wSSVLatEfXxO/+PGrmo",
+	"zR2oDLNHaAHLtw2k5EwsOVI0kEpSJqo28//5z4OPf3s6fjmMrp6p/+4vL57klz3x6pi+Poqfn0y/G/z6",
+	"w9P0l93Zfbjadai838KHHFtD62k+rldAE7l6Y5XPZmagPn8fowLffHATwrcnf/AZYXkQFuVZolavwUWw",
+	"DZPOOFwyGwpHRhdWKkbZPGaMPBuDAq1H+7VINY1zPy0YP3t1GfCiX2h1rhHR2+l2u9ZRUXtqm4eaQaZr",
+	"nIT06lXADZP4f//n/9Z8C2s+hAYPwZobQE8DN7U0mgXcKagP+XBluf1EYY39LjnbqypVyS7DYa8fnga8",
+	"WqLLzfU2X4ChRyZQrrEZYAVQJSHSRQLO9zvIP5kIW8WHYseQSkusGP1mNOEsk2tXF9NEzfJxNxJz4xuK",
+	"7f+9teIxdj6x5JXWCpWQRmludK+KiGq1ShmJUpHHZJFSpUWThqntzqqpngXcabpqHXfQxce8QWK2SMVK",
+	"26QjYBAafU1MJ2mFeZZq3NIPSneZeRzwVghOcj0Cll0GeclKPIh+HWO7eLwjHERPWl6yAJZZh79dSOka",
+	"ttdf+Lu5+iqLt7puK7RzlAiwPGOx1ValL6xfzU4t02d9iPN8dfFjuxvwgP/bvzl5oNp+Vsk4SRO1Cnj4",
+	"7cU1aUg4glj7ZWINbpWMUywr6s7EpUjZI0kC71sNZ+z+qI89TaHIZMANMgTeiFDkHhADAKIWwtRqAa4E",
+	"hYYsM1srwa6GOm2ka8BNqOuZjVU01TLA8isWqpVIWYYPoFPL6BmCyQ2ML+A2xV6u8b6GaF3bJPl0E1vD",
+	"LpDY9hj6QGoQB9ztr2cP6y3UebB0BsWnx+gRAXXUfjLgnSrSuI03TWMW4+Ysrkhho2vuU0DFU9Pd0HQk",
+	"I2XV6oglt0y6VjVoarOMud19TSghYkG1hYST2K0nLv/US2ZrmdR6Y5AbaKKNN5UjC8vc6ENyoWFvmA4N",
+	"zmifLNJcVlKioZljQ+Zml7wURGU0YmMa3UgfQAbrPTdeaxNu4mOcSwfjXPRa0It9Sm7YSjJoqw63Qzy2",
+	"DTqJaYKAHVaxPzxAy/SixRT5ak8E0jrqDdu417IydGvYH7SJFJpEbZ1yFifQ6hkPRiYp4ypd6fnFLcuw",
+	"vgruWB8/bMmIX+gfrREk9m38zIxiLByKPzx4bU2OWekKQGTCiRPTzxlilgDF8XgDfgGjMFWxqKcyMyRX",
+	"1krbggNde+Dst5ymsshEhpRZlWuCBCzIoH9hmftY5REGH1AiOfmZQFK/YrcU5B/SNi/uBhz6fJI5o4Uk",
+	"3KedmFxxRT/6poEY4/ncN3U0fNuuzg94tXVY+xTtVPOxxC09yLZVHiyuuKgJIAP1rLEEIe64WPuCZlKf",
+	"LYQUVx/htsBT4NaeoDzgtXqFKIDwlGv1cqAiTq30kmG5LbexiG+TdIlJ27WxHGkSMS6Zo+qcLWg0Y51B",
+	"t7em4SyXyy6Fx12RTR+bd+XjF5fnFy9fX8A7Ze5moeRoNfGqIWMDuLNU2UqLZc/3blkmUT3qd3s4lRGq",
+	"3sg76va6Rx74jGegjj/GeiO/639PWVONDahxIkk40AiG7jTsMAzJjFC5eQEWX3EmSuQmltXWd+66lXYu",
+	"tXnzLVOmvkqtM+Og19tSArKp9KO4qdZ8fLNw6ztWyrHsX7LQLG5DxcLq5j3X1PFG7977zmpeJLeM67FQ",
+	"NAaqDE3B0DJfeK9fdtUeYE8bj+MF9FarxmRWe9RLH6qrSYXu2ZFhf7YjRF04oAMbc3ZQMCATNf2FQTfB",
+	"l8yVqWaqfinjaKSw1xqoIyCNkzlzEnYa6vvtLq1YFP1jZEIjtV79rxvwV7RokGWbhYP0cbqFnxrXFzRJ",
+	"xg7yVsV6kfCbsuM1FIuURKRxxdXmlKzX2IjBZ50OQLtT/Bb6ZNjrkZiupNsyHLaFIEVhY/toFPfSFTsQ",
+	"OUmVSvRpl8UspVdtq7/Bl1MOeYzd1+/8nQPLLuN37z+ZIBENN7RGNb1psOJ24eGt9NF6t6WWphMP9q9d",
+	"VrMJBodEnmNA2m4Y9Rth5NRKdGDUp4PxUTSMj9mTyVP67EFh1BsNjw+E0fsqO6/JrY0csbtvZRCnjOz6",
+	"Bcx6P7utH3TKg2vOs6skOIyBjwyR/JoGF2T62GlnDK/0d79SqbAOLx3tfqnsR6nfGJzsfqPePOHO9473",
+	"2VG1YSS8tcf6Gtp/AI4UbOiqIcLGkclwhhghZv3JndI1Wg2lqcttWx9lk+S+Anu4QXZbpxWV654Jn2hx",
+	"iEEG1XarIFHeGhderSqfqQKuLVrjHnD8o5tcJMTxkIDgXs5Eijagb7QBTTXoAwWDERN4bTh0c/4ulppM",
+	"kyhRxmpvYwzFduOctPDKtpoOOGMZ3Km7nict8wPueJ9A7O5yPjTlBgf8uTF/W6V/rPCNhb+FbcJploll",
+	"YRt3ybfJLUxn9A8IGi3VD1A6tIk0wns2KLOI5ZMotwdsnW7GDC8uIVRGb1kKCost4AkOZ1Rc8PIuzFj6",
+	"VeBpBSfwrHYO5fvwyxmb08RkVoZ/71wLRdPOuci5CksNjudQ91FMCkzU2lbAy0I7xi3QJa9wjYk0voOO",
+	"Vu5j0sJj/On589cX121f2/uULGl6Q9QsE/l0BriCS5KMyYBXdFJQ7qDRJIvtG9YxDbNYLMbbGM1izVbB",
+	"Q2A63OMlTMBFVlO6DHNAxMVoWKHPDJwZpjNXosiYRjdQN7Xm11CCTJki4VFvSF4KRWwryVBTiF6EMcId",
+	"zbRB1atcE2xS9a6KEkuHqXkY5IrYu4+2BzeR+w//WXOXfQbeR93cPfhyoo8Dm8M9gHaqCbfWhWcpLOr7",
+	"Gj+5Zra0dkuyxjGq+uqGSgJfs+RXjRt7FhIY/3pYIQEzfa2OQG98QqNBPOw8mxyxzjDq085J/JR1BpMn",
+	"42M6jI7iQX9zbsn41wepI7C2lcYMleqorXUEakNNHYE9ijgYgPu1kPW/SiUHzALYfgBHtQPo97q97lG3",
+	"//Rz1W/YqnqX+Qhyi/6yrxZeq2OyhyZe+X6pVZmrni3ruVf7Xv8Ahd73KkJ410t/h7E4FPZ51BvuVoLd",
+	"dsdfDIgHNiC2686OKWFl+SZjYj0+TcgGqwEvc2SZ/Lil17UJkYcaE3N6YzzybtWyovIEqI4l8hftZkxJ",
+	"CKdroxOP3Rr2TlDlWiaStaFussKro1Wp9Qe8bBFal5mncG0DGnOp6hfDnRIZSmBgtzYfihZDAb9hKxIJ",
+	"PkmmuaZhYySsXdu1t+tgNr0DtOK1G0glSMWKke0mdQ3P5cp2gDduEtuX9AB1ZJKntfZceEWBFtTYqMHu",
+	"5arr3Tay7tt8TdiNmQaz3km+aBR107qoq4m2Ys7NgmraLKisVOo1qAXTvcoLTfcXT9Mm8XRnaqTSdL15",
+	"Z9GWztZp5enKBennrtC3/x1EpXDhXTXIDaIB13Th/oHIF5XxgU0LsUPNSrxDl14K7W1Cup5rcl8pLKKi",
+	"McxWSWzH3fmeaZGxs0GfGfZnd8j1nu1+o9aDGV7bQwyfm4Ko8EJ/j5WZJv3XQrzAnvv6veN9wNDQEw6U",
+	"hcE+L683TfyLKhpncUyoq1zcQ7fArMBNnsrHfxSawR3KEmh3tKaCfAO/lypI1wnw8Ek47A/Mxdtw8Cwk",
+	"Y4aCG4JIoFDDPsK4ScTidwsRe5hL5HKy0WEw3GaxYAMp4z/6k6vPexoDz0WOwZPD/h4k5Laefw7FjpGC",
+	"nh326lXRgf6vSX6IfA9Ggf72OwHBWUFcbomR/WIs2+su74Dv4fOuhNlti7HTZg7E2AW8VcQpZc59hlvy",
+	"TwmwB3LJMnBYV4IHucDi/7a32IRQbqL8HEMDivsPe8NKeGMyIYkq2suDuxg4C9JuPZ5nk5e3wcELOwT/",
+	"LvZVSXjAnRA2wQk1wWNKgF2FDmv8qUB4mt7T8fstU/fmcQ/qGMWV/nN1wXvrf/+C3pGD2ftf1J2imd+n",
+	"cdnSh3IQ/RjEjIF4FraOXM3/YiItoRuHtRidWlQmTXxLPbkRoba1WlGoKpEBL6LAT+tF5IhNRjVOgJb1",
+	"ABh/xOnWynIBd0rLkZeCd6rTSad8n/lwa9jrtSuShzMWFz6iqnME6tpDFU1Yr16/vSNJTIxW0bwYOwYW",
+	"vap8vKx1yt85AWA3bKG6pOaWoitbR980ScFGcLLyPjDew3RSvBKVAqUSNYfmxKjJgJt7vZENfbT3pebk",
+	"qcS0YsyhMFGX+FGQOU6Y/6d5o3CWXQ6pNxDV9CDa8j6uLCemvLEfN1LRuNaOG6kJAzDShMri8tslunX3",
+	"1tfgy8qYAo1y4yUMaYk0bgOHMfWKql83BXwK4m0MEx0c7qHBEpR7OWgOlckA4H+6gwaD9TBIQUWzT3DS",
+	"/Ks5XA4V0ff00HyC4fbX89X8L7M035iAWFcHIq26QtH+JONzkTcan0ZpYM6Fg6PbdMlPpoum1Qq2Fdok",
+	"Laz25Qd8z+KabRTCjtZRzF+2DoXQHtQztDUZ8HFuVAG35cPmsC7yXGRNZm5VpQr4JpWlkFBG4ahnuWmt",
+	"xQQ8QXQXlPDCmPRvL66h7GfArQoDIUaFWlCoTTHTxirE1BVTl3d8Vl2TzCg6FQ1prRQzKS30JGZcaUun",
+	"yGCF+HT9YnsEiTt605CsVFccSWs4GLh3ffrLr5mBhVFwJpmYa8sZNmoMa2M0S4HKFHUTv4wiY68myzaK",
+	"AZ/QJDVgA90t4VJpSIqJvcgyaWJFjphivEvO7H0hlG0yIA142LFk0UkmnTkuidpEFlAJlUAD3mkXUqwe",
+	"NntmlWrIZnI1wyLgy0xg/2xRSZyk4RvGFlAROsyYFHkWsb+hjhi2P12l9AkXAXeyPvwC5AbNMYvskXso",
+	"mn9A+CGZChED9BRNmTsk0QOSNA04nMPnv0c1TOgfprc2Oz6KIsUlW35lbl6La3dw/hTRQzaDxgbCFn3C",
+	"67rrw4Qh3bNC8HoU16aIoX9c65dDdVRbQvqz6Nfm6P88CrbDdL6o2V/U7C9q9sNlfgBhfa47Vbxr2SNt",
+	"01zK2FY162Fc1dwhv6jmQrGyQ2I0NBnwhEdpHtsyEut1mMoKqcXdEDIam3J3Ck1IJ8nH0NUVacBNZTbM",
+	"sEyTG7dqNga/tUzKg19JePBNekL7E/IdMdf/L5LqWB57NchoLISSKqMLAps1p4JVKbSJ0AETRnBWjSL/",
+	"316vdisIeg9QS6sxkXDXhu13zYZrZ1vfNn3W/+WQbR9exHlH9DUW8zNpRPdMfbTJGXvFWpv61V9yHv+c",
+	"kk8z1fWsQ2XZrBWAhu/umfy4O165UsptY7hycXOfoHjEfL1kzpxCskYelUINCguO0CVDEqUtWVOoYL86",
+	"ouYeCmWjyFUKAQ+JGmF9D1gwiEhb2MAWu6yV0nwkSViynNAW7QSHDxb3bGGpFFPHxx1svF/llaCyIDBL",
+	"1cDCSp8tLKSYcLw6syBrd8mVZjJggpp1IteRleoNUKElZliZPsQRcNj3FtN4yMgjPs3wpvFPPF2tlwqw",
+	"EhJ3gBEahaAx1X4gE5GTE6y84Jre+0jCQ4rH7m/1uSVxP3fErgsxbFNegZoLkD+nYvEnrVl56EHHW+Wi",
+	"G918amgL/Gz1oqK+Wy+Vi2Vdgh4c3vyvGaz8Jfb482sM56beT8FI7qcjNJrIj/+wFT62Bh1fGUFmBdtm",
+	"exmr9Ro9A2o0qoxySSHb1q9JwoBrUejjENOfAeNrjF2uZkIWf4DYVEK0R3jXwcXSlMbDDhA0TUnGJpqh",
+	"BdzcXvT6pqKr6QVgSullDPi6uRXBqwjfzbOKaAS3TDTFclFjkfPYvB1gjKTskgsazWr1XadMITPRzAP5",
+	"SxdHhG5ZKFdZ4ISmmleuAl6dS+ZRxFgsnVJP0gTeQAk6o0nYenRwVYA1Ze+pSVyV2oi3b6B2UdbWrL37",
+	"JY7vT+Bd00fxyRxjjzDpXezAd6LRalW774ei3zK1AT/v5Szaoev++bW2f5w76EBtbKsa5raS+sIv/iRp",
+	"1PWT+RRvxEHOYpgdAn+1jgKicP8KmMZDYGtbFoEFlCxs46iEE6rV+UyRmNE4TbipiBge945CI86XwK0g",
+	"dERrq2RMU8ojlkGugtQqymSSREUFI6NB2EqKlGPsA4GmVM1ZBTROtC7hPcA1KY1rVvoV/PS5C20WQAZx",
+	"T6OZxqXuJ+PhhlqdBcS2FOusvl4w9Xfv7/RUEI2CKFjdzH+LPCtTYaB0PNzxghOsiKHitHB8QVhLCOkm",
+	"Wc5DjHCRtsr76PHjVEQ0nQmpRs96z3ohptXknGPaN0bF6P/JWtFfqkho1fLuis5TjOAIePkrVDNGhH29",
+	"pNMpy8ibS3wxFpF8HJoa16HZb+HgSpRk6QTxEeMB/sCqvnejx4//0Iu9A5TJEn0WgFqzwo2IgmvkVTfm",
+	"NaGFforAaonMltXH4tPafHNBmCZSwYUb73oWKVn1gxqga58xjTeR3u3BSa1TjNksgYuc6xevO4pl84Sj",
+	"q3CRiY8rt1msmRhmAtx5X2DUuorT1LlgBCpPQycCTQrdsiuDvby889eYl22qYY2HspUeqba8NaWzMX8K",
+	"Oa3zBcOP1z8AEjajSap1MqfSdtftGRGbq7n6pagpjWt7cTq0Bz1+qnwRx5XAcL5gmcj7u/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

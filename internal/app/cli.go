@@ -161,7 +161,7 @@ const cliActor = "cli"
 
 type TokenCreateCmd struct {
 	DBFlags
-	Enterprise string        `required:"" help:"The enterprise the token belongs to."`
+	Enterprise string        `required:"" help:"The enterprise the token belongs to: 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit (case-sensitive)."`
 	Scope      string        `required:"" help:"Comma-separated scopes: regions:read, regions:write, regions:secrets, tokens:admin."`
 	Expires    time.Duration `help:"Lifetime of the token (for example 720h); none by default."`
 	Note       string        `help:"What the token is for."`
@@ -172,8 +172,8 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 	if err != nil {
 		return fmt.Errorf("--scope: %w", err)
 	}
-	if c.Enterprise == "" || len(c.Enterprise) > 36 {
-		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	if err := token.CheckEnterpriseID(c.Enterprise); err != nil {
+		return fmt.Errorf("--enterprise: %w", err)
 	}
 	if c.Expires < 0 {
 		return fmt.Errorf("--expires must be positive")
@@ -195,6 +195,13 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 // createToken stores a new token (or the given secret, for REGIOND_ADMIN_TOKEN) and returns its
 // value.
 func createToken(ctx context.Context, st *store.Store, enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (string, error) {
+	t, ev, secret := newToken(enterprise, scopes, note, expires, secret)
+	return secret, st.CreateToken(ctx, t, ev)
+}
+
+// newToken makes a token of the command line, with its audit event and its value (secret, or a
+// new one).
+func newToken(enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (token.Token, store.AuditEvent, string) {
 	if secret == "" {
 		secret = token.NewSecret()
 	}
@@ -205,9 +212,8 @@ func createToken(ctx context.Context, st *store.Store, enterprise string, scopes
 		exp := now.Add(expires)
 		t.ExpiresAt = &exp
 	}
-	err := st.CreateToken(ctx, t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
-		ChangedFields: []string{"scopes", "note", "expires_at"}})
-	return secret, err
+	return t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
+		ChangedFields: []string{"scopes", "note", "expires_at"}}, secret
 }
 
 type TokenListCmd struct {

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ type ServeCmd struct {
 	DBFlags
 	Addr           string        `default:":8080" help:"Address to listen on."`
 	BasePath       string        `placeholder:"/PREFIX" help:"Serve everything under this path prefix (API, docs, probes), for a reverse proxy that does not strip it."`
-	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN)."`
+	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN): 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit."`
 	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
 	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit)."`
 	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
@@ -43,6 +44,8 @@ type ServeCmd struct {
 	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
 	ShutdownDelay     time.Duration `default:"5s" help:"On SIGTERM, keep serving this long with /readyz failing and every response closing its connection, so that load balancers stop sending and clients move elsewhere first; longer than a load balancer takes to see /readyz fail."`
 	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
+
+	AuditRetention Days `default:"400d" help:"Delete audit events older than this: days (400d) or a duration (720h); 0 keeps them forever. One replica at a time prunes, hourly, 500 events per statement."`
 
 	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
 	OTLPEndpoint string `name:"otlp-endpoint" placeholder:"URL" help:"Send OpenTelemetry traces of requests and queries to this OTLP/HTTP collector (http://collector:4318). The standard OTEL_EXPORTER_OTLP_* variables work too."`
@@ -63,8 +66,8 @@ func (c *ServeCmd) validate() error {
 	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/")) {
 		return fmt.Errorf("--base-path %q: must start with / and not end with one (like /regiond)", c.BasePath)
 	}
-	if len(c.Enterprise) == 0 || len(c.Enterprise) > 36 {
-		return fmt.Errorf("--enterprise must be 1 to 36 characters")
+	if err := token.CheckEnterpriseID(c.Enterprise); err != nil {
+		return fmt.Errorf("--enterprise: %w", err)
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		return fmt.Errorf("--rate-limit and --rate-burst cannot be negative")
@@ -92,6 +95,9 @@ func (c *ServeCmd) validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}
+	}
+	if c.AuditRetention < 0 {
+		return fmt.Errorf("--audit-retention cannot be negative (0 keeps audit events forever)")
 	}
 	if admin := os.Getenv("REGIOND_ADMIN_TOKEN"); admin != "" && len(admin) < 32 {
 		return fmt.Errorf("REGIOND_ADMIN_TOKEN must be at least 32 characters (make one with `openssl rand -base64 32`)")
@@ -149,6 +155,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailRate: c.AuthFailRate, AuthFailBurst: c.AuthFailBurst,
 		BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
 		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
+		AuditRetention: time.Duration(c.AuditRetention),
 	})
 	if err != nil {
 		return err
@@ -220,7 +227,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 
 // bootstrapAdmin makes sure an admin can get in: the token in REGIOND_ADMIN_TOKEN is stored (once,
 // whichever replica comes first), or on a database without tokens a new one is made and printed
-// once on stdout — never in the log.
+// once on stdout — never in the log — by exactly one replica, however many start at once.
 func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env, log *slog.Logger) error {
 	if secret := os.Getenv("REGIOND_ADMIN_TOKEN"); secret != "" {
 		_, err := st.TokenByHash(ctx, token.Hash(secret))
@@ -235,17 +242,35 @@ func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env
 		}
 		return err
 	}
-	n, err := st.CountTokens(ctx)
-	if err != nil || n > 0 {
-		return err
-	}
-	secret, err := createToken(ctx, st, c.Enterprise, token.AllScopes, "bootstrap admin", 0, "")
-	if err != nil {
+	t, ev, secret := newToken(c.Enterprise, token.AllScopes, "bootstrap admin", 0, "")
+	created, err := st.CreateFirstToken(ctx, t, ev)
+	if err != nil || !created {
 		return err
 	}
 	log.Info("the database had no token: created an admin token and printed it on stdout, once", "enterprise", c.Enterprise)
 	fmt.Fprintf(env.Stdout, "\nregiond: admin token for enterprise %q (shown once; store it now):\n\n    %s\n\n"+
 		"    curl -H 'Authorization: %s' http://localhost%s/openapi/v1/regions\n\n", c.Enterprise, secret, secret, portOf(c.Addr))
+	return nil
+}
+
+// Days is a duration flag that also reads whole days ("400d"), the unit retention is thought in.
+type Days time.Duration
+
+func (d *Days) UnmarshalText(text []byte) error {
+	s := string(text)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseUint(n, 10, 32)
+		if err != nil || days > 100000 {
+			return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
+		}
+		*d = Days(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
+	}
+	*d = Days(v)
 	return nil
 }
 

@@ -190,7 +190,7 @@ func (a *authenticator) lookup(ctx context.Context, header, client string, useDB
 	}
 	giveBack(charge)
 	a.touch(ct, now)
-	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes}, nil
+	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes, ExpiresAt: ct.tok.ExpiresAt}, nil
 }
 
 func giveBack(r *rate.Reservation) {
@@ -243,13 +243,20 @@ func (a *authenticator) touch(ct *cachedToken, now time.Time) {
 	}()
 }
 
-// forget drops a token from the cache, so that its revocation takes effect at once here.
+// forget drops a token and every cached token it minted, transitively, so that its revocation
+// (which revokes them all) takes effect at once here.
 func (a *authenticator) forget(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for hash, ct := range a.cache {
-		if ct.tok.ID == id {
-			delete(a.cache, hash)
+	gone := map[string]bool{id: true}
+	for changed := true; changed; {
+		changed = false
+		for hash, ct := range a.cache {
+			if gone[ct.tok.ID] || gone[ct.tok.CreatedBy] {
+				gone[ct.tok.ID] = true
+				delete(a.cache, hash)
+				changed = true
+			}
 		}
 	}
 }

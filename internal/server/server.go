@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/regiond/regiond/internal/docs"
 	"github.com/regiond/regiond/internal/listcache"
 	"github.com/regiond/regiond/internal/pagetoken"
+	"github.com/regiond/regiond/internal/retention"
 	"github.com/regiond/regiond/internal/store"
 )
 
@@ -59,6 +61,10 @@ type Config struct {
 	AccessLog *bool
 	// Tracing traces every request with OpenTelemetry (the global tracer provider).
 	Tracing bool
+	// AuditRetention is the age past which audit events are deleted (0: kept forever; the command
+	// line's default is 400 days); AuditPruneInterval separates the passes (default 1h).
+	AuditRetention     time.Duration
+	AuditPruneInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -109,6 +115,7 @@ type Server struct {
 	// The seed's call, taken before Echo when it can be (hotpath.go).
 	hotPath             bool
 	listPath, listRoute string
+	pruner              *retention.AuditPruner // nil when audit events are kept forever
 }
 
 // Polled reports whether the generations were polled recently enough for cached lists to be
@@ -158,6 +165,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst, "request rate limit exceeded"),
 		pages:   pagetoken.New(rawKey),
 	}
+	if cfg.AuditRetention > 0 {
+		s.pruner = &retention.AuditPruner{Store: cfg.Store, Retention: cfg.AuditRetention, Holder: replicaName(),
+			Log: cfg.Logger, Interval: cfg.AuditPruneInterval}
+	}
 	s.metrics = newMetrics(cfg.Registry, s)
 	s.listPath = cfg.BasePath + "/openapi/v1/regions"
 	s.listRoute = s.listPath // the route template Echo reports for it
@@ -172,11 +183,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Run does the server's background work until ctx ends: it polls the database for writes made by
-// other replicas, so that cached lists and tokens stay within the staleness bound.
+// other replicas, so that cached lists and tokens stay within the staleness bound, and prunes the
+// audit trail when this replica holds the pruning lease.
 func (s *Server) Run(ctx context.Context) {
+	if s.pruner != nil {
+		go s.pruner.Run(ctx)
+	}
 	s.cache.Run(ctx, s.store.Generations, func(err error) {
 		s.log.Warn("polling list generations failed; cached lists are bypassed until it succeeds", "error", err)
 	})
+}
+
+// replicaName names this process among the replicas (in leases): the host, the process id and a
+// random part, since containers often share host names and process ids.
+func replicaName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
 }
 
 // routes assembles the middleware and the routes.

@@ -36,8 +36,9 @@ func (s *Server) CreateToken(ctx context.Context, req api.CreateTokenRequestObje
 		return nil, problem.Newf(http.StatusForbidden, "a token can grant only scopes its creator holds; yours lacks %s", strings.Join(missing, ", "))
 	}
 	now := time.Now().UTC()
-	if b.ExpiresAt != nil && !b.ExpiresAt.After(now) {
-		return nil, problem.WithFields(http.StatusUnprocessableEntity, problem.Field("expires_at", "must be in the future"))
+	expires, err := childExpiry(b.ExpiresAt, p.ExpiresAt, now)
+	if err != nil {
+		return nil, err
 	}
 	scopes := make([]token.Scope, len(b.Scopes))
 	for i, sc := range b.Scopes {
@@ -45,11 +46,7 @@ func (s *Server) CreateToken(ctx context.Context, req api.CreateTokenRequestObje
 	}
 	secret := token.NewSecret()
 	t := token.Token{ID: token.NewID(), EnterpriseID: p.EnterpriseID, Prefix: token.PrefixOf(secret), Hash: token.Hash(secret),
-		Scopes: scopes, Note: deref(b.Note, ""), CreatedAt: now.Truncate(time.Microsecond), CreatedBy: p.TokenID}
-	if b.ExpiresAt != nil {
-		exp := b.ExpiresAt.UTC().Truncate(time.Microsecond)
-		t.ExpiresAt = &exp
-	}
+		Scopes: scopes, Note: deref(b.Note, ""), CreatedAt: now.Truncate(time.Microsecond), ExpiresAt: expires, CreatedBy: p.TokenID}
 	ev := s.auditEvent(ctx, store.OpTokenCreate)
 	ev.ChangedFields = []string{"scopes", "note", "expires_at"}
 	if err := s.store.CreateToken(ctx, t, ev); err != nil {
@@ -64,6 +61,28 @@ func (s *Server) CreateToken(ctx context.Context, req api.CreateTokenRequestObje
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// childExpiry is the expiry of a token made by a token expiring at parent (nil: never): the one
+// asked for, which must be in the future, storable and no later than the parent's, or else the
+// parent's. A token never outlives the token that made it.
+func childExpiry(asked, parent *time.Time, now time.Time) (*time.Time, error) {
+	if asked == nil {
+		return parent, nil
+	}
+	exp := asked.UTC().Truncate(time.Microsecond)
+	var why string
+	switch {
+	case !asked.After(now):
+		why = "must be in the future"
+	case !store.Storable(exp):
+		why = "must be at most " + store.MaxTime.Format(time.RFC3339Nano) + " in UTC, the latest time the database can store"
+	case parent != nil && exp.After(*parent):
+		why = "cannot be later than the expiry of the token creating it (" + parent.Format(time.RFC3339Nano) + "); leave it out to expire with it"
+	default:
+		return &exp, nil
+	}
+	return nil, problem.WithFields(http.StatusUnprocessableEntity, problem.Field("expires_at", why))
+}
 
 func tokenToAPI(t token.Token) api.Token {
 	scopes := make([]api.Scope, len(t.Scopes))

@@ -88,3 +88,21 @@ func (s *Store) ListAudit(ctx context.Context, enterpriseID string, beforeID int
 	}
 	return out, nil
 }
+
+// PruneAudit deletes at most batch audit events older than before and returns how many it
+// deleted: fewer than batch means none is left. Each call is two short statements and holds no
+// transaction, so that writes (which insert audit events) never wait long behind it.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (int64, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	db := s.w.WithContext(ctx)
+	var ids []int64
+	if err := db.Table("regiond_audit").Where("time < ?", before.UTC()).Limit(batch).Pluck("id", &ids).Error; err != nil {
+		return 0, classify(err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res := db.Where("id IN ? AND time < ?", ids, before.UTC()).Delete(&auditRow{})
+	return res.RowsAffected, classify(res.Error)
+}

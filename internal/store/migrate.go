@@ -20,12 +20,17 @@ var migrationIDs = []string{
 	"0002_tokens",
 	"0003_audit",
 	"0004_generation_meta",
+	"0005_binary_ids",
+	"0006_lease",
 	"0007_audit_warnings",
 }
 
 // Migrate brings the schema to the latest version. It is safe to run again, and safe to run from
 // several replicas at once: on MySQL they take turns under a named lock.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrateTo(ctx, "") }
+
+// migrateTo brings the schema to the version target ("" for the latest).
+func (s *Store) migrateTo(ctx context.Context, target string) error {
 	db := s.w.WithContext(ctx)
 	if s.dsn.Backend == MySQL {
 		// GET_LOCK belongs to one connection: hold one for the whole migration.
@@ -40,13 +45,13 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return fmt.Errorf("another replica held the migration lock for 60s")
 			}
 			defer on().Exec("SELECT RELEASE_LOCK('regiond_migrate')")
-			return s.migrate(on())
+			return s.migrate(on(), target)
 		})
 	}
-	return s.migrate(db)
+	return s.migrate(db, target)
 }
 
-func (s *Store) migrate(db *gorm.DB) error {
+func (s *Store) migrate(db *gorm.DB, target string) error {
 	var ms []*gormigrate.Migration
 	for _, id := range migrationIDs {
 		file := fmt.Sprintf("migrations/%s.%s.sql", id, s.dsn.Backend)
@@ -58,6 +63,13 @@ func (s *Store) migrate(db *gorm.DB) error {
 			ID: id,
 			Migrate: func(tx *gorm.DB) error {
 				for _, stmt := range statements(string(body)) {
+					if strings.Contains(stmt, idCollationVar) {
+						coll, err := idCollation(tx)
+						if err != nil {
+							return fmt.Errorf("migration %s: %w", id, err)
+						}
+						stmt = strings.ReplaceAll(stmt, idCollationVar, coll)
+					}
 					if err := tx.Exec(stmt).Error; err != nil {
 						return fmt.Errorf("migration %s: %w", id, err)
 					}
@@ -69,10 +81,32 @@ func (s *Store) migrate(db *gorm.DB) error {
 	opts := *gormigrate.DefaultOptions
 	opts.TableName = "regiond_migrations"
 	opts.UseTransaction = s.dsn.Backend == SQLite // MySQL commits DDL implicitly anyway
-	if err := gormigrate.New(db, &opts, ms).Migrate(); err != nil {
-		return classify(err)
+	m := gormigrate.New(db, &opts, ms)
+	var err error
+	if target == "" {
+		err = m.Migrate()
+	} else {
+		err = m.MigrateTo(target)
 	}
-	return nil
+	return classify(err)
+}
+
+// idCollationVar in a MySQL migration stands for the collation of id columns.
+const idCollationVar = "{{id_collation}}"
+
+// idCollation is the server's binary NO PAD collation: it compares ids byte for byte, trailing
+// spaces included, as SQLite does. MariaDB (10.2+) and MySQL (8.0+) name it differently.
+func idCollation(db *gorm.DB) (string, error) {
+	var names []string
+	err := db.Raw("SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin') ORDER BY COLLATION_NAME DESC").
+		Scan(&names).Error
+	if err != nil {
+		return "", err
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("the server has no binary NO PAD collation (utf8mb4_nopad_bin or utf8mb4_0900_bin): regiond needs MariaDB 10.2 or MySQL 8.0, or later")
+	}
+	return names[0], nil
 }
 
 // SchemaVersion is the id of the last applied migration ("" on an empty database).

@@ -307,11 +307,16 @@ func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur 
 // the write.
 type ChangeFunc func(current region.Region) (region.Region, error)
 
+// errNoChange rolls back a write that would change nothing.
+var errNoChange = errors.New("the write changes nothing")
+
 // UpdateRegion changes a region in one transaction: it reads the current state with m, checks its
 // version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
 // next version, and records ev with the fields that changed and the warnings about the result.
 // Only the TLS columns m reads are written: the others keep their stored values, so that a write
-// read without key_file never needs to decrypt it (nor the keys it was encrypted with).
+// read without key_file never needs to decrypt it (nor the keys it was encrypted with). A change
+// that changes nothing writes nothing: the version, the generation and the audit trail stay, as
+// Kubernetes keeps a resourceVersion, so that other clients' If-Match tags stay good.
 func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
 	columns := []string{"region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope", "version", "update_time"}
 	if m >= WithCerts {
@@ -338,6 +343,12 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 			return err
 		}
 		next.EnterpriseID, next.RegionID, next.CreateTime = cur.EnterpriseID, cur.RegionID, cur.CreateTime
+		if len(region.ChangedFields(cur, next)) == 0 {
+			// The generation was bumped first, to serialise the enterprise's writers: the
+			// rollback undoes it.
+			out = Written{Region: cur, Generation: gen - 1, Warnings: region.CertificateWarnings(cur, now())}
+			return errNoChange
+		}
 		next.Version, next.UpdateTime = cur.Version+1, now()
 		row, err := s.toRow(next)
 		if err != nil {
@@ -358,6 +369,9 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 		out = Written{Region: next, Generation: gen, Warnings: ev.Warnings}
 		return insertAudit(tx, ev, regionID, next.UpdateTime)
 	})
+	if errors.Is(err, errNoChange) {
+		return out, nil
+	}
 	return out, err
 }
 

@@ -55,6 +55,10 @@ func (t Token) Usable(now time.Time) string {
 		return "the token was revoked"
 	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
 		return "the token has expired"
+	case CheckEnterpriseID(t.EnterpriseID) != nil:
+		// Made before enterprise ids had one format: serving it could confuse its enterprise
+		// with a lookalike, and could not be described by the API's schema.
+		return "the token's enterprise id is not in the format enterprise ids must have (" + EnterpriseIDFormat + "); ask an operator for a new token"
 	}
 	return ""
 }
@@ -123,11 +127,32 @@ func randomBytes(n int) []byte {
 	return b
 }
 
+// EnterpriseIDFormat describes the one format of enterprise ids, for error messages and docs.
+const EnterpriseIDFormat = "1 to 36 characters: ASCII letters, digits, '.', '_' and '-', starting with a letter or digit (case-sensitive)"
+
+// CheckEnterpriseID refuses an enterprise id outside EnterpriseIDFormat. One format, compared
+// byte for byte, leaves no two spellings of one enterprise to confuse (letter case, accents,
+// spaces), whatever the database's collation.
+func CheckEnterpriseID(id string) error {
+	if len(id) < 1 || len(id) > 36 {
+		return fmt.Errorf("enterprise id %q must be %s", id, EnterpriseIDFormat)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return fmt.Errorf("enterprise id %q must be %s", id, EnterpriseIDFormat)
+		}
+	}
+	return nil
+}
+
 // Principal is the authenticated caller of a request.
 type Principal struct {
 	TokenID      string
 	EnterpriseID string
 	Scopes       []Scope
+	ExpiresAt    *time.Time // when the caller's token expires; nil for never
 }
 
 // Has reports whether the caller holds s.

@@ -1,0 +1,2 @@
+-- See 0005_binary_ids.mysql.sql. Nothing to do: SQLite's default collation (BINARY) already
+-- compares ids byte for byte, trailing spaces included.
