@@ -441,7 +441,7 @@ func subset(sel, labels map[string]string) bool {
 }
 
 // TestServiceAndDisruptionBudget: the Service reaches the pods' HTTP port on 80; the budget
-// keeps 2 of them through voluntary disruptions, and can be met during a drain.
+// lets drains proceed one replica at a time, whatever the scale.
 func TestServiceAndDisruptionBudget(t *testing.T) {
 	m := load(t)
 	labels := m.deployment.Spec.Template.Labels
@@ -463,11 +463,37 @@ func TestServiceAndDisruptionBudget(t *testing.T) {
 	if p.Selector == nil || len(p.Selector.MatchLabels) == 0 || !subset(p.Selector.MatchLabels, labels) {
 		t.Error("the PodDisruptionBudget's selector does not match the pods")
 	}
-	if p.MinAvailable == nil || p.MinAvailable.Type != intstr.Int || p.MinAvailable.IntVal != 2 {
-		t.Errorf("minAvailable %v, want 2", p.MinAvailable)
+	// A budget must let a drain proceed at any scale the Deployment may be given, from 2 replicas
+	// up: minAvailable 2 blocked every drain at 2 replicas.
+	if p.MinAvailable != nil {
+		t.Errorf("minAvailable %v: use maxUnavailable, which holds at every scale", p.MinAvailable)
 	}
-	if replicas := deref(m.deployment.Spec.Replicas); p.MinAvailable != nil && p.MinAvailable.IntVal >= replicas {
-		t.Errorf("minAvailable %d with %d replicas: no node could ever be drained", p.MinAvailable.IntVal, replicas)
+	if p.MaxUnavailable == nil || p.MaxUnavailable.Type != intstr.Int || p.MaxUnavailable.IntVal != 1 {
+		t.Fatalf("maxUnavailable %v, want 1", p.MaxUnavailable)
+	}
+	for replicas := int32(2); replicas <= 20; replicas++ {
+		if allowed := min(p.MaxUnavailable.IntVal, replicas); allowed < 1 || replicas-allowed < 1 {
+			t.Errorf("%d replicas: the budget allows %d disruptions", replicas, allowed)
+		}
+	}
+}
+
+// TestConnectionBudget: every pod a rollout can run at once, each with its whole pool open, fits
+// in MariaDB's default max_connections with room left for other clients.
+func TestConnectionBudget(t *testing.T) {
+	const maxConnections, reserved = 151, 20 // MariaDB's default; migrate, a shell, a console
+	m := load(t)
+	env := map[string]string{}
+	for _, e := range m.container(t).Env {
+		env[e.Name] = e.Value
+	}
+	conns := effectiveServe(t, env).DBMaxOpenConns
+	pods := deref(m.deployment.Spec.Replicas)
+	if ru := m.deployment.Spec.Strategy.RollingUpdate; ru != nil && ru.MaxSurge != nil {
+		pods += ru.MaxSurge.IntVal
+	}
+	if need := int(pods) * conns; need > maxConnections-reserved {
+		t.Errorf("%d pods x %d connections = %d: more than max_connections (%d) less %d reserved", pods, conns, need, maxConnections, reserved)
 	}
 }
 

@@ -29,9 +29,9 @@ type ServeCmd struct {
 	BasePath       string        `placeholder:"/PREFIX" help:"Serve everything under this path prefix (API, docs, probes), for a reverse proxy that does not strip it."`
 	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN): 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit."`
 	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
-	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit)."`
+	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit). Counted per replica: behind N replicas a token may make up to N times this (3 replicas x 100 = 300/s)."`
 	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
-	AuthFailRate   float64       `default:"10" help:"Failed authentications per second a client address (the connection's, not a forwarded header's) may cause on average; past it, its requests with tokens this replica has not accepted get 429 without a database lookup. Requests with accepted tokens are never limited by it (0: no limit)."`
+	AuthFailRate   float64       `default:"10" help:"Failed authentications per second a client address (the connection's, not a forwarded header's) may cause on average; past it, its requests with tokens this replica has not accepted get 429 without a database lookup. Requests with accepted tokens are never limited by it (0: no limit). Counted per replica, like --rate-limit."`
 	AuthFailBurst  int           `default:"20" help:"Failed authentications a client address may cause in a burst."`
 	BodyLimit      int64         `default:"1048576" help:"Largest request body accepted, in bytes."`
 	CacheStaleness time.Duration `default:"1s" help:"How long a write on another replica may go unseen by this one's cached lists and tokens."`
