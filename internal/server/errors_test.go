@@ -37,8 +37,16 @@ func problemOf(t *testing.T, resp *http.Response, body []byte, status int) api.P
 		*p.RequestId != resp.Header.Get("X-Request-Id") {
 		t.Fatalf("malformed problem: %s", body)
 	}
+	// What the request itself named (the path's ids, echoed in instance and detail) is not a leak:
+	// a random token id can spell "gorm".
+	text := string(body)
+	for _, seg := range strings.Split(*p.Instance, "/") {
+		if len(seg) > 8 {
+			text = strings.ReplaceAll(text, seg, "")
+		}
+	}
 	for _, leak := range []string{"goroutine", ".go:", "runtime.", "sql:", "gorm", "Error 1"} {
-		if strings.Contains(string(body), leak) {
+		if strings.Contains(text, leak) {
 			t.Fatalf("problem leaks internals (%q): %s", leak, body)
 		}
 	}
