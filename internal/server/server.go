@@ -48,6 +48,11 @@ type Config struct {
 	ListCacheBytes int64
 	// StreamTimeout bounds the streaming of a whole large list (default 2m).
 	StreamTimeout time.Duration
+	// ListChunk is how many regions a streamed list reads per query (default 500).
+	ListChunk int
+	// MaxListStreams bounds the lists streamed at once by this replica (default 16), and
+	// MaxListStreamsPerToken those of one token (default 2).
+	MaxListStreams, MaxListStreamsPerToken int
 	// CORSOrigins allows cross-origin calls from these origins ("*" for any); none by default.
 	CORSOrigins []string
 	// AccessLog writes one log line per request (default on; the benchmark measures both).
@@ -75,6 +80,15 @@ func (c *Config) defaults() {
 	if c.StreamTimeout <= 0 {
 		c.StreamTimeout = 2 * time.Minute
 	}
+	if c.ListChunk <= 0 {
+		c.ListChunk = 500
+	}
+	if c.MaxListStreams <= 0 {
+		c.MaxListStreams = 16
+	}
+	if c.MaxListStreamsPerToken <= 0 {
+		c.MaxListStreamsPerToken = 2
+	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = int(2 * c.RateLimit)
 	}
@@ -93,6 +107,7 @@ type Server struct {
 	cache   *listcache.Cache
 	auth    *authenticator
 	limiter *limiter
+	streams *streamLimiter
 	pages   pagetoken.Codec
 	metrics *metrics
 	echo    *echo.Echo
@@ -146,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cache:   listcache.New(cfg.ListCacheBytes, cfg.Staleness),
 		auth:    newAuthenticator(cfg.Store, cfg.Staleness, cfg.Logger),
 		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst),
+		streams: newStreamLimiter(cfg.MaxListStreamsPerToken, cfg.MaxListStreams),
 		pages:   pagetoken.New(rawKey),
 	}
 	s.metrics = newMetrics(cfg.Registry, s)
