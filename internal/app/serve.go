@@ -38,6 +38,9 @@ type ServeCmd struct {
 	ListCacheBytes int64         `default:"67108864" help:"Memory for pre-encoded region lists; larger lists are streamed from the database."`
 	CORSOrigins    []string      `name:"cors-origins" placeholder:"ORIGIN,..." help:"Origins allowed to call the API from a browser (none by default; * for any)."`
 
+	MaxListStreams         int `default:"16" help:"Large lists this replica streams at once (lists too large for the list cache, filtered lists of more than 500 regions); beyond, 503 with Retry-After."`
+	MaxListStreamsPerToken int `default:"2" help:"Large lists one token may have streaming at once on this replica; beyond, 429 with Retry-After."`
+
 	ReadHeaderTimeout time.Duration `default:"5s" help:"Time to read a request's headers."`
 	ReadTimeout       time.Duration `default:"30s" help:"Time to read a whole request."`
 	WriteTimeout      time.Duration `default:"60s" help:"Time to write a response (a streamed large list extends its own)."`
@@ -89,6 +92,9 @@ func (c *ServeCmd) validate() error {
 	}
 	if c.ListCacheBytes < 0 {
 		return fmt.Errorf("--list-cache-bytes cannot be negative")
+	}
+	if c.MaxListStreams < 1 || c.MaxListStreamsPerToken < 1 {
+		return fmt.Errorf("--max-list-streams and --max-list-streams-per-token must be at least 1")
 	}
 	for name, d := range map[string]time.Duration{"--read-header-timeout": c.ReadHeaderTimeout, "--read-timeout": c.ReadTimeout,
 		"--write-timeout": c.WriteTimeout, "--idle-timeout": c.IdleTimeout, "--drain-timeout": c.DrainTimeout} {
@@ -156,6 +162,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 		BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
 		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
 		AuditRetention: time.Duration(c.AuditRetention),
+		MaxListStreams: c.MaxListStreams, MaxListStreamsPerToken: c.MaxListStreamsPerToken,
 	})
 	if err != nil {
 		return err

@@ -84,6 +84,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	for _, kind := range errorKinds {
 		m.errors.WithLabelValues(kind)
 	}
+	m.errors.WithLabelValues(abortedKind)
 	return m
 }
 
@@ -92,6 +93,10 @@ var errorKinds = map[int]string{
 	408: "request_timeout", 409: "conflict", 412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
 	422: "unprocessable", 428: "precondition_required", 429: "rate_limited", 499: "client_closed", 500: "internal", 503: "unavailable",
 }
+
+// abortedKind counts responses cut off after they began (a streamed list whose database read
+// failed, or whose client stopped reading); their request is counted with the status sent.
+const abortedKind = "aborted"
 
 func (m *metrics) countError(status int) {
 	kind, ok := errorKinds[status]

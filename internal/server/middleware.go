@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -31,6 +32,7 @@ type call struct {
 	traceID   string          // when tracing: set by the gate, which runs inside the request's span
 	principal token.Principal // empty until the gate authenticates the token
 	abandoned bool            // the client went away: nothing is written, the connection is closed
+	aborted   bool            // the response was cut off after it began (errAborted)
 }
 
 // callCtxKey carries the call in the request's context, where both Echo's side (the gate, the
@@ -57,7 +59,8 @@ func requestIDOf(c echo.Context) string { return callOf(c).requestID }
 //   - refuses bodies over the limit with 413 (at once by Content-Length, otherwise while reading);
 //   - turns a panic into a 500 problem, with the stack in the log only;
 //   - counts and times the request, and writes one log line for it, naming the token by id,
-//     never by value, and the route by its template.
+//     never by value, and the route by its template — a response aborted midway (errAborted)
+//     included, before the connection is cut.
 func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -65,7 +68,7 @@ func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 		cl, req := s.begin(req, res.Header())
 		c.SetRequest(req)
 		err := s.guarded(c, next)
-		if err != nil {
+		if cl.aborted = errors.Is(err, errAborted); err != nil && !cl.aborted {
 			c.Error(err) // writes the problem response now, so that its status is the one recorded
 		}
 		route := c.Path() // a registered route template even for 404 and 405: a bounded label set
@@ -73,8 +76,11 @@ func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		s.finish(req, cl, route, res.Status, res.Size, time.Since(start))
-		if cl.abandoned {
-			panic(http.ErrAbortHandler) // closes the connection without a response
+		if cl.abandoned || cl.aborted {
+			// net/http closes the connection without ending the response: a client that went away
+			// gets nothing, and one whose stream was cut off sees a broken response, never a short
+			// one that looks whole.
+			panic(http.ErrAbortHandler)
 		}
 		return nil
 	}
@@ -96,20 +102,18 @@ func (s *Server) begin(req *http.Request, h http.Header) (*call, *http.Request) 
 // finish counts and times a request, and writes its log line.
 func (s *Server) finish(req *http.Request, cl *call, route string, status int, size int64, elapsed time.Duration) {
 	s.metrics.observe(req.Method, route, status, elapsed)
+	if cl.aborted {
+		s.metrics.errors.WithLabelValues(abortedKind).Inc()
+	}
 	if *s.cfg.AccessLog {
 		s.accessLog(req, cl, route, status, size, elapsed)
 	}
 }
 
 // guarded applies the body limit and runs the rest of the chain, recovering a panic.
-// http.ErrAbortHandler passes through: it is how a handler aborts a response it has started (a
-// streamed list whose database read failed).
 func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if r == http.ErrAbortHandler {
-				panic(r)
-			}
 			s.log.Error("panic", "request_id", requestIDOf(c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			s.metrics.errors.WithLabelValues("panic").Inc()
 			err = problem.New(http.StatusInternalServerError, internalDetail(c))
@@ -126,7 +130,7 @@ func (s *Server) guarded(c echo.Context, next echo.HandlerFunc) (err error) {
 }
 
 func (s *Server) accessLog(req *http.Request, cl *call, route string, status int, size int64, elapsed time.Duration) {
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 11)
 	if cl.traceID != "" {
 		attrs = append(attrs, slog.String("trace_id", cl.traceID))
 	}
@@ -142,6 +146,9 @@ func (s *Server) accessLog(req *http.Request, cl *call, route string, status int
 		slog.String("token_id", cl.principal.TokenID),
 		slog.String("remote", remote),
 	)
+	if cl.aborted {
+		attrs = append(attrs, slog.Bool("aborted", true))
+	}
 	s.log.LogAttrs(req.Context(), slog.LevelInfo, "request", attrs...)
 }
 

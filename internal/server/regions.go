@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
@@ -31,7 +29,7 @@ const defaultPageSize = 100
 
 // ListRegions serves the seed's call. The bare list (no query) comes from the pre-encoded
 // snapshot, or is streamed from the database when it is too large to keep; filtered lists are
-// streamed; paged lists are read a page at a time with a keyset cursor.
+// streamed (streams.go); paged lists are read a page at a time with a keyset cursor.
 func (s *Server) ListRegions(ctx context.Context, req api.ListRegionsRequestObject) (api.ListRegionsResponseObject, error) {
 	p := principal(ctx)
 	v := listView(p)
@@ -67,7 +65,7 @@ func (s *Server) ListRegions(ctx context.Context, req api.ListRegionsRequestObje
 	if paged {
 		return s.regionPage(ctx, q, v, fingerprint, params)
 	}
-	return streamedList{s: s, ctx: ctx, q: q, v: v, fingerprint: fingerprint, ifNoneMatch: params.IfNoneMatch}, nil
+	return streamedList{s: s, ctx: ctx, q: q, v: v, tokenID: p.TokenID, fingerprint: fingerprint, ifNoneMatch: params.IfNoneMatch}, nil
 }
 
 func statusStrings(st []region.Status) []string {
@@ -172,76 +170,6 @@ type cachedList listcache.Entry
 
 func (l *cachedList) VisitListRegionsResponse(w http.ResponseWriter) error {
 	return listResponse{entry: (*listcache.Entry)(l)}.VisitListRegionsResponse(w)
-}
-
-// streamedList writes a list straight from a database cursor: memory does not grow with the
-// number of regions. If the database fails once the first bytes are out, the response is aborted
-// so that the client sees a failure, not a short list.
-type streamedList struct {
-	s           *Server
-	ctx         context.Context
-	q           store.RegionQuery
-	v           view
-	fingerprint string
-	ifNoneMatch *string
-}
-
-func (l streamedList) VisitListRegionsResponse(w http.ResponseWriter) error {
-	ctx, cancel := context.WithTimeout(l.ctx, l.s.cfg.StreamTimeout)
-	defer cancel()
-	started := false
-	err := l.s.store.View(ctx, func(tx *store.Store) error {
-		gen, err := tx.Generation(ctx, l.q.EnterpriseID)
-		if err != nil {
-			return err
-		}
-		etag := listETag(l.q.EnterpriseID, strconv.FormatInt(gen, 10), l.fingerprint)
-		if noneMatch(l.ifNoneMatch, etag) {
-			w.Header().Set("ETag", etag)
-			w.WriteHeader(http.StatusNotModified)
-			started = true
-			return nil
-		}
-		count, err := tx.CountRegions(ctx, l.q)
-		if err != nil {
-			return err
-		}
-		h := w.Header()
-		h.Set("ETag", etag)
-		h["Content-Type"] = jsonContentType
-		h.Set("X-Total-Count", strconv.FormatInt(count, 10))
-		// The server's write timeout is for ordinary responses; a long list gets its own.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(l.s.cfg.StreamTimeout))
-		w.WriteHeader(http.StatusOK)
-		started = true
-		bw := bufio.NewWriterSize(w, 32<<10)
-		bw.WriteByte('[')
-		first := true
-		err = tx.EachRegion(ctx, l.q, func(r region.Region) error {
-			if !first {
-				bw.WriteByte(',')
-			}
-			first = false
-			b, err := json.Marshal(l.v.toAPI(r))
-			if err != nil {
-				return err
-			}
-			_, err = bw.Write(b)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		bw.WriteByte(']')
-		return bw.Flush()
-	})
-	if err != nil && started {
-		if l.ctx.Err() == nil { // not merely a client that went away
-			l.s.log.Error("streaming a region list failed; aborting the response", "error", err)
-		}
-		panic(http.ErrAbortHandler)
-	}
-	return err
 }
 
 // regionPage reads one page of a list with a keyset cursor: the regions whose name sorts after

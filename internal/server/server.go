@@ -55,6 +55,11 @@ type Config struct {
 	ListCacheBytes int64
 	// StreamTimeout bounds the streaming of a whole large list (default 2m).
 	StreamTimeout time.Duration
+	// ListChunk is how many regions a streamed list reads per query (default 500).
+	ListChunk int
+	// MaxListStreams bounds the lists streamed at once by this replica (default 16), and
+	// MaxListStreamsPerToken those of one token (default 2).
+	MaxListStreams, MaxListStreamsPerToken int
 	// CORSOrigins allows cross-origin calls from these origins ("*" for any); none by default.
 	CORSOrigins []string
 	// AccessLog writes one log line per request (default on; the benchmark measures both).
@@ -86,6 +91,15 @@ func (c *Config) defaults() {
 	if c.StreamTimeout <= 0 {
 		c.StreamTimeout = 2 * time.Minute
 	}
+	if c.ListChunk <= 0 {
+		c.ListChunk = 500
+	}
+	if c.MaxListStreams <= 0 {
+		c.MaxListStreams = 16
+	}
+	if c.MaxListStreamsPerToken <= 0 {
+		c.MaxListStreamsPerToken = 2
+	}
 	if c.RateBurst <= 0 {
 		c.RateBurst = int(2 * c.RateLimit)
 	}
@@ -107,6 +121,7 @@ type Server struct {
 	cache   *listcache.Cache
 	auth    *authenticator
 	limiter *limiter
+	streams *streamLimiter
 	pages   pagetoken.Codec
 	metrics *metrics
 	echo    *echo.Echo
@@ -163,6 +178,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		auth: newAuthenticator(cfg.Store, cfg.Staleness,
 			newLimiter(cfg.AuthFailRate, cfg.AuthFailBurst, "too many failed authentications from this address"), cfg.Logger),
 		limiter: newLimiter(cfg.RateLimit, cfg.RateBurst, "request rate limit exceeded"),
+		streams: newStreamLimiter(cfg.MaxListStreamsPerToken, cfg.MaxListStreams),
 		pages:   pagetoken.New(rawKey),
 	}
 	if cfg.AuditRetention > 0 {

@@ -172,12 +172,10 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// deadline gives ctx the query timeout unless the caller set a deadline of its own (a streamed
-// list sets a longer one): no query ever runs without one.
+// deadline gives ctx the query timeout, or keeps the caller's deadline when it is earlier: no
+// query runs longer than the timeout, whatever the caller (a streamed list's deadline is minutes,
+// and must not lift the query timeout of each chunk).
 func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, s.opts.QueryTimeout)
 }
 
