@@ -23,6 +23,7 @@ var migrationIDs = []string{
 	"0005_binary_ids",
 	"0006_lease",
 	"0007_audit_warnings",
+	"0008_audit_time_order",
 }
 
 // Migrate brings the schema to the latest version. It is safe to run again, and safe to run from
