@@ -155,6 +155,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (in
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	res := db.Where("id IN ? AND time < ?", ids, before.UTC()).Delete(&auditRow{})
-	return res.RowsAffected, classify(res.Error)
+	var deleted int64
+	err := retryConflicts(ctx, func() error {
+		res := db.Where("id IN ? AND time < ?", ids, before.UTC()).Delete(&auditRow{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	return deleted, classify(err)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -204,20 +205,32 @@ func (s *Store) viewIsolation() sql.IsolationLevel {
 	return sql.LevelDefault // a SQLite read transaction is a snapshot already
 }
 
-// update runs fn in one write transaction, retrying on deadlocks, which MySQL may report when
-// concurrent writers first create the same enterprise's generation row.
+// update runs fn in one write transaction, again whenever it loses a conflict with another
+// writer (MySQL reports deadlocks when concurrent writers first create the same enterprise's
+// generation row; on Galera, writers of the same rows through different nodes conflict at
+// COMMIT): the retry reads what the winner wrote.
 func (s *Store) update(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.w.WithContext(ctx).Transaction(fn)
-		if !isDeadlock(err) {
-			break
+	return classify(retryConflicts(ctx, func() error { return s.w.WithContext(ctx).Transaction(fn) }))
+}
+
+// retryConflicts runs fn until it does not lose a conflict (isConflict: rolled back whole, so
+// safe to run again), waiting a random and growing while between tries, until ctx ends.
+func retryConflicts(ctx context.Context, fn func() error) error {
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := fn()
+		if !isConflict(err) {
+			return err
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
-	return classify(err)
 }
 
 // driverLog receives the MySQL driver's own messages (lost connections), which carry no secrets.
