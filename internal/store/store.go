@@ -47,6 +47,7 @@ type Store struct {
 	opts    Options
 	keyring *secrets.Keyring
 	inTx    bool
+	galera  bool // a MariaDB Galera cluster node
 }
 
 // Open connects to the database named by dsn. It does not migrate: call Migrate.
@@ -93,8 +94,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	case MySQL:
 		// The driver logs broken connections itself; route that into the service's log.
 		_ = gomysql.SetLogger(driverLog{opts.Logger})
-		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg())
+		pool, err := s.openMySQLPool(ctx, d.MySQL)
 		if err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", d, classify(err))
+		}
+		s.w, err = gorm.Open(mysql.New(mysql.Config{Conn: pool, DSNConfig: d.MySQL}), cfg())
+		if err != nil {
+			pool.Close()
 			return nil, fmt.Errorf("opening %s: %w", d, err)
 		}
 		setPool(s.w, opts.MaxOpenConns)
