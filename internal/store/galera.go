@@ -201,9 +201,6 @@ func (c *galeraConn) QueryContext(ctx context.Context, query string, args []driv
 	return r, c.check(err)
 }
 
-// Galera reports whether the database is a MariaDB Galera cluster node.
-func (s *Store) Galera() bool { return s.galera }
-
 // ClusterProblem is something about the database that regiond cannot vouch for on Galera.
 // Fatal ones lose or corrupt data: the server refuses to start. The message names the setting.
 type ClusterProblem struct {

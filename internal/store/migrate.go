@@ -65,14 +65,17 @@ var migrationLockTTL = time.Minute
 // a claim not renewed within migrationLockTTL is taken over. The table is not a versioned
 // migration: it must exist before any migration runs. release gives the claim up.
 func (s *Store) lockMigrations(ctx context.Context) (release func(), err error) {
-	err = s.w.WithContext(ctx).Exec(`CREATE TABLE IF NOT EXISTS regiond_migration_lock (
-		name varchar(64) NOT NULL,
-		holder varchar(255) NOT NULL,
-		expires_at datetime(6) NOT NULL,
-		PRIMARY KEY (name)
-	) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`).Error
-	if err != nil {
-		return nil, classify(err)
+	// Only when missing: on Galera even a DDL that changes nothing holds up the cluster's writes.
+	if !s.w.WithContext(ctx).Migrator().HasTable("regiond_migration_lock") {
+		err = s.w.WithContext(ctx).Exec(`CREATE TABLE IF NOT EXISTS regiond_migration_lock (
+			name varchar(64) NOT NULL,
+			holder varchar(255) NOT NULL,
+			expires_at datetime(6) NOT NULL,
+			PRIMARY KEY (name)
+		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`).Error
+		if err != nil {
+			return nil, classify(err)
+		}
 	}
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s pid %d %08x", host, os.Getpid(), rand.Uint32())
