@@ -20,7 +20,7 @@ FUZZTIME     ?= 60s
 # Minimizing every new interesting input can take the whole run (60s each by default): keep it short.
 FUZZMINIMIZETIME ?= 5s
 
-.PHONY: run test generate check-generated build build-check vet lint api-diff fuzz fuzz-ci soak bench
+.PHONY: run test test-galera bench-galera generate check-generated build build-check vet lint api-diff fuzz fuzz-ci soak bench
 
 ## run: serve the API on :8080 over the embedded SQLite database data/regiond.db
 run:
@@ -31,6 +31,31 @@ test:
 	scripts/ensure-mariadb.sh
 	scripts/ensure-chromium.sh
 	REGIOND_TEST_MYSQL_REQUIRED=1 $(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## test-galera: the store and server suites' MySQL half, and the Galera tests (replicas on
+## different nodes, a node refusing statements, a node killed under load), against a throwaway
+## 3-node MariaDB Galera cluster on loopback (scripts/galera.sh, which installs mariadb-server,
+## galera-4 and rsync when missing; GALERA_BASE_PORT moves its ports), stopped afterwards. The
+## killing tests run alone, after the suites. See docs/galera.md.
+GALERA := scripts/galera.sh
+test-galera:
+	@set -e; trap '$(GALERA) stop' EXIT; $(GALERA) start; \
+	addrs=$$($(GALERA) addrs); \
+	echo "--- store and server suites (MySQL half) through node 1, store Galera tests across $$addrs"; \
+	REGIOND_TEST_MYSQL="root@tcp($${addrs%%,*})/" REGIOND_TEST_MYSQL_REQUIRED=1 REGIOND_TEST_GALERA=$$addrs \
+		$(GO) test -race -count=1 -timeout 15m -run '/mysql' ./internal/store/ ./internal/server/; \
+	echo "--- regiond replicas on different nodes; a node refusing statements; a node killed under load"; \
+	REGIOND_TEST_GALERA=$$addrs GALERA_SH=$(CURDIR)/$(GALERA) \
+		$(GO) test -race -count=1 -timeout 10m -run 'Galera' -v ./internal/app/
+
+## bench-galera: regiond on the Galera cluster of test-galera, side by side in one run: POSTs/s
+## through one node and spread over three, conditional PATCHes of one region by writers on one
+## node and on two, reads after another node's write with and without wsrep_sync_wait (medians
+## of GALERA_BENCH_ROUNDS rounds of GALERA_BENCH_DURATION each; docs/galera.md has the numbers)
+bench-galera:
+	@set -e; trap '$(GALERA) stop' EXIT; $(GALERA) start; \
+	REGIOND_TEST_GALERA=$$($(GALERA) addrs) REGIOND_GALERA_BENCH=1 \
+		$(GO) test -count=1 -timeout 30m -run '^TestGaleraBench$$' -v ./internal/app/
 
 ## generate: regenerate gen/ from openapi.yaml
 generate:

@@ -91,7 +91,8 @@ func (f DBFlags) validate() error {
 	return nil
 }
 
-// open connects to the database and migrates it.
+// open connects to the database, migrates it, and on Galera says what cannot hold there: a
+// warning each, or an error when regiond's data would not be replicated.
 func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
 	if err := f.validate(); err != nil {
 		return nil, err
@@ -108,6 +109,23 @@ func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, erro
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrating %s: %w", st.DSN(), err)
+	}
+	problems, err := st.CheckCluster(ctx)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("checking the Galera cluster behind %s: %w", st.DSN(), err)
+	}
+	var fatal []string
+	for _, p := range problems {
+		if p.Fatal {
+			fatal = append(fatal, p.Message)
+		} else {
+			log.Warn("the Galera cluster weakens a guarantee of regiond", "problem", p.Message)
+		}
+	}
+	if len(fatal) > 0 {
+		st.Close()
+		return nil, fmt.Errorf("%s: the Galera cluster would not replicate regiond's data: %s", st.DSN(), strings.Join(fatal, "; "))
 	}
 	return st, nil
 }

@@ -47,7 +47,7 @@ func TestAuditRetentionFlag(t *testing.T) {
 	defer srv.stop()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		events, err := st.ListAudit(context.Background(), "e", 0, 10)
+		events, err := st.ListAudit(context.Background(), "e", nil, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

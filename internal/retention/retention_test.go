@@ -48,7 +48,7 @@ func addEvents(t *testing.T, s *store.Store, ent string, at time.Time, n int) {
 
 func count(t *testing.T, s *store.Store, ent string) int {
 	t.Helper()
-	events, err := s.ListAudit(context.Background(), ent, 0, 100000)
+	events, err := s.ListAudit(context.Background(), ent, nil, 100000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/regiond/regiond/gen/api"
 	"github.com/regiond/regiond/internal/pagetoken"
+	"github.com/regiond/regiond/internal/store"
 )
 
 // ListAuditEvents reads the enterprise's audit trail, newest first, a page at a time.
@@ -17,20 +17,22 @@ func (s *Server) ListAuditEvents(ctx context.Context, req api.ListAuditEventsReq
 	if err != nil {
 		return nil, err
 	}
-	var before int64
+	var after *store.AuditCursor
 	if pos != "" {
-		if before, err = strconv.ParseInt(pos, 10, 64); err != nil {
+		c, err := store.ParseAuditCursor(pos)
+		if err != nil {
 			return nil, badPageToken()
 		}
+		after = &c
 	}
-	events, err := s.store.ListAudit(ctx, p.EnterpriseID, before, limit+1)
+	events, err := s.store.ListAudit(ctx, p.EnterpriseID, after, limit+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := api.ListAuditEvents200JSONResponse{Body: []api.AuditEvent{}}
 	if len(events) > limit {
 		events = events[:limit]
-		next := s.pages.Encode(fingerprint, strconv.FormatInt(events[limit-1].ID, 10))
+		next := s.pages.Encode(fingerprint, events[limit-1].Cursor().String())
 		resp.Headers.Link = ptr(s.nextLink("/openapi/v1/audit", limitQuery(req.Params.Limit), next))
 	}
 	for _, e := range events {

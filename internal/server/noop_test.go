@@ -26,7 +26,7 @@ func TestNoOpWrites(t *testing.T) {
 		etag = resp.Header.Get("ETag")
 		_, current := e.Do("GET", "/openapi/v1/regions/"+id, e.Admin, "", nil)
 		state := func() (int, int64) {
-			events, err := e.Store.ListAudit(ctx, apitest.Enterprise, 0, 1000)
+			events, err := e.Store.ListAudit(ctx, apitest.Enterprise, nil, 1000)
 			if err != nil {
 				t.Fatal(err)
 			}

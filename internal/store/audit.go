@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,17 +63,67 @@ func insertAudit(tx *gorm.DB, ev AuditEvent, targetID string, at time.Time) erro
 	return tx.Create(row).Error
 }
 
-// ListAudit returns an enterprise's events newest first, those older than beforeID when it is
-// non-zero, at most limit of them.
-func (s *Store) ListAudit(ctx context.Context, enterpriseID string, beforeID int64, limit int) ([]AuditEvent, error) {
+// AuditCursor is a position in an enterprise's audit trail: the time and id of the last event of
+// the previous page. Newest first is by time, then id: ids are not in time order on Galera, whose
+// nodes hand out AUTO_INCREMENT values in interleaved series.
+type AuditCursor struct {
+	Time time.Time
+	ID   int64
+}
+
+// Cursor is the position just after e.
+func (e AuditEvent) Cursor() AuditCursor { return AuditCursor{Time: e.Time, ID: e.ID} }
+
+// String is the cursor as ParseAuditCursor reads it: unix microseconds, ".", id.
+func (c AuditCursor) String() string {
+	return strconv.FormatInt(c.Time.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)
+}
+
+// ParseAuditCursor reads AuditCursor.String's form, or an event id alone: the position earlier
+// versions put in page tokens, whose time ListAudit looks up.
+func ParseAuditCursor(s string) (AuditCursor, error) {
+	micros, id, timed := strings.Cut(s, ".")
+	if !timed {
+		id = micros
+	}
+	var c AuditCursor
+	var err error
+	if c.ID, err = strconv.ParseInt(id, 10, 64); err != nil || c.ID <= 0 {
+		return c, fmt.Errorf("audit cursor %q: not a position", s)
+	}
+	if timed {
+		us, err := strconv.ParseInt(micros, 10, 64)
+		if err != nil {
+			return c, fmt.Errorf("audit cursor %q: not a position", s)
+		}
+		c.Time = time.UnixMicro(us).UTC()
+	}
+	return c, nil
+}
+
+// ListAudit returns an enterprise's events newest first, those after the cursor when it is set,
+// at most limit of them.
+func (s *Store) ListAudit(ctx context.Context, enterpriseID string, after *AuditCursor, limit int) ([]AuditEvent, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	db := s.reader(ctx).Where("enterprise_id = ?", enterpriseID)
-	if beforeID > 0 {
-		db = db.Where("id < ?", beforeID)
+	if after != nil {
+		at := after.Time
+		if at.IsZero() { // an id alone: the event's time; if it was pruned, so was every older event
+			var times []time.Time
+			if err := s.reader(ctx).Table("regiond_audit").Where("enterprise_id = ? AND id = ?", enterpriseID, after.ID).
+				Pluck("time", &times).Error; err != nil {
+				return nil, classify(err)
+			}
+			if len(times) == 0 {
+				return nil, nil
+			}
+			at = times[0]
+		}
+		db = db.Where("time < ? OR (time = ? AND id < ?)", at, at, after.ID)
 	}
 	var rows []auditRow
-	if err := db.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err := db.Order("time DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
 		return nil, classify(err)
 	}
 	out := make([]AuditEvent, len(rows))
@@ -103,6 +155,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, batch int) (in
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	res := db.Where("id IN ? AND time < ?", ids, before.UTC()).Delete(&auditRow{})
-	return res.RowsAffected, classify(res.Error)
+	var deleted int64
+	err := retryConflicts(ctx, func() error {
+		res := db.Where("id IN ? AND time < ?", ids, before.UTC()).Delete(&auditRow{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	return deleted, classify(err)
 }

@@ -28,7 +28,8 @@ type DSN struct {
 }
 
 // ParseDSN reads `sqlite://PATH` (relative, or absolute as sqlite:///abs/path.db) or
-// `mysql://user:pass@tcp(host:3306)/db?params` (`mariadb://` is accepted too).
+// `mysql://user:pass@tcp(host:3306)/db?params` (`mariadb://` is accepted too), where
+// `failover(h1:3306,h2:3306)` may replace `tcp(host:3306)` (FailoverNetwork).
 func ParseDSN(s string) (DSN, error) {
 	switch {
 	case strings.HasPrefix(s, "sqlite://"):
@@ -46,6 +47,11 @@ func ParseDSN(s string) (DSN, error) {
 		}
 		if cfg.DBName == "" {
 			return DSN{}, fmt.Errorf("database %s: the MySQL DSN names no database", Redact(s))
+		}
+		if cfg.Net == FailoverNetwork {
+			if err := checkFailoverList(cfg.Addr); err != nil {
+				return DSN{}, fmt.Errorf("database %s: %w", Redact(s), err)
+			}
 		}
 		// regiond's own requirements: times in UTC as time.Time, 4-byte UTF-8, one round trip per
 		// query, and deadlines on every network step.

@@ -73,10 +73,13 @@ func isTransient(err error) bool {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
 		switch myErr.Number {
-		case 1040, 1205, 1213, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1159, 1160, 1161, 2002, 2003, 2006, 2013:
+		// 1047: a Galera node that is not part of the primary component (joining, partitioned,
+		// or told to reject queries) refuses every statement; 1927: the server killed the
+		// connection (shutting down).
+		case 1040, 1047, 1205, 1213, 1053, 1077, 1078, 1079, 1080, 1152, 1153, 1159, 1160, 1161, 1927, 2002, 2003, 2006, 2013:
 			return true
 		}
-		return false
+		return myErr.SQLState == [5]byte{'4', '0', '0', '0', '1'}
 	}
 	msg := err.Error()
 	for _, s := range []string{"database is locked", "SQLITE_BUSY", "connection refused", "broken pipe", "bad connection", "i/o timeout", "sql: database is closed"} {
@@ -87,7 +90,18 @@ func isTransient(err error) bool {
 	return false
 }
 
-func isDeadlock(err error) bool {
+// isConflict reports a write that lost to a concurrent one and was rolled back whole, so that
+// running it again is safe: a deadlock, or on Galera a certification failure, which the server
+// reports the same way (1213, SQLSTATE 40001), at COMMIT or at the statement after the winner's
+// write arrived.
+func isConflict(err error) bool {
 	var myErr *mysql.MySQLError
-	return errors.As(err, &myErr) && myErr.Number == 1213
+	return errors.As(err, &myErr) && (myErr.Number == 1213 || myErr.SQLState == [5]byte{'4', '0', '0', '0', '1'})
+}
+
+// isNotReady reports a Galera node that refuses statements: it is not in the primary component,
+// or the operator told it to reject queries. Another node may well answer.
+func isNotReady(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == 1047
 }

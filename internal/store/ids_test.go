@@ -87,7 +87,7 @@ func TestIDsCompareByteForByte(t *testing.T) {
 			if len(toks) != 1 || toks[0].ID != tokens[ent] {
 				t.Errorf("%q lists %d tokens, want its own 1", ent, len(toks))
 			}
-			events, _ := s.ListAudit(ctx, ent, 0, 100)
+			events, _ := s.ListAudit(ctx, ent, nil, 100)
 			for _, e := range events {
 				if e.EnterpriseID != ent {
 					t.Errorf("%q reads an audit event of %q", ent, e.EnterpriseID)

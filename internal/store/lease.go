@@ -17,24 +17,27 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	db := s.w.WithContext(ctx)
-	now := now()
-	until := now.Add(ttl)
-	// Make sure the row exists (held by us if it did not); an existing row is left as it is.
-	err := db.Table("regiond_lease").Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "name"}},
-		DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}),
-	}).Create(map[string]any{"name": name, "holder": holder, "expires_at": until}).Error
-	if err != nil {
-		return false, classify(err)
-	}
-	err = db.Table("regiond_lease").Where("name = ? AND (holder = ? OR expires_at < ?)", name, holder, now).
-		Updates(map[string]any{"holder": holder, "expires_at": until}).Error
-	if err != nil {
-		return false, classify(err)
-	}
-	// Whoever the row names holds the lease: the update above matched only if it may be us.
 	var current string
-	if err := db.Table("regiond_lease").Where("name = ?", name).Select("holder").Row().Scan(&current); err != nil {
+	err := retryConflicts(ctx, func() error {
+		now := now()
+		until := now.Add(ttl)
+		// Make sure the row exists (held by us if it did not); an existing row is left as it is.
+		err := db.Table("regiond_lease").Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "name"}},
+			DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}),
+		}).Create(map[string]any{"name": name, "holder": holder, "expires_at": until}).Error
+		if err != nil {
+			return err
+		}
+		err = db.Table("regiond_lease").Where("name = ? AND (holder = ? OR expires_at < ?)", name, holder, now).
+			Updates(map[string]any{"holder": holder, "expires_at": until}).Error
+		if err != nil {
+			return err
+		}
+		// Whoever the row names holds the lease: the update above matched only if it may be us.
+		return db.Table("regiond_lease").Where("name = ?", name).Select("holder").Row().Scan(&current)
+	})
+	if err != nil {
 		return false, classify(err)
 	}
 	return current == holder, nil
@@ -45,5 +48,7 @@ func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Dura
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return classify(s.w.WithContext(ctx).Exec("DELETE FROM regiond_lease WHERE name = ? AND holder = ?", name, holder).Error)
+	return classify(retryConflicts(ctx, func() error {
+		return s.w.WithContext(ctx).Exec("DELETE FROM regiond_lease WHERE name = ? AND holder = ?", name, holder).Error
+	}))
 }

@@ -13,16 +13,18 @@ import (
 func (s *Store) Meta(ctx context.Context, name string, generate func() string) (string, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	err := s.w.WithContext(ctx).Table("regiond_meta").Clauses(clause.OnConflict{
-		// A no-op update: MySQL has no portable "do nothing" for an insert without a model.
-		Columns:   []clause.Column{{Name: "name"}},
-		DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}),
-	}).
-		Create(map[string]any{"name": name, "value": generate()}).Error
-	if err != nil {
-		return "", classify(err)
-	}
 	var value string
-	err = s.w.WithContext(ctx).Table("regiond_meta").Where("name = ?", name).Select("value").Row().Scan(&value)
+	err := retryConflicts(ctx, func() error {
+		err := s.w.WithContext(ctx).Table("regiond_meta").Clauses(clause.OnConflict{
+			// A no-op update: MySQL has no portable "do nothing" for an insert without a model.
+			Columns:   []clause.Column{{Name: "name"}},
+			DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}),
+		}).
+			Create(map[string]any{"name": name, "value": generate()}).Error
+		if err != nil {
+			return err
+		}
+		return s.w.WithContext(ctx).Table("regiond_meta").Where("name = ?", name).Select("value").Row().Scan(&value)
+	})
 	return value, classify(err)
 }

@@ -476,9 +476,11 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 				return total, err
 			}
 			qctx, cancel := s.deadline(ctx)
-			err = s.w.WithContext(qctx).Model(&regionRow{}).
-				Where("ID = ? AND key_file = ?", row.ID, *row.KeyFile). // unless a write replaced it meanwhile
-				Updates(map[string]any{"key_file": ct, "key_file_key_id": keyID}).Error
+			err = retryConflicts(qctx, func() error {
+				return s.w.WithContext(qctx).Model(&regionRow{}).
+					Where("ID = ? AND key_file = ?", row.ID, *row.KeyFile). // unless a write replaced it meanwhile
+					Updates(map[string]any{"key_file": ct, "key_file_key_id": keyID}).Error
+			})
 			cancel()
 			if err != nil {
 				return total, classify(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -46,6 +47,7 @@ type Store struct {
 	opts    Options
 	keyring *secrets.Keyring
 	inTx    bool
+	galera  bool // a MariaDB Galera cluster node
 }
 
 // Open connects to the database named by dsn. It does not migrate: call Migrate.
@@ -92,8 +94,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	case MySQL:
 		// The driver logs broken connections itself; route that into the service's log.
 		_ = gomysql.SetLogger(driverLog{opts.Logger})
-		s.w, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: d.MySQL}), cfg())
+		pool, err := s.openMySQLPool(ctx, d.MySQL)
 		if err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", d, classify(err))
+		}
+		s.w, err = gorm.Open(mysql.New(mysql.Config{Conn: pool, DSNConfig: d.MySQL}), cfg())
+		if err != nil {
+			pool.Close()
 			return nil, fmt.Errorf("opening %s: %w", d, err)
 		}
 		setPool(s.w, opts.MaxOpenConns)
@@ -204,20 +211,32 @@ func (s *Store) viewIsolation() sql.IsolationLevel {
 	return sql.LevelDefault // a SQLite read transaction is a snapshot already
 }
 
-// update runs fn in one write transaction, retrying on deadlocks, which MySQL may report when
-// concurrent writers first create the same enterprise's generation row.
+// update runs fn in one write transaction, again whenever it loses a conflict with another
+// writer (MySQL reports deadlocks when concurrent writers first create the same enterprise's
+// generation row; on Galera, writers of the same rows through different nodes conflict at
+// COMMIT): the retry reads what the winner wrote.
 func (s *Store) update(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.w.WithContext(ctx).Transaction(fn)
-		if !isDeadlock(err) {
-			break
+	return classify(retryConflicts(ctx, func() error { return s.w.WithContext(ctx).Transaction(fn) }))
+}
+
+// retryConflicts runs fn until it does not lose a conflict (isConflict: rolled back whole, so
+// safe to run again), waiting a random and growing while between tries, until ctx ends.
+func retryConflicts(ctx context.Context, fn func() error) error {
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := fn()
+		if !isConflict(err) {
+			return err
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
 	}
-	return classify(err)
 }
 
 // driverLog receives the MySQL driver's own messages (lost connections), which carry no secrets.

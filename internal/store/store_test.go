@@ -474,7 +474,7 @@ func testTokens(t *testing.T, s *store.Store) {
 	if err != nil || !again.RevokedAt.Equal(*rv.RevokedAt) {
 		t.Fatalf("second revoke changed the time: %v", err)
 	}
-	events, _ := s.ListAudit(ctx, "tk", 0, 100)
+	events, _ := s.ListAudit(ctx, "tk", nil, 100)
 	revokes := 0
 	for _, e := range events {
 		if e.Operation == store.OpTokenRevoke {
@@ -510,7 +510,7 @@ func testAudit(t *testing.T, s *store.Store) {
 	}, e); err != nil {
 		t.Fatal(err)
 	}
-	events, err := s.ListAudit(ctx, "au", 0, 10)
+	events, err := s.ListAudit(ctx, "au", nil, 10)
 	if err != nil || len(events) != 2 {
 		t.Fatalf("audit: %+v, %v", events, err)
 	}
@@ -521,11 +521,12 @@ func testAudit(t *testing.T, s *store.Store) {
 	if strings.Join(upd.ChangedFields, ",") != "status,cert_file,key_file" || upd.TargetID != r.RegionID || upd.TokenID != "tok_test" || upd.RequestID != "req-1" {
 		t.Fatalf("update event: %+v", upd)
 	}
-	older, _ := s.ListAudit(ctx, "au", upd.ID, 10)
+	cursor := upd.Cursor()
+	older, _ := s.ListAudit(ctx, "au", &cursor, 10)
 	if len(older) != 1 || older[0].ID != crt.ID {
 		t.Fatalf("page: %+v", older)
 	}
-	if other, _ := s.ListAudit(ctx, "someone-else", 0, 10); len(other) != 0 {
+	if other, _ := s.ListAudit(ctx, "someone-else", nil, 10); len(other) != 0 {
 		t.Fatal("audit leaks across enterprises")
 	}
 }

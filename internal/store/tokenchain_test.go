@@ -42,7 +42,7 @@ func TestRevokeTokenRevokesWhatItMinted(t *testing.T) {
 			}
 		}
 		revokes := func() map[string]int {
-			events, _ := s.ListAudit(ctx, "chain", 0, 100)
+			events, _ := s.ListAudit(ctx, "chain", nil, 100)
 			n := map[string]int{}
 			for _, e := range events {
 				if e.Operation == store.OpTokenRevoke && e.TokenID == "tok_actor" {

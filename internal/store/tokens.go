@@ -259,7 +259,9 @@ func (s *Store) RevokeToken(ctx context.Context, enterpriseID, id string, ev Aud
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	return classify(s.w.WithContext(ctx).Model(&tokenRow{}).Where("id = ?", id).Update("last_used_at", at.UTC()).Error)
+	return classify(retryConflicts(ctx, func() error {
+		return s.w.WithContext(ctx).Model(&tokenRow{}).Where("id = ?", id).Update("last_used_at", at.UTC()).Error
+	}))
 }
 
 // CountTokens counts all tokens of all enterprises.
