@@ -49,7 +49,7 @@ RUN=$OUT/run
 RAW=$OUT/raw
 RESULTS=$OUT/results.txt
 META=$OUT/meta.tsv
-BENCH=$OUT/bin/bench
+BENCH=$OUT/bin/regiond-bench
 REGIOND=bin/regiond
 
 step() { printf '==> %s\n' "$*" >&2; }
@@ -102,9 +102,9 @@ command -v mysql >/dev/null 2>&1 || die "the mysql client is missing"
 
 rm -rf "$RUN" "$RAW" "$RESULTS" "$META"
 mkdir -p "$RUN" "$RAW" "$OUT/bin"
-step "building regiond (make build) and the bench helper"
+step "building regiond (make build) and regiond-bench (cmd/regiond-bench)"
 make -s build
-CGO_ENABLED=0 go build -trimpath -o "$BENCH" ./internal/bench
+CGO_ENABLED=0 go build -trimpath -o "$BENCH" ./cmd/regiond-bench
 START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -79,7 +79,11 @@ func validateBody(ctx context.Context, spec *openapi3.T, operationID string, bod
 		if err := json.Unmarshal(body, &b); err != nil {
 			return []api.FieldError{{Field: "body", Message: "is not valid JSON: " + err.Error()}}, nil
 		}
-		return region.Validate(apispec.NewRegion(b)), nil
+		var errs []api.FieldError
+		for _, e := range region.Validate(apispec.NewRegion(b)) {
+			errs = append(errs, api.FieldError{Field: e.Field, Message: e.Message})
+		}
+		return errs, nil
 	}
 	return nil, nil
 }
@@ -118,14 +122,12 @@ func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, bod
 func findOperation(spec *openapi3.T, operationID string) (*routers.Route, []string) {
 	var found *routers.Route
 	var known []string
-	for path, item := range spec.Paths.Map() {
-		for method, op := range item.Operations() {
-			if op.RequestBody != nil {
-				known = append(known, op.OperationID)
-			}
-			if op.OperationID == operationID {
-				found = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
-			}
+	for _, route := range apispec.Routes(spec) {
+		if route.Operation.RequestBody != nil {
+			known = append(known, route.Operation.OperationID)
+		}
+		if route.Operation.OperationID == operationID {
+			found = route
 		}
 	}
 	slices.Sort(known)

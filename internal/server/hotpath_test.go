@@ -6,12 +6,13 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -29,65 +30,91 @@ func fastPathHits(t *testing.T, e *apitest.Env) int {
 }
 
 // neverStale sets a staleness bound no test outlives: cached tokens and lists stay servable.
-func neverStale(c *server.Config) { c.Staleness = time.Hour }
+func neverStale(c *server.Config) { c.CacheStaleness = time.Hour }
 
-// TestFastPathMatchesTheRoute: the bare list answered before Echo (hotpath.go) is the very same
-// response the Echo route gives — status, headers and bytes — for callers with and without
-// regions:secrets; and every case the fast path does not take still gets the route's answer.
-//
-// The staleness bound is an hour: the fast path serves only what is cached within it, and the
-// test's requests must be served from the cache however slowly a busy machine runs them.
-func TestFastPathMatchesTheRoute(t *testing.T) {
-	e := apitest.Start(t, dbtest.SQLite(t), apitest.Options{Server: neverStale})
-	for i := 0; i < 5; i++ {
-		createRegion(t, e, fmt.Sprintf("fast-%d", i))
+// response is a response as the two paths must agree on it: status, headers but Date, and body,
+// with the request id the server made left out of both.
+func response(resp *http.Response, body []byte, ownRequestID bool) string {
+	h := resp.Header.Clone()
+	h.Del("Date")
+	if id := h.Get("X-Request-Id"); !ownRequestID && id != "" {
+		h.Del("X-Request-Id")
+		body = []byte(strings.ReplaceAll(string(body), id, "(request id)"))
 	}
-	for _, tok := range []string{e.Token(t, apitest.Enterprise, token.RegionsRead), e.Admin} {
-		before := fastPathHits(t, e)
-		// The token's first request authenticates against the database: the Echo route answers it.
-		routed, routedBody := e.Do("GET", "/openapi/v1/regions", tok, "", nil)
-		if fastPathHits(t, e) != before {
-			t.Fatal("a token not yet cached took the fast path")
-		}
-		fast, fastBody := e.Do("GET", "/openapi/v1/regions", tok, "", nil)
-		if fastPathHits(t, e) != before+1 {
-			t.Fatal("the second request did not take the fast path")
-		}
-		if routed.StatusCode != 200 || fast.StatusCode != 200 || string(routedBody) != string(fastBody) {
-			t.Fatalf("bodies differ: %d %d", routed.StatusCode, fast.StatusCode)
-		}
-		for _, h := range []http.Header{routed.Header, fast.Header} {
-			h.Del("Date")
-			h.Del("X-Request-Id")
-		}
-		keys := func(h http.Header) []string {
-			var k []string
-			for name, v := range h {
-				k = append(k, name+": "+fmt.Sprint(v))
+	var lines []string
+	for name, v := range h {
+		lines = append(lines, name+": "+fmt.Sprint(v))
+	}
+	slices.Sort(lines)
+	return fmt.Sprintf("%d\n%s\n\n%s", resp.StatusCode, strings.Join(lines, "\n"), body)
+}
+
+// TestListRoomMatchesTheRoute: Rainbond's bare list answered by the list room, before Echo, is the
+// very response Echo's route gives — status, headers and bytes, but the request ids each server
+// makes — whatever the outcome: the list for callers with and without regions:secrets (the first
+// request of a token and later ones), 304, 400, 401, 403, 429, and a list streamed because it is
+// too large to keep. The route is a server with tracing on, which the room leaves every request
+// to; over the same database the two must agree.
+func TestListRoomMatchesTheRoute(t *testing.T) {
+	dsn := dbtest.SQLite(t)
+	for _, tc := range []struct {
+		name   string
+		config func(*server.Config)
+	}{
+		{"snapshot", neverStale},
+		{"rate limited", func(c *server.Config) { neverStale(c); c.RateLimit, c.RateBurst = 0.001, 1 }},
+		{"streamed", func(c *server.Config) { neverStale(c); c.ListCacheBytes, c.ListChunk = 4096, 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			room := apitest.Start(t, dsn, apitest.Options{Server: tc.config})
+			route := apitest.Start(t, dsn, apitest.Options{Server: func(c *server.Config) { tc.config(c); c.Tracing = true }})
+			if tc.name == "snapshot" {
+				for i := 0; i < 8; i++ {
+					createRegion(t, room, fmt.Sprintf("room-%d", i))
+				}
 			}
-			slices.Sort(k)
-			return k
-		}
-		if !slices.Equal(keys(routed.Header), keys(fast.Header)) {
-			t.Fatalf("headers differ:\nroute: %v\nfast:  %v", keys(routed.Header), keys(fast.Header))
-		}
-	}
-	// Not taken: If-None-Match, a query, a token without regions:read, a body; the route answers.
-	before := fastPathHits(t, e)
-	resp, _ := e.Do("GET", "/openapi/v1/regions", e.Admin, "", nil)
-	if resp, _ := e.Do("GET", "/openapi/v1/regions", e.Admin, "", nil, "If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != 304 {
-		t.Fatalf("If-None-Match: %d", resp.StatusCode)
-	}
-	if resp, _ := e.Do("GET", "/openapi/v1/regions?limit=2", e.Admin, "", nil); resp.StatusCode != 200 || resp.Header.Get("Link") == "" {
-		t.Fatalf("a paged list: %d", resp.StatusCode)
-	}
-	writer := e.Token(t, apitest.Enterprise, token.RegionsWrite)
-	e.Do("GET", "/openapi/v1/regions", writer, "", nil)
-	if resp, body := e.Do("GET", "/openapi/v1/regions", writer, "", nil); resp.StatusCode != 403 {
-		t.Fatalf("a cached token without regions:read: %d %s", resp.StatusCode, body)
-	}
-	if got := fastPathHits(t, e); got != before+1 {
-		t.Fatalf("the fast path took %d of these requests, want only the first", got-before)
+			reader, writer, probe := room.Token(t, apitest.Enterprise, token.RegionsRead), room.Token(t, apitest.Enterprise, token.RegionsWrite),
+				room.Token(t, apitest.Enterprise, token.RegionsRead)
+			for _, tok := range []string{reader, writer, probe} {
+				route.Secret(tok)
+			}
+			resp, list := route.Do("GET", "/openapi/v1/regions", probe, "", nil)
+			current := resp.Header.Get("ETag")
+			if resp.StatusCode != 200 || len(list) < 3 || current == "" {
+				t.Fatalf("the list: %d %s", resp.StatusCode, list)
+			}
+			cases := []struct {
+				name         string
+				tok          string
+				headers      []string
+				ownRequestID bool
+			}{
+				{"reader, first", reader, nil, false},
+				{"reader, again", reader, nil, false},
+				{"regions:secrets", room.Admin, nil, false},
+				{"the caller's request id", reader, []string{"X-Request-ID", "the-callers-id"}, true},
+				{"If-None-Match, current", reader, []string{"If-None-Match", current}, false},
+				{"If-None-Match, another", reader, []string{"If-None-Match", `"lother", W/"r1"`}, false},
+				{"If-None-Match, too long", reader, []string{"If-None-Match", strings.Repeat("x", 2000)}, false},
+				{"no token", "", nil, false},
+				{"an unknown token", token.NewSecret(), nil, false},
+				{"no regions:read", writer, nil, false},
+			}
+			before := fastPathHits(t, room)
+			for _, c := range cases {
+				a, aBody := room.Do("GET", "/openapi/v1/regions", c.tok, "", nil, c.headers...)
+				b, bBody := route.Do("GET", "/openapi/v1/regions", c.tok, "", nil, c.headers...)
+				if got, want := response(a, aBody, c.ownRequestID), response(b, bBody, c.ownRequestID); got != want {
+					t.Errorf("%s: the room and the route differ:\n--- room\n%.800s\n--- route\n%.800s", c.name, got, want)
+				}
+			}
+			if got := fastPathHits(t, room) - before; got != len(cases) {
+				t.Fatalf("the room took %d of %d bare lists", got, len(cases))
+			}
+			if fastPathHits(t, route) != 0 {
+				t.Fatal("with tracing on, the room took a request")
+			}
+		})
 	}
 	// With CORS configured, the route (which adds the CORS headers) answers every request.
 	cors := apitest.Start(t, dbtest.SQLite(t), apitest.Options{Server: func(c *server.Config) {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,9 +149,10 @@ func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
 	return db
 }
 
-// EachRegion calls fn for every region the query selects, in order, streaming rows from the
-// database so that memory does not grow with the number of regions.
-func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Region) error) error {
+// ListRegions returns the regions the query selects, in order. A caller reading many bounds them
+// with q.Limit and reads on from the last one's name (q.After): the rows are read, and the
+// connection released, before it returns.
+func (s *Store) ListRegions(ctx context.Context, q RegionQuery) ([]region.Region, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading, false))
@@ -163,28 +165,18 @@ func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Re
 	}
 	rows, err := db.Rows()
 	if err != nil {
-		return classify(err)
+		return nil, classify(err)
 	}
 	defer rows.Close()
+	var out []region.Region
 	for rows.Next() {
 		r, err := s.scanRegion(rows, q.Reading, false)
 		if err != nil {
-			return classify(err)
+			return nil, classify(err)
 		}
-		if err := fn(r); err != nil {
-			return err
-		}
+		out = append(out, r)
 	}
-	return classify(rows.Err())
-}
-
-// ListRegions returns the regions the query selects.
-func (s *Store) ListRegions(ctx context.Context, q RegionQuery) ([]region.Region, error) {
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	var out []region.Region
-	err := s.EachRegion(ctx, q, func(r region.Region) error { out = append(out, r); return nil })
-	return out, err
+	return out, classify(rows.Err())
 }
 
 // CountRegions counts the regions the query's filters select (ignoring cursor and limit).
@@ -274,11 +266,32 @@ type Written struct {
 	Warnings   []string
 }
 
-// CreateRegion stores a new region and its audit event in one transaction. The region's
-// RegionID must be set; Version becomes 1. ErrConflict: the name is taken in the enterprise.
+// keyFileUnstorable is why a store without an encryption key refuses a key_file.
+const keyFileUnstorable = "cannot be stored: this server has no encryption key configured (REGIOND_SECRET_KEY), and key_file is only ever stored encrypted"
+
+// check applies the rules the API schema cannot express (region.Validate), and refuses a key_file
+// this store cannot encrypt: one region.Invalid names every offending field.
+func (s *Store) check(r region.Region) error {
+	errs := region.Validate(r)
+	if r.KeyFile != nil && !s.keyring.Enabled() {
+		errs = append(errs, region.FieldError{Field: "key_file", Message: keyFileUnstorable})
+	}
+	if len(errs) > 0 {
+		return region.Invalid(errs)
+	}
+	return nil
+}
+
+// CreateRegion checks and stores a new region, and its audit event, in one transaction. The
+// region's RegionID must be set; Version becomes 1. region.Invalid: the region breaks a rule;
+// ErrConflict: the name is taken in the enterprise.
 func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent) (Written, error) {
+	if err := s.check(r); err != nil {
+		return Written{}, err
+	}
 	now := now()
 	r.Version, r.CreateTime, r.UpdateTime = 1, now, now
+	ev.ChangedFields = region.ChangedFields(region.Region{}, r)
 	ev.Warnings = region.CertificateWarnings(r, now)
 	row, err := s.toRow(r)
 	if err != nil {
@@ -297,27 +310,32 @@ func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent
 	return Written{Region: r, Generation: gen, Warnings: ev.Warnings}, err
 }
 
-// VersionCheck decides whether a write may proceed on a row at this version; nil allows any.
-type VersionCheck func(version int64) bool
+// Precondition limits a write to some versions of a region (If-Match); the zero value allows any.
+type Precondition struct {
+	// Limited: only Versions may be written (none, when it is empty).
+	Limited  bool
+	Versions []int64
+}
 
 // AtVersion allows a write only on the given version.
-func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur == v } }
+func AtVersion(v int64) Precondition { return Precondition{Limited: true, Versions: []int64{v}} }
 
-// ChangeFunc computes a region's new state from its current one. It returns an error to abort
-// the write.
-type ChangeFunc func(current region.Region) (region.Region, error)
+func (p Precondition) allows(version int64) bool {
+	return !p.Limited || slices.Contains(p.Versions, version)
+}
 
 // errNoChange rolls back a write that would change nothing.
 var errNoChange = errors.New("the write changes nothing")
 
 // UpdateRegion changes a region in one transaction: it reads the current state with m, checks its
-// version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
-// next version, and records ev with the fields that changed and the warnings about the result.
-// Only the TLS columns m reads are written: the others keep their stored values, so that a write
-// read without key_file never needs to decrypt it (nor the keys it was encrypted with). A change
-// that changes nothing writes nothing: the version, the generation and the audit trail stay, as
-// Kubernetes keeps a resourceVersion, so that other clients' If-Match tags stay good.
-func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
+// version (ErrVersionMismatch when ifMatch refuses it), applies change, checks the result
+// (region.Invalid), stores it with the next version, and records ev with the fields that changed
+// and the warnings about the result. Only the TLS columns m reads are written: the others keep
+// their stored values, so that a write read without key_file never needs to decrypt it (nor the
+// keys it was encrypted with). A change that changes nothing writes nothing: the version, the
+// generation and the audit trail stay, as Kubernetes keeps a resourceVersion, so that other
+// clients' If-Match tags stay good.
+func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, ifMatch Precondition, change region.Change, ev AuditEvent) (Written, error) {
 	columns := []string{"region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope", "version", "update_time"}
 	if m >= WithCerts {
 		columns = append(columns, "ssl_ca_cert", "cert_file")
@@ -335,14 +353,16 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 		if err != nil {
 			return err
 		}
-		if check != nil && !check(cur.Version) {
+		if !ifMatch.allows(cur.Version) {
 			return ErrVersionMismatch
 		}
-		next, err := change(cur)
+		next, err := change.Apply(cur)
 		if err != nil {
 			return err
 		}
-		next.EnterpriseID, next.RegionID, next.CreateTime = cur.EnterpriseID, cur.RegionID, cur.CreateTime
+		if err := s.check(next); err != nil {
+			return err
+		}
 		if len(region.ChangedFields(cur, next)) == 0 {
 			// The generation was bumped first, to serialise the enterprise's writers: the
 			// rollback undoes it.
@@ -375,8 +395,8 @@ func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string,
 	return out, err
 }
 
-// DeleteRegion removes a region, if check allows its current version.
-func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, ev AuditEvent) (int64, error) {
+// DeleteRegion removes a region, if ifMatch allows its current version.
+func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, ifMatch Precondition, ev AuditEvent) (int64, error) {
 	var gen int64
 	err := s.update(ctx, func(tx *gorm.DB) error {
 		var err error
@@ -387,7 +407,7 @@ func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string,
 		if err != nil {
 			return err
 		}
-		if check != nil && !check(cur.Version) {
+		if !ifMatch.allows(cur.Version) {
 			return ErrVersionMismatch
 		}
 		res := tx.Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).Delete(&regionRow{})
@@ -467,7 +487,11 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		for _, row := range rows {
-			plain, err := s.keyring.Decrypt(*row.KeyFile, deref(row.KeyFileKeyID), []byte(row.RegionID))
+			var keyID string
+			if row.KeyFileKeyID != nil {
+				keyID = *row.KeyFileKeyID
+			}
+			plain, err := s.keyring.Decrypt(*row.KeyFile, keyID, []byte(row.RegionID))
 			if err != nil {
 				return total, fmt.Errorf("region %s: %w", row.RegionID, err)
 			}
@@ -486,11 +510,4 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 			total++
 		}
 	}
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }
