@@ -26,8 +26,8 @@ import (
 	"github.com/regiond/regiond/internal/region"
 )
 
-// Load parses openapi.yaml as written (the copy oapi-codegen embeds in gen/api renames operation
-// ids), without servers, so that request paths are matched as they are.
+// Load parses openapi.yaml as written (regiond.OpenAPI, the one embedded copy), without servers,
+// so that request paths are matched as they are.
 func Load() (*openapi3.T, error) {
 	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
 	if err != nil {
