@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,20 +12,19 @@ import (
 // ceilingCmd serves one pre-encoded body to every request, setting only Content-Type and
 // Content-Length: the most a Go net/http server can do on this machine for the same bytes, with
 // no routing, authentication, validation, logging or database. regiond is compared with it.
-func ceilingCmd(args []string) error {
-	fs := flag.NewFlagSet("ceiling", flag.ContinueOnError)
-	bodyFile := fs.String("body", "", "file whose bytes every response carries")
-	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	body, err := os.ReadFile(*bodyFile)
+type ceilingCmd struct {
+	Body string `required:"" type:"existingfile" help:"File whose bytes every response carries."`
+	Addr string `default:"127.0.0.1:0" help:"Address to listen on."`
+}
+
+func (c *ceilingCmd) Run() error {
+	body, err := os.ReadFile(c.Body)
 	if err != nil {
 		return fmt.Errorf("--body: %w", err)
 	}
 	contentType := []string{"application/json"}
 	contentLength := []string{strconv.Itoa(len(body))}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}

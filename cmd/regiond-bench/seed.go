@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,22 +17,21 @@ import (
 // transaction: creating 100,000 regions through the API would take minutes and measure the
 // write path, which the benchmark measures separately. It bumps the enterprise's generation
 // like every write does, so a running regiond notices the new rows too.
-func seedCmd(args []string) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	dsn := fs.String("database", "", "regiond DSN (sqlite://PATH or mysql://...)")
-	enterprise := fs.String("enterprise", "default", "enterprise of the regions")
-	count := fs.Int("count", 100000, "regions to insert")
-	batch := fs.Int("batch", 1000, "rows per INSERT")
-	prefix := fs.String("prefix", "region", "region_name prefix (names are PREFIX-NNNNNN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *count < 0 || *batch < 1 {
+type seedCmd struct {
+	Database   string `required:"" help:"regiond DSN (sqlite://PATH or mysql://...)."`
+	Enterprise string `default:"default" help:"Enterprise of the regions."`
+	Count      int    `default:"100000" help:"Regions to insert."`
+	Batch      int    `default:"1000" help:"Rows per INSERT."`
+	Prefix     string `default:"region" help:"region_name prefix (names are PREFIX-NNNNNN)."`
+}
+
+func (c *seedCmd) Run() error {
+	if c.Count < 0 || c.Batch < 1 {
 		return fmt.Errorf("--count must be >= 0 and --batch >= 1")
 	}
 	ctx := context.Background()
 	start := time.Now()
-	st, err := store.Open(ctx, *dsn, store.Options{MaxOpenConns: 2, QueryTimeout: 10 * time.Minute,
+	st, err := store.Open(ctx, c.Database, store.Options{MaxOpenConns: 2, QueryTimeout: 10 * time.Minute,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -61,8 +59,8 @@ func seedCmd(args []string) error {
 	defer tx.Rollback()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	statuses := []string{"1", "1", "1", "1", "2", "3", "0"}
-	for done := 0; done < *count; {
-		n := min(*batch, *count-done)
+	for done := 0; done < c.Count; {
+		n := min(c.Batch, c.Count-done)
 		var sql strings.Builder
 		sql.WriteString(head)
 		vals := make([]any, 0, n*cols)
@@ -72,7 +70,7 @@ func seedCmd(args []string) error {
 				sql.WriteByte(',')
 			}
 			sql.WriteString(row)
-			name := fmt.Sprintf("%s-%06d", *prefix, k)
+			name := fmt.Sprintf("%s-%06d", c.Prefix, k)
 			scope := "private"
 			if k%3 == 0 {
 				scope = "public"
@@ -80,19 +78,19 @@ func seedCmd(args []string) error {
 			vals = append(vals, uuid.NewString(), name, fmt.Sprintf("Region %d", k), "[]",
 				"https://"+name+".example.com:8443", "wss://"+name+".example.com:6060",
 				"apps-"+name+".example.com", fmt.Sprintf("10.%d.%d.%d", k>>16&255, k>>8&255, k&255),
-				statuses[k%len(statuses)], now, "Bulk-seeded by make bench", scope, *enterprise, 1, now)
+				statuses[k%len(statuses)], now, "Bulk-seeded by make bench", scope, c.Enterprise, 1, now)
 		}
 		if _, err := tx.ExecContext(ctx, sql.String(), vals...); err != nil {
 			return fmt.Errorf("inserting regions %d..%d: %w", done+1, done+n, err)
 		}
 		done += n
 	}
-	if _, err := tx.ExecContext(ctx, upsertGen, *enterprise); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertGen, c.Enterprise); err != nil {
 		return fmt.Errorf("bumping the generation: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	fmt.Printf("seeded %d regions into %s in %s\n", *count, st.DSN(), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("seeded %d regions into %s in %s\n", c.Count, st.DSN(), time.Since(start).Round(time.Millisecond))
 	return nil
 }

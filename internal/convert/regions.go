@@ -4,7 +4,6 @@
 package convert
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 
@@ -95,26 +94,16 @@ func nullableOf(p *string) nullable.Nullable[string] {
 	return nullable.NewNullableWithValue(*p)
 }
 
-// SetsTLS reports whether a request gives a value (not null) to a TLS field.
-func SetsTLS(fields ...nullable.Nullable[string]) bool {
-	return slices.ContainsFunc(fields, func(f nullable.Nullable[string]) bool { return apispec.TLSValue(f) != nil })
-}
-
-// Replacement is the change a PUT body makes: every field a caller can see (the TLS fields only
-// withTLS), absent ones taking the API's defaults.
-func Replacement(b api.RegionReplace, withTLS bool) region.Change {
+// Replacement is the change a PUT body makes: every field, absent ones taking the API's defaults.
+func Replacement(b api.RegionReplace) region.Change {
 	r := apispec.NewRegion(api.RegionCreate(b))
-	c := region.Change{RegionName: &r.RegionName, RegionAlias: &r.RegionAlias, URL: &r.URL, WSURL: &r.WSURL,
-		HTTPDomain: &r.HTTPDomain, TCPDomain: &r.TCPDomain, Desc: &r.Desc, Status: &r.Status, Scope: &r.Scope}
-	if withTLS {
-		c.SSLCACert, c.CertFile, c.KeyFile = &r.SSLCACert, &r.CertFile, &r.KeyFile
-	}
-	return c
+	return region.Change{RegionName: &r.RegionName, RegionAlias: &r.RegionAlias, URL: &r.URL, WSURL: &r.WSURL,
+		HTTPDomain: &r.HTTPDomain, TCPDomain: &r.TCPDomain, Desc: &r.Desc, Status: &r.Status, Scope: &r.Scope,
+		SSLCACert: &r.SSLCACert, CertFile: &r.CertFile, KeyFile: &r.KeyFile}
 }
 
-// Patch is the change a JSON merge patch makes: the fields it names (the TLS fields only withTLS;
-// null clears one).
-func Patch(b api.RegionPatch, withTLS bool) region.Change {
+// Patch is the change a JSON merge patch makes: the fields it names (null clears a TLS field).
+func Patch(b api.RegionPatch) region.Change {
 	c := region.Change{RegionName: b.RegionName, RegionAlias: b.RegionAlias, URL: b.Url, WSURL: b.Wsurl,
 		HTTPDomain: b.Httpdomain, TCPDomain: b.Tcpdomain, Desc: b.Desc}
 	if b.Status != nil {
@@ -125,15 +114,13 @@ func Patch(b api.RegionPatch, withTLS bool) region.Change {
 		sc := region.Scope(*b.Scope)
 		c.Scope = &sc
 	}
-	if withTLS {
-		for _, f := range []struct {
-			dst ***string
-			src nullable.Nullable[string]
-		}{{&c.SSLCACert, b.SslCaCert}, {&c.CertFile, b.CertFile}, {&c.KeyFile, b.KeyFile}} {
-			if f.src.IsSpecified() { // absent: unchanged; null: cleared
-				v := apispec.TLSValue(f.src)
-				*f.dst = &v
-			}
+	for _, f := range []struct {
+		dst ***string
+		src nullable.Nullable[string]
+	}{{&c.SSLCACert, b.SslCaCert}, {&c.CertFile, b.CertFile}, {&c.KeyFile, b.KeyFile}} {
+		if f.src.IsSpecified() { // absent: unchanged; null: cleared
+			v := apispec.TLSValue(f.src)
+			*f.dst = &v
 		}
 	}
 	return c

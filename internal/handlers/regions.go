@@ -42,11 +42,10 @@ func (h *Handlers) GetRegion(ctx context.Context, req api.GetRegionRequestObject
 // CreateRegion adds a region with a server-made id.
 func (h *Handlers) CreateRegion(ctx context.Context, req api.CreateRegionRequestObject) (api.CreateRegionResponseObject, error) {
 	p := transport.Principal(ctx)
-	b := req.Body
-	if err := mayWriteTLS(p, convert.SetsTLS(b.SslCaCert, b.CertFile, b.KeyFile)); err != nil {
+	r := apispec.NewRegion(*req.Body)
+	if err := mayWriteTLS(p, r.SSLCACert != nil || r.CertFile != nil || r.KeyFile != nil); err != nil {
 		return nil, err
 	}
-	r := apispec.NewRegion(*b)
 	r.EnterpriseID, r.RegionID = p.EnterpriseID, uuid.NewString()
 	w, err := h.store.CreateRegion(ctx, r, auditEvent(ctx, store.OpRegionCreate))
 	if err != nil {
@@ -61,47 +60,52 @@ func (h *Handlers) CreateRegion(ctx context.Context, req api.CreateRegionRequest
 
 // ReplaceRegion replaces every field a caller can see.
 func (h *Handlers) ReplaceRegion(ctx context.Context, req api.ReplaceRegionRequestObject) (api.ReplaceRegionResponseObject, error) {
-	b, p := req.Body, transport.Principal(ctx)
-	change := convert.Replacement(*b, p.Has(token.RegionsSecrets))
-	body, tag, warnings, err := h.change(ctx, req.RegionId, req.Params.IfMatch, convert.SetsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionReplace, change)
+	w, err := h.change(ctx, req.RegionId, req.Params.IfMatch, store.OpRegionReplace, convert.Replacement(*req.Body))
 	if err != nil {
 		return nil, err
 	}
-	return replaced{api.ReplaceRegion200JSONResponse{Body: body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &tag}}, warnings}, nil
+	return replaced{api.ReplaceRegion200JSONResponse{Body: w.body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &w.tag}}, w.warnings}, nil
 }
 
 // UpdateRegion applies a JSON merge patch.
 func (h *Handlers) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestObject) (api.UpdateRegionResponseObject, error) {
-	b, p := req.Body, transport.Principal(ctx)
-	change := convert.Patch(*b, p.Has(token.RegionsSecrets))
-	body, tag, warnings, err := h.change(ctx, req.RegionId, req.Params.IfMatch, convert.SetsTLS(b.SslCaCert, b.CertFile, b.KeyFile), store.OpRegionUpdate, change)
+	w, err := h.change(ctx, req.RegionId, req.Params.IfMatch, store.OpRegionUpdate, convert.Patch(*req.Body))
 	if err != nil {
 		return nil, err
 	}
-	return updated{api.UpdateRegion200JSONResponse{Body: body, Headers: api.UpdateRegion200ResponseHeaders{ETag: &tag}}, warnings}, nil
+	return updated{api.UpdateRegion200JSONResponse{Body: w.body, Headers: api.UpdateRegion200ResponseHeaders{ETag: &w.tag}}, w.warnings}, nil
+}
+
+// changed is a changed region as the caller may see it, with its tag and warnings.
+type changed struct {
+	body     api.RegionInfoResp
+	tag      string
+	warnings []string
 }
 
 // change makes one change of a stored region with what every such write does: the TLS scope
 // rule, If-Match, the audit event, the list room told of the write, and the result as the caller
-// may see it, with its tag and warnings. The change sees, and can change, only the TLS fields the
-// caller may see: for everyone else the stored ones are kept as they are, without decrypting
-// key_file.
-func (h *Handlers) change(ctx context.Context, id string, ifMatch *string, setsTLS bool, op string, change region.Change) (api.RegionInfoResp, string, []string, error) {
+// may see it. The change sees, and can change, only the TLS fields the caller may see: for
+// everyone else the stored ones are kept as they are, without decrypting key_file.
+func (h *Handlers) change(ctx context.Context, id string, ifMatch *string, op string, change region.Change) (changed, error) {
 	p := transport.Principal(ctx)
-	if err := mayWriteTLS(p, setsTLS); err != nil {
-		return api.RegionInfoResp{}, "", nil, err
+	if err := mayWriteTLS(p, change.SetsTLS()); err != nil {
+		return changed{}, err
 	}
 	pre, err := convert.Precondition(ifMatch, h.requireIfMatch)
 	if err != nil {
-		return api.RegionInfoResp{}, "", nil, err
+		return changed{}, err
 	}
 	v := convert.DetailView(p)
+	if v.Reading < store.WithSecrets {
+		change = change.WithoutTLS()
+	}
 	w, err := h.store.UpdateRegion(ctx, p.EnterpriseID, id, v.Reading, pre, change, auditEvent(ctx, op))
 	if err != nil {
-		return api.RegionInfoResp{}, "", nil, convert.RegionError(err, id)
+		return changed{}, convert.RegionError(err, id)
 	}
 	h.lists.Wrote(p.EnterpriseID, w.Generation)
-	return v.Region(w.Region), v.ETag(w.Region.Version), w.Warnings, nil
+	return changed{v.Region(w.Region), v.ETag(w.Region.Version), w.Warnings}, nil
 }
 
 // DeleteRegion removes a region.

@@ -69,31 +69,28 @@ func childExpiry(asked, parent *time.Time, now time.Time) (*time.Time, error) {
 // ListTokens lists the enterprise's tokens, newest first, a page at a time.
 func (h *Handlers) ListTokens(ctx context.Context, req api.ListTokensRequestObject) (api.ListTokensResponseObject, error) {
 	p := transport.Principal(ctx)
-	limit := transport.Limit(req.Params.Limit)
-	fingerprint := etag.Hash("tokens", p.EnterpriseID)
-	pos, err := h.pages.Position(fingerprint, req.Params.PageToken)
+	pg, err := h.pages.Open(etag.Hash("tokens", p.EnterpriseID), req.Params.Limit, req.Params.PageToken)
 	if err != nil {
 		return nil, err
 	}
 	var after *store.TokenCursor
-	if pos != "" {
-		created, id, ok := strings.Cut(pos, "|")
+	if pg.After != "" {
+		created, id, ok := strings.Cut(pg.After, "|")
 		t, err := time.Parse(time.RFC3339Nano, created)
 		if !ok || err != nil {
 			return nil, transport.BadPageToken()
 		}
 		after = &store.TokenCursor{CreatedAt: t, ID: id}
 	}
-	toks, err := h.store.ListTokens(ctx, p.EnterpriseID, after, limit+1)
+	toks, err := h.store.ListTokens(ctx, p.EnterpriseID, after, pg.Limit+1)
 	if err != nil {
 		return nil, err
 	}
 	resp := api.ListTokens200JSONResponse{Body: []api.Token{}}
-	if len(toks) > limit {
-		toks = toks[:limit]
-		last := toks[limit-1]
-		link := h.pages.NextLink("/openapi/v1/tokens", transport.LimitQuery(req.Params.Limit), fingerprint, last.CreatedAt.Format(time.RFC3339Nano)+"|"+last.ID)
-		resp.Headers.Link = &link
+	if len(toks) > pg.Limit {
+		toks = toks[:pg.Limit]
+		last := toks[pg.Limit-1]
+		resp.Headers.Link = h.pages.Next(pg, "/openapi/v1/tokens", transport.LimitQuery(req.Params.Limit), last.CreatedAt.Format(time.RFC3339Nano)+"|"+last.ID)
 	}
 	for _, t := range toks {
 		resp.Body = append(resp.Body, convert.Token(t))

@@ -86,6 +86,22 @@ type Change struct {
 	SSLCACert, CertFile, KeyFile                                     **string
 }
 
+// SetsTLS reports whether the change gives a value to a TLS field (clearing one is not setting it).
+func (c Change) SetsTLS() bool {
+	for _, f := range []**string{c.SSLCACert, c.CertFile, c.KeyFile} {
+		if f != nil && *f != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutTLS is the change less what it asks of the TLS fields, which are then left as they are.
+func (c Change) WithoutTLS() Change {
+	c.SSLCACert, c.CertFile, c.KeyFile = nil, nil, nil
+	return c
+}
+
 // Apply is cur with the change made. Region names never change — Rainbond identifies clusters by
 // name — so a change to another name is Invalid.
 func (c Change) Apply(cur Region) (Region, error) {

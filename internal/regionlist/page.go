@@ -16,12 +16,12 @@ import (
 // page reads one page of a list with a keyset cursor: the regions whose name sorts after the last
 // one of the previous page. X-Total-Count is counted once per generation and query.
 func (room *Room) page(ctx context.Context, q store.RegionQuery, v convert.View, fingerprint string, params api.ListRegionsParams) (api.ListRegionsResponseObject, error) {
-	limit := transport.Limit(params.Limit)
-	after, err := room.pages.Position(fingerprint, params.PageToken)
+	pg, err := room.pages.Open(fingerprint, params.Limit, params.PageToken)
 	if err != nil {
 		return nil, err
 	}
-	q.After = after
+	limit := pg.Limit
+	q.After = pg.After
 	q.Limit = limit + 1 // one more tells whether a next page exists
 	// The generation names the data in the page's ETag and keys its X-Total-Count. It is read
 	// before the rows, so a tag is never newer than its page; the cache knows it without a query
@@ -46,7 +46,7 @@ func (room *Room) page(ctx context.Context, q store.RegionQuery, v convert.View,
 	var resp listResponse
 	if len(regions) > limit {
 		regions = regions[:limit]
-		resp.link = room.pages.NextLink("/openapi/v1/regions", regionQuery(params), fingerprint, regions[limit-1].RegionName)
+		resp.link = room.pages.Next(pg, "/openapi/v1/regions", regionQuery(params), regions[limit-1].RegionName)
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, 512*len(regions)+2))
 	buf.WriteByte('[')

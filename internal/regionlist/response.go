@@ -14,7 +14,7 @@ import (
 // listResponse writes a list that is already encoded, with header values made once per entry.
 type listResponse struct {
 	entry       *entry
-	link        string
+	link        *string
 	notModified bool
 }
 
@@ -28,8 +28,8 @@ func (l listResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
 	h["Content-Type"] = jsonContentType
 	h["X-Total-Count"] = e.CountHeader
 	h["Content-Length"] = e.LengthHeader
-	if l.link != "" {
-		h["Link"] = []string{l.link}
+	if l.link != nil {
+		h["Link"] = []string{*l.link}
 	}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(e.Body)

@@ -14,7 +14,7 @@ import (
 	"github.com/regiond/regiond/internal/token"
 )
 
-// BenchmarkListRegions measures the hot path in process — gate (token, rate limit, scopes,
+// BenchmarkListRegions measures Rainbond's list call in process — the list room (token, rate limit, scopes,
 // validation), the cached list, logging and metrics — without the network. `make bench` measures
 // the whole server over HTTP against a raw net/http ceiling.
 func BenchmarkListRegions(b *testing.B) {

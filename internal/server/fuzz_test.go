@@ -211,7 +211,7 @@ func fuzzRequest(method, target, contentType, authz, cond string, body []byte) *
 }
 
 // FuzzRequestPath sends arbitrary requests under /openapi/v1/ through the whole server — routing,
-// the gate (authentication, scopes, validation against openapi.yaml), handlers and the SQLite
+// the request validator (authentication, scopes, validation against openapi.yaml), handlers and the SQLite
 // store — and checks what must hold for any request:
 //   - it never panics and never answers 5xx (the database is up: a 5xx is a bug);
 //   - every error is application/problem+json with code == status and msg == detail;

@@ -49,7 +49,7 @@ func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
 		}
 	}
 	if id := route.Operation.OperationID; (id == "listRegions" || id == "getRegion") && !p.Has(token.RegionsSecrets) {
-		info.header["Cache-Control"] = PrivateNoCache
+		info.header["Cache-Control"] = privateNoCache
 	}
 	return nil
 }

@@ -18,9 +18,9 @@ import (
 func Track(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h["Cache-Control"] = NoStore
+		h["Cache-Control"] = noStore
 		info := &RequestInfo{header: h}
-		c.SetRequest(WithInfo(c.Request(), info))
+		c.SetRequest(withInfo(c.Request(), info))
 		_ = next(c) // answered and logged by RequestLogger (HandleError)
 		if info.Abandoned || info.Aborted {
 			panic(http.ErrAbortHandler)
@@ -33,10 +33,10 @@ func Track(next echo.HandlerFunc) echo.HandlerFunc {
 // one (Echo's takes any caller's id, and it goes into log lines and headers).
 func RequestIDConfig() middleware.RequestIDConfig {
 	return middleware.RequestIDConfig{
-		Generator: NewRequestID,
-		RequestIDHandler: func(c echo.Context, id string) {
-			if !SaneRequestID(id) {
-				id = NewRequestID()
+		Generator: newRequestID,
+		RequestIDHandler: func(c echo.Context, callers string) {
+			id := requestID(callers)
+			if id != callers {
 				c.Response().Header()[HeaderRequestID] = []string{id}
 			}
 			Info(c.Request().Context()).ID = id

@@ -13,9 +13,9 @@ import (
 	"github.com/regiond/regiond/internal/problem"
 )
 
-// StatusClientClosed is nginx's code for a request the client gave up on: logged and counted,
+// statusClientClosed is nginx's code for a request the client gave up on: logged and counted,
 // never written (a client still reading would take a non-standard status).
-const StatusClientClosed = 499
+const statusClientClosed = 499
 
 // Errors writes every error as an application/problem+json response, Echo's own included
 // (unknown route, wrong method, oversized body). Server errors are logged with their cause; the
@@ -26,7 +26,7 @@ type Errors struct {
 	BodyLimit int64
 }
 
-// Write answers err and returns the status it answered with (StatusClientClosed, writing
+// Write answers err and returns the status it answered with (statusClientClosed, writing
 // nothing, when the client went away). route is the route template, for the log.
 func (e *Errors) Write(w http.ResponseWriter, r *http.Request, err error, route string) int {
 	info := Info(r.Context())
@@ -35,11 +35,11 @@ func (e *Errors) Write(w http.ResponseWriter, r *http.Request, err error, route 
 		// The client went away: whatever failed, nobody is there to answer. The connection is
 		// closed instead (Track).
 		e.Log.Debug("the client closed the request", "request_id", info.ID, "error", err)
-		e.Recorder.CountError(StatusClientClosed)
+		e.Recorder.countError(statusClientClosed)
 		info.Abandoned = true
-		return StatusClientClosed
+		return statusClientClosed
 	}
-	e.Recorder.CountError(pe.Status)
+	e.Recorder.countError(pe.Status)
 	if pe.Status >= 500 {
 		e.Log.ErrorContext(r.Context(), "request failed", "request_id", info.ID, "status", pe.Status, "route", route, "error", errorText(pe))
 	}

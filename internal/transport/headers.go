@@ -23,21 +23,21 @@ var (
 	nosniffValue   = []string{nosniff}
 	apiCSPValue    = []string{apiCSP}
 	hstsValue      = []string{"max-age=" + strconv.Itoa(hstsMaxAge)}
-	NoStore        = []string{"no-store"}
-	PrivateNoCache = []string{"private, no-cache"}
+	noStore        = []string{"no-store"}
+	privateNoCache = []string{"private, no-cache"}
 )
 
-// SetSecurityHeaders sets the security headers, and Cache-Control: no-store, on a response.
-func SetSecurityHeaders(h http.Header, r *http.Request) {
+// setSecurityHeaders sets the security headers, and Cache-Control: no-store, on a response.
+func setSecurityHeaders(h http.Header, r *http.Request) {
 	h["X-Content-Type-Options"] = nosniffValue
 	h["Content-Security-Policy"] = apiCSPValue
-	h["Cache-Control"] = NoStore
+	h["Cache-Control"] = noStore
 	if r.TLS != nil {
 		h["Strict-Transport-Security"] = hstsValue
 	}
 }
 
-// SecureConfig is Echo's Secure middleware set to the same headers as SetSecurityHeaders (but
+// SecureConfig is Echo's Secure middleware set to the same headers as setSecurityHeaders (but
 // Cache-Control, which it does not set), with its other defaults off. HSTS follows Echo's scheme:
 // the server sets SchemeExtractor to the connection's own.
 func SecureConfig() middleware.SecureConfig {

@@ -16,8 +16,8 @@ type Pages struct {
 	basePath string
 }
 
-// DefaultPageSize applies when page_token is given without limit.
-const DefaultPageSize = 100
+// defaultPageSize applies when page_token is given without limit.
+const defaultPageSize = 100
 
 // NewPages signs page tokens with key; links start with basePath.
 func NewPages(key []byte, basePath string) Pages {
@@ -29,32 +29,37 @@ func BadPageToken() error {
 	return problem.WithFields(http.StatusBadRequest, problem.Field("page_token", pagetoken.ErrInvalid.Error()))
 }
 
-// Position is where a page token says the page starts, for the query with this fingerprint; ""
-// without a token.
-func (p Pages) Position(fingerprint string, pageToken *string) (string, error) {
-	if pageToken == nil {
-		return "", nil
-	}
-	pos, err := p.codec.Decode(fingerprint, *pageToken)
-	if err != nil {
-		return "", BadPageToken()
-	}
-	return pos, nil
+// Page is one page of a list: how many items it holds, the query it belongs to (the etag.Hash of
+// what must stay the same from page to page), and the position it starts after ("" for the first).
+type Page struct {
+	Limit       int
+	Fingerprint string
+	After       string
 }
 
-// NextLink is the Link header of the page after position: the same query (path, and query less
-// its page token), with the next page's token.
-func (p Pages) NextLink(path string, query url.Values, fingerprint, position string) string {
-	query.Set("page_token", p.codec.Encode(fingerprint, position))
-	return "<" + p.basePath + path + "?" + query.Encode() + `>; rel="next"`
+// Open is the page a request asks for, with its limit (defaultPageSize without one) and page
+// token (none for the first page).
+func (p Pages) Open(fingerprint string, limit *int32, pageToken *string) (Page, error) {
+	pg := Page{Limit: defaultPageSize, Fingerprint: fingerprint}
+	if limit != nil {
+		pg.Limit = int(*limit)
+	}
+	if pageToken != nil {
+		after, err := p.codec.Decode(fingerprint, *pageToken)
+		if err != nil {
+			return pg, BadPageToken()
+		}
+		pg.After = after
+	}
+	return pg, nil
 }
 
-// Limit is a list's page size: limit, or DefaultPageSize.
-func Limit(limit *int32) int {
-	if limit == nil {
-		return DefaultPageSize
-	}
-	return int(*limit)
+// Next is the Link header of the page that follows pg after position: the same path and query
+// (without a page token), with the next page's token.
+func (p Pages) Next(pg Page, path string, query url.Values, position string) *string {
+	query.Set("page_token", p.codec.Encode(pg.Fingerprint, position))
+	link := "<" + p.basePath + path + "?" + query.Encode() + `>; rel="next"`
+	return &link
 }
 
 // LimitQuery is the query of a list with only a limit.

@@ -56,8 +56,8 @@ var errorKinds = map[int]string{
 // failed, or whose client stopped reading); their request is counted with the status sent.
 const abortedKind = "aborted"
 
-// CountError counts an error response by its status.
-func (r *Recorder) CountError(status int) {
+// countError counts an error response by its status.
+func (r *Recorder) countError(status int) {
 	kind, ok := errorKinds[status]
 	if !ok {
 		kind = "other"

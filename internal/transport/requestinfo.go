@@ -36,8 +36,8 @@ type RequestInfo struct {
 
 type infoKey struct{}
 
-// WithInfo carries info in the returned request's context.
-func WithInfo(r *http.Request, info *RequestInfo) *http.Request {
+// withInfo carries info in the returned request's context.
+func withInfo(r *http.Request, info *RequestInfo) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
 }
 
@@ -58,17 +58,17 @@ func Principal(ctx context.Context) token.Principal {
 	return p
 }
 
-// RequestID is the id to give a request: the caller's, when it is sane (short, of the characters
+// requestID is the id to give a request: the caller's, when it is sane (short, of the characters
 // ids and trace headers use: it goes into log lines and headers), else a new one.
-func RequestID(callers string) string {
-	if SaneRequestID(callers) {
+func requestID(callers string) string {
+	if saneRequestID(callers) {
 		return callers
 	}
-	return NewRequestID()
+	return newRequestID()
 }
 
-// SaneRequestID reports an id the server may take from its caller.
-func SaneRequestID(id string) bool {
+// saneRequestID reports an id the server may take from its caller.
+func saneRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
@@ -81,9 +81,9 @@ func SaneRequestID(id string) bool {
 	return true
 }
 
-// NewRequestID makes a request id. It needs to be unique, not unguessable: math/rand/v2's
+// newRequestID makes a request id. It needs to be unique, not unguessable: math/rand/v2's
 // per-thread generator is far cheaper than crypto/rand on every request.
-func NewRequestID() string {
+func newRequestID() string {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
@@ -94,8 +94,8 @@ func NewRequestID() string {
 // middleware (server.routes).
 func Start(w http.ResponseWriter, r *http.Request) (*RequestInfo, *http.Request) {
 	h := w.Header()
-	info := &RequestInfo{ID: RequestID(r.Header.Get(HeaderRequestID)), header: h}
+	info := &RequestInfo{ID: requestID(r.Header.Get(HeaderRequestID)), header: h}
 	h[HeaderRequestID] = []string{info.ID}
-	SetSecurityHeaders(h, r)
-	return info, WithInfo(r, info)
+	setSecurityHeaders(h, r)
+	return info, withInfo(r, info)
 }
