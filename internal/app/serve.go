@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -96,10 +97,16 @@ func (c *ServeCmd) Run(env *Env) error {
 // address once the server accepts connections (for tests).
 func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) error {
 	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
+	// The request log goes straight to the log's writer when that gathers JSON lines of level info:
+	// the logwriter keeps each write whole, and slog's machinery is the request's dearest part.
+	var requestLog io.Writer
 	if c.LogFlushInterval > 0 {
 		lw := logwriter.New(env.Stderr, c.LogFlushInterval)
 		defer lw.Close()
 		log = slog.New(logwriter.FlushOn(newLogger(lw, c.LogLevel, c.LogFormat).Handler(), lw, slog.LevelWarn))
+		if c.LogFormat == "json" && log.Enabled(ctx, slog.LevelInfo) {
+			requestLog = lw
+		}
 	}
 	tracingOn := tracing.Enabled(c.OTLPEndpoint)
 	if tracingOn {
@@ -126,7 +133,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	if err := c.bootstrapAdmin(ctx, st, env, log); err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{API: c.API, Store: st, Logger: log, Tracing: tracingOn})
+	srv, err := server.New(ctx, server.Config{API: c.API, Store: st, Logger: log, RequestLog: requestLog, Tracing: tracingOn})
 	if err != nil {
 		return err
 	}

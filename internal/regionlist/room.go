@@ -119,7 +119,7 @@ func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info, r := transport.Start(w, r)
 	sw := &sizeWriter{ResponseWriter: w}
 	status := room.serveBare(sw, r)
-	room.recorder.Record(r, info, room.path, status, sw.size, time.Since(start))
+	room.recorder.Record(r, info, room.path, status, sw.size, start)
 	room.taken.Inc()
 	if info.Abandoned || info.Aborted {
 		panic(http.ErrAbortHandler) // as transport.Track does on Echo's side

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -42,6 +43,10 @@ type Config struct {
 	config.API
 	Store  *store.Store
 	Logger *slog.Logger
+	// RequestLog, when set, is the writer Logger writes JSON lines to: the request log lines are
+	// written there straight, in the same format, cheaper than through slog. Without it they go
+	// through Logger.
+	RequestLog io.Writer
 	// Registry receives the server's metrics; nil makes a private one.
 	Registry *prometheus.Registry
 	// Tracing traces every request with OpenTelemetry (the global tracer provider).
@@ -74,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log, reg := cfg.Logger, cfg.Registry
-	recorder := transport.NewRecorder(reg, log, cfg.AccessLog)
+	recorder := transport.NewRecorder(reg, log, cfg.AccessLog, cfg.RequestLog)
 	errs := &transport.Errors{Log: log, Recorder: recorder, BodyLimit: cfg.BodyLimit}
 	tokens := transport.NewAuthenticator(cfg.Store, cfg.CacheStaleness,
 		transport.NewLimiter(cfg.AuthFailRate, cfg.AuthFailBurst, "too many failed authentications from this address"), log)

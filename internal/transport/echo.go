@@ -49,13 +49,12 @@ func RequestIDConfig() middleware.RequestIDConfig {
 func RequestLoggerConfig(rec *Recorder) middleware.RequestLoggerConfig {
 	return middleware.RequestLoggerConfig{
 		HandleError:     true,
-		LogLatency:      true,
 		LogStatus:       true,
 		LogResponseSize: true,
 		LogRoutePath:    true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			req := c.Request()
-			rec.Record(req, Info(req.Context()), v.RoutePath, v.Status, v.ResponseSize, v.Latency)
+			rec.Record(req, Info(req.Context()), v.RoutePath, v.Status, v.ResponseSize, v.StartTime)
 			return nil
 		},
 	}

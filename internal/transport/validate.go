@@ -145,9 +145,15 @@ func (v *Validator) Check(req *http.Request, routePath string, names, values []s
 	if op == nil {
 		return false, nil
 	}
-	input := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: v.options}
+	// One allocation for both inputs: the list room comes here for every bare list.
+	inputs := &struct {
+		auth     openapi3filter.AuthenticationInput
+		validate openapi3filter.RequestValidationInput
+	}{validate: openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: v.options}}
+	input := &inputs.validate
 	if op.secured {
-		if err := v.authenticate(req.Context(), &openapi3filter.AuthenticationInput{RequestValidationInput: input}); err != nil {
+		inputs.auth.RequestValidationInput = input
+		if err := v.authenticate(req.Context(), &inputs.auth); err != nil {
 			return true, err
 		}
 	}

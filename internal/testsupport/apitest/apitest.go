@@ -110,7 +110,7 @@ func Start(t testing.TB, dsn string, opts Options) *Env {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := server.Config{API: defaults.API, Store: st, Logger: log}
+	cfg := server.Config{API: defaults.API, Store: st, Logger: log, RequestLog: logs}
 	// Tests make many requests a second, good and bad, from one address: the limits are off but in
 	// the tests of limits, which set them.
 	cfg.RateLimit, cfg.AuthFailRate = 0, 0
