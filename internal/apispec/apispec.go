@@ -177,12 +177,12 @@ func NewRegion(b api.RegionCreate) region.Region {
 		RegionName:  b.RegionName,
 		RegionAlias: b.RegionAlias,
 		URL:         b.Url,
-		WSURL:       deref(b.Wsurl, ""),
-		HTTPDomain:  deref(b.Httpdomain, ""),
-		TCPDomain:   deref(b.Tcpdomain, ""),
-		Status:      region.Status(deref(b.Status, api.RegionStatusEnabled)),
-		Desc:        deref(b.Desc, ""),
-		Scope:       region.Scope(deref(b.Scope, api.RegionScopePrivate)),
+		WSURL:       Or(b.Wsurl, ""),
+		HTTPDomain:  Or(b.Httpdomain, ""),
+		TCPDomain:   Or(b.Tcpdomain, ""),
+		Status:      region.Status(Or(b.Status, api.RegionStatusEnabled)),
+		Desc:        Or(b.Desc, ""),
+		Scope:       region.Scope(Or(b.Scope, api.RegionScopePrivate)),
 		SSLCACert:   TLSValue(b.SslCaCert),
 		CertFile:    TLSValue(b.CertFile),
 		KeyFile:     TLSValue(b.KeyFile),
@@ -198,7 +198,8 @@ func TLSValue(n nullable.Nullable[string]) *string {
 	return &v
 }
 
-func deref[T any](p *T, def T) T {
+// Or is *p, or def when p is nil: an optional member of an API model, with its default.
+func Or[T any](p *T, def T) T {
 	if p == nil {
 		return def
 	}

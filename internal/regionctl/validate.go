@@ -19,7 +19,7 @@ import (
 	"github.com/regiond/regiond/internal/region"
 )
 
-// ValidateCmd checks a request body offline, as the server's gate would: against the schema of
+// ValidateCmd checks a request body offline, as the server's request validator would: against the schema of
 // the operation's request body in the embedded openapi.yaml, with kin-openapi. For region bodies
 // it also applies the rules the schema cannot express (URL schemes, host names, PEM), which the
 // server answers with 422.
@@ -89,7 +89,7 @@ func validateBody(ctx context.Context, spec *openapi3.T, operationID string, bod
 }
 
 // schemaErrors checks body against the operation's request body in the spec, with the options
-// the server's gate uses (its 400s).
+// the server's request validator uses (its 400s).
 func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, body []byte) ([]api.FieldError, error) {
 	route, known := findOperation(spec, operationID)
 	if route == nil || route.Operation.RequestBody == nil || route.Operation.RequestBody.Value == nil {

@@ -116,7 +116,7 @@ func (room *Room) Takes(r *http.Request) bool {
 // the log line and the metrics.
 func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info, r := transport.Start(w, r)
+	info, r := transport.WithRequestInfo(w, r)
 	sw := &sizeWriter{ResponseWriter: w}
 	status := room.serveBare(sw, r)
 	room.recorder.Record(r, info, room.path, status, sw.size, start)

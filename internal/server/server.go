@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	errs := &transport.Errors{Log: log, Recorder: recorder, BodyLimit: cfg.BodyLimit}
 	tokens := transport.NewAuthenticator(cfg.Store, cfg.CacheStaleness,
 		transport.NewLimiter(cfg.AuthFailRate, cfg.AuthFailBurst, "too many failed authentications from this address"), log)
-	authorizer := &transport.Authorizer{Tokens: tokens, Tracing: cfg.Tracing,
+	authorizer := &transport.Authorizer{Tokens: tokens,
 		Requests: transport.NewLimiter(cfg.RateLimit, cfg.RateBurst, "request rate limit exceeded")}
 	options := *apispec.Options()
 	options.AuthenticationFunc = authorizer.AuthenticationFunc
@@ -155,7 +155,7 @@ func routes(cfg Config, h *handlers.Handlers, validator *transport.Validator, er
 		e.Use(otelecho.Middleware("regiond", otelecho.WithSkipper(func(c echo.Context) bool {
 			p := strings.TrimPrefix(c.Path(), cfg.BasePath)
 			return p == "/healthz" || p == "/readyz" || p == "/metrics"
-		})))
+		})), transport.TraceID)
 	}
 	if len(cfg.CORSOrigins) > 0 {
 		// Browsers may call the API from these origins, with the token header.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/regiond/regiond/internal/problem"
 	"github.com/regiond/regiond/internal/token"
@@ -20,7 +19,6 @@ import (
 type Authorizer struct {
 	Tokens   *Authenticator
 	Requests *Limiter // each token's request rate
-	Tracing  bool     // record each request's trace id
 }
 
 // Authorize authorizes r for the operation of route, recording the caller in the request's
@@ -28,11 +26,6 @@ type Authorizer struct {
 // private cache; every other response says no-store.
 func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
 	info := Info(r.Context())
-	if a.Tracing {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			info.TraceID = sc.TraceID().String()
-		}
-	}
 	client, _, _ := net.SplitHostPort(r.RemoteAddr)
 	p, err := a.Tokens.Authenticate(r.Context(), r.Header.Get("Authorization"), client)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The pieces that fit what every request gets (above) into Echo's stock middleware.
@@ -26,6 +27,18 @@ func Track(next echo.HandlerFunc) echo.HandlerFunc {
 			panic(http.ErrAbortHandler)
 		}
 		return nil
+	}
+}
+
+// TraceID records the trace id of the request's span (otelecho's, before it) in its RequestInfo,
+// for the request log line.
+func TraceID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			Info(ctx).TraceID = sc.TraceID().String()
+		}
+		return next(c)
 	}
 }
 

@@ -89,10 +89,10 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Start begins a request served outside Echo (the list room): its id and security headers on the
-// response, its RequestInfo in the returned request's context. Echo's path gets the same from its
-// middleware (server.routes).
-func Start(w http.ResponseWriter, r *http.Request) (*RequestInfo, *http.Request) {
+// WithRequestInfo gives a request served outside Echo (by the list room) what Echo's first
+// middleware give every other (Track, RequestID, Secure): its id and security headers on the
+// response, and its RequestInfo in the returned request's context.
+func WithRequestInfo(w http.ResponseWriter, r *http.Request) (*RequestInfo, *http.Request) {
 	h := w.Header()
 	info := &RequestInfo{ID: requestID(r.Header.Get(HeaderRequestID)), header: h}
 	h[HeaderRequestID] = []string{info.ID}
