@@ -3,6 +3,7 @@
 
 GO       ?= go
 OAPI     := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck
 PKGS     := ./...
 # VERSION is stamped into the binary; the Dockerfile passes it in (its context has no .git).
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -87,9 +88,10 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || (gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed" >&2; exit 1)
 
 ## lint: openapi.yaml against Redocly's recommended rules, with no error and no warning
-## (redocly.yaml), then go vet and gofmt
+## (redocly.yaml), then go vet, gofmt and staticcheck
 lint: node_modules/.package-lock.json vet
 	$(REDOCLY) lint openapi.yaml
+	$(STATICCHECK) $(PKGS)
 
 # The pinned npm tools (package-lock.json), installed when node_modules is missing or older than
 # the lock file: npm writes node_modules/.package-lock.json on every install.

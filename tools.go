@@ -8,4 +8,6 @@ import (
 	_ "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen"
 	// oasdiff is the breaking-change gate of `make api-diff`.
 	_ "github.com/oasdiff/oasdiff"
+	// staticcheck is the Go linter of `make lint`.
+	_ "honnef.co/go/tools/cmd/staticcheck"
 )

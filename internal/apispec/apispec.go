@@ -1,20 +1,24 @@
 // Package apispec reads openapi.yaml for validation, and words kin-openapi's validation errors
-// as the `errors` of a problem: one entry per field. The server's gate and regionctl's offline
-// `validate` both use it, so a body is judged and described the same way in both places.
+// as the `errors` of a problem: one entry per field. The server's request validator and
+// regionctl's offline `validate` both use it, so a body is judged and described the same way in
+// both places; so do the API's defaults for a create body (NewRegion).
 package apispec
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/regiond/regiond"
@@ -22,8 +26,8 @@ import (
 	"github.com/regiond/regiond/internal/region"
 )
 
-// Load parses openapi.yaml as written (the copy oapi-codegen embeds in gen/api renames operation
-// ids), without servers, so that request paths are matched as they are.
+// Load parses openapi.yaml as written (regiond.OpenAPI, the one embedded copy), without servers,
+// so that request paths are matched as they are.
 func Load() (*openapi3.T, error) {
 	spec, err := openapi3.NewLoader().LoadFromData(regiond.OpenAPI)
 	if err != nil {
@@ -34,6 +38,21 @@ func Load() (*openapi3.T, error) {
 	}
 	spec.Servers = nil
 	return spec, nil
+}
+
+// Routes are the spec's operations, each with its path and method, ordered by path and method:
+// the one walk over them.
+func Routes(spec *openapi3.T) []*routers.Route {
+	var out []*routers.Route
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			out = append(out, &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op})
+		}
+	}
+	slices.SortFunc(out, func(a, b *routers.Route) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Method, b.Method))
+	})
+	return out
 }
 
 // Options validate requests: every field reported at once, short messages (no schema dumps),
@@ -158,12 +177,12 @@ func NewRegion(b api.RegionCreate) region.Region {
 		RegionName:  b.RegionName,
 		RegionAlias: b.RegionAlias,
 		URL:         b.Url,
-		WSURL:       deref(b.Wsurl, ""),
-		HTTPDomain:  deref(b.Httpdomain, ""),
-		TCPDomain:   deref(b.Tcpdomain, ""),
-		Status:      region.Status(deref(b.Status, api.RegionStatusEnabled)),
-		Desc:        deref(b.Desc, ""),
-		Scope:       region.Scope(deref(b.Scope, api.RegionScopePrivate)),
+		WSURL:       Or(b.Wsurl, ""),
+		HTTPDomain:  Or(b.Httpdomain, ""),
+		TCPDomain:   Or(b.Tcpdomain, ""),
+		Status:      region.Status(Or(b.Status, api.RegionStatusEnabled)),
+		Desc:        Or(b.Desc, ""),
+		Scope:       region.Scope(Or(b.Scope, api.RegionScopePrivate)),
 		SSLCACert:   TLSValue(b.SslCaCert),
 		CertFile:    TLSValue(b.CertFile),
 		KeyFile:     TLSValue(b.KeyFile),
@@ -179,7 +198,8 @@ func TLSValue(n nullable.Nullable[string]) *string {
 	return &v
 }
 
-func deref[T any](p *T, def T) T {
+// Or is *p, or def when p is nil: an optional member of an API model, with its default.
+func Or[T any](p *T, def T) T {
 	if p == nil {
 		return def
 	}

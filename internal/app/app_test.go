@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -198,7 +198,7 @@ func TestHelpDocumentsEverything(t *testing.T) {
 // TestMigrateAndRotateCommands: migrate reports the schema version; secrets rotate re-encrypts
 // under a new primary key, after which the old key is no longer needed.
 func TestMigrateAndRotateCommands(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, dsn string) {
+	dbtest.EachSerial(t, func(t *testing.T, dsn string) {
 		code, out, errOut := run(t, "migrate", "--database", dsn)
 		if code != 0 || !strings.Contains(out, store.LatestSchemaVersion()) {
 			t.Fatalf("migrate: %d %s %s", code, out, errOut)

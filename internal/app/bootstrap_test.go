@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestOneBootstrapTokenAcrossReplicas starts several real `regiond serve` processes at once on

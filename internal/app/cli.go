@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/regiond/regiond/internal/cmdline"
+	"github.com/regiond/regiond/internal/config"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
@@ -68,17 +69,8 @@ type Env struct {
 	Stdout, Stderr io.Writer
 }
 
-// DBFlags select and tune the database.
-type DBFlags struct {
-	Database       string        `default:"sqlite://data/regiond.db" placeholder:"DSN" help:"The database: sqlite://PATH (embedded, the default) or mysql://user:pass@tcp(host:3306)/db?params (MySQL/MariaDB)."`
-	DBMaxOpenConns int           `default:"16" help:"Connections in the pool (and idle connections kept)."`
-	DBTimeout      time.Duration `default:"5s" help:"Deadline of every database query."`
-	SecretKeyFile  string        `type:"existingfile" placeholder:"PATH" help:"File with the key(s) that encrypt key_file at rest, if REGIOND_SECRET_KEY is unset."`
-
-	tracing bool // set by serve when traces are sent
-}
-
-func (f DBFlags) validate() error {
+// validateDB refuses database settings that cannot work, naming the flag.
+func validateDB(f config.DB) error {
 	if _, err := store.ParseDSN(f.Database); err != nil {
 		return fmt.Errorf("--database: %w", err)
 	}
@@ -91,10 +83,11 @@ func (f DBFlags) validate() error {
 	return nil
 }
 
-// open connects to the database, migrates it, and on Galera says what cannot hold there: a
-// warning each, or an error when regiond's data would not be replicated.
-func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
-	if err := f.validate(); err != nil {
+// openStore connects to the database, migrates it, and on Galera says what cannot hold there: a
+// warning each, or an error when regiond's data would not be replicated. Tracing makes a span of
+// every statement.
+func openStore(ctx context.Context, f config.DB, log *slog.Logger, tracing bool) (*store.Store, error) {
+	if err := validateDB(f); err != nil {
 		return nil, err
 	}
 	keyring, err := secrets.Load(os.Getenv("REGIOND_SECRET_KEY"), f.SecretKeyFile)
@@ -102,7 +95,7 @@ func (f DBFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, erro
 		return nil, fmt.Errorf("REGIOND_SECRET_KEY / --secret-key-file: %w", err)
 	}
 	st, err := store.Open(ctx, f.Database, store.Options{MaxOpenConns: f.DBMaxOpenConns, QueryTimeout: f.DBTimeout,
-		Keyring: keyring, Logger: log, Tracing: f.tracing})
+		Keyring: keyring, Logger: log, Tracing: tracing})
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +142,12 @@ func requireKeys(ctx context.Context, st *store.Store) error {
 
 // MigrateCmd migrates and exits.
 type MigrateCmd struct {
-	DBFlags
+	config.DB
 }
 
 func (c *MigrateCmd) Run(env *Env) error {
 	ctx := context.Background()
-	st, err := c.open(ctx, newLogger(env.Stderr, "info", "json"))
+	st, err := openStore(ctx, c.DB, newLogger(env.Stderr, "info", "json"), false)
 	if err != nil {
 		return err
 	}
@@ -178,7 +171,7 @@ type TokenCmd struct {
 const cliActor = "cli"
 
 type TokenCreateCmd struct {
-	DBFlags
+	config.DB
 	Enterprise string        `required:"" help:"The enterprise the token belongs to: 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit (case-sensitive)."`
 	Scope      string        `required:"" help:"Comma-separated scopes: regions:read, regions:write, regions:secrets, tokens:admin."`
 	Expires    time.Duration `help:"Lifetime of the token (for example 720h); none by default."`
@@ -197,7 +190,7 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 		return fmt.Errorf("--expires must be positive")
 	}
 	ctx := context.Background()
-	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	st, err := openStore(ctx, c.DB, newLogger(env.Stderr, "warn", "json"), false)
 	if err != nil {
 		return err
 	}
@@ -210,38 +203,33 @@ func (c *TokenCreateCmd) Run(env *Env) error {
 	return nil
 }
 
-// createToken stores a new token (or the given secret, for REGIOND_ADMIN_TOKEN) and returns its
-// value.
+// createToken stores a new token of the command line (or the given secret, for
+// REGIOND_ADMIN_TOKEN) and returns its value.
 func createToken(ctx context.Context, st *store.Store, enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (string, error) {
 	t, ev, secret := newToken(enterprise, scopes, note, expires, secret)
 	return secret, st.CreateToken(ctx, t, ev)
 }
 
-// newToken makes a token of the command line, with its audit event and its value (secret, or a
+// newToken mints a token of the command line, with its audit event and its value (secret, or a
 // new one).
 func newToken(enterprise string, scopes []token.Scope, note string, expires time.Duration, secret string) (token.Token, store.AuditEvent, string) {
-	if secret == "" {
-		secret = token.NewSecret()
-	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	t := token.Token{ID: token.NewID(), EnterpriseID: enterprise, Prefix: token.PrefixOf(secret), Hash: token.Hash(secret),
-		Scopes: scopes, Note: note, CreatedAt: now, CreatedBy: cliActor}
+	t := token.Token{EnterpriseID: enterprise, Scopes: scopes, Note: note, CreatedBy: cliActor}
 	if expires > 0 {
-		exp := now.Add(expires)
+		exp := time.Now().UTC().Add(expires).Truncate(time.Microsecond)
 		t.ExpiresAt = &exp
 	}
-	return t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate,
-		ChangedFields: []string{"scopes", "note", "expires_at"}}, secret
+	t, secret = token.Mint(t, secret)
+	return t, store.AuditEvent{EnterpriseID: enterprise, TokenID: cliActor, Operation: store.OpTokenCreate}, secret
 }
 
 type TokenListCmd struct {
-	DBFlags
+	config.DB
 	Enterprise string `help:"Only this enterprise's tokens."`
 }
 
 func (c *TokenListCmd) Run(env *Env) error {
 	ctx := context.Background()
-	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	st, err := openStore(ctx, c.DB, newLogger(env.Stderr, "warn", "json"), false)
 	if err != nil {
 		return err
 	}
@@ -266,13 +254,13 @@ func (c *TokenListCmd) Run(env *Env) error {
 }
 
 type TokenRevokeCmd struct {
-	DBFlags
+	config.DB
 	ID string `arg:"" help:"The token's id (tok_...), as token list shows it."`
 }
 
 func (c *TokenRevokeCmd) Run(env *Env) error {
 	ctx := context.Background()
-	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	st, err := openStore(ctx, c.DB, newLogger(env.Stderr, "warn", "json"), false)
 	if err != nil {
 		return err
 	}
@@ -295,12 +283,12 @@ type SecretsCmd struct {
 }
 
 type SecretsRotateCmd struct {
-	DBFlags
+	config.DB
 }
 
 func (c *SecretsRotateCmd) Run(env *Env) error {
 	ctx := context.Background()
-	st, err := c.open(ctx, newLogger(env.Stderr, "warn", "json"))
+	st, err := openStore(ctx, c.DB, newLogger(env.Stderr, "warn", "json"), false)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/regiond/regiond/internal/apitest"
 	"github.com/regiond/regiond/internal/region"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
 )
 
 // syncBuffer is a writer commands and servers may share across goroutines.

@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 // buildBinary builds regiond once per test binary.
@@ -228,7 +228,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 // setting and the number of regions affected, on both backends; with the right key it serves.
 // `secrets rotate` refuses the same way, before rewriting anything.
 func TestServeRefusesKeysItLacks(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, dsn string) {
+	dbtest.EachSerial(t, func(t *testing.T, dsn string) {
 		bin, err := buildBinary()
 		if err != nil {
 			t.Fatal(err)

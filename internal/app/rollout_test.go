@@ -21,7 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // shippedDeployment is deploy/kubernetes/deployment.yaml.

@@ -4,17 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/regiond/regiond/internal/config"
 	"github.com/regiond/regiond/internal/logwriter"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
@@ -22,45 +23,13 @@ import (
 	"github.com/regiond/regiond/internal/tracing"
 )
 
-// ServeCmd serves the API.
+// ServeCmd serves the API; its flags are config.Serve.
 type ServeCmd struct {
-	DBFlags
-	Addr           string        `default:":8080" help:"Address to listen on."`
-	BasePath       string        `placeholder:"/PREFIX" help:"Serve everything under this path prefix (API, docs, probes), for a reverse proxy that does not strip it."`
-	Enterprise     string        `default:"default" help:"Enterprise of the admin token made on an empty database (or from REGIOND_ADMIN_TOKEN): 1 to 36 ASCII letters, digits, '.', '_' and '-', starting with a letter or digit."`
-	RequireIfMatch bool          `help:"Answer 428 to PUT, PATCH and DELETE without If-Match."`
-	RateLimit      float64       `default:"100" help:"Requests per second each token may make on average (0: no limit). Counted per replica: behind N replicas a token may make up to N times this (3 replicas x 100 = 300/s)."`
-	RateBurst      int           `default:"200" help:"Requests a token may make in a burst."`
-	AuthFailRate   float64       `default:"10" help:"Failed authentications per second a client address (the connection's, not a forwarded header's) may cause on average; past it, its requests with tokens this replica has not accepted get 429 without a database lookup. Requests with accepted tokens are never limited by it (0: no limit). Counted per replica, like --rate-limit."`
-	AuthFailBurst  int           `default:"20" help:"Failed authentications a client address may cause in a burst."`
-	BodyLimit      int64         `default:"1048576" help:"Largest request body accepted, in bytes."`
-	CacheStaleness time.Duration `default:"1s" help:"How long a write on another replica may go unseen by this one's cached lists and tokens."`
-	ListCacheBytes int64         `default:"67108864" help:"Memory for pre-encoded region lists; larger lists are streamed from the database."`
-	CORSOrigins    []string      `name:"cors-origins" placeholder:"ORIGIN,..." help:"Origins allowed to call the API from a browser (none by default; * for any)."`
-
-	MaxListStreams         int `default:"16" help:"Large lists this replica streams at once (lists too large for the list cache, filtered lists of more than 500 regions); beyond, 503 with Retry-After."`
-	MaxListStreamsPerToken int `default:"2" help:"Large lists one token may have streaming at once on this replica; beyond, 429 with Retry-After."`
-
-	ReadHeaderTimeout time.Duration `default:"5s" help:"Time to read a request's headers."`
-	ReadTimeout       time.Duration `default:"30s" help:"Time to read a whole request."`
-	WriteTimeout      time.Duration `default:"60s" help:"Time to write a response (a streamed large list extends its own)."`
-	IdleTimeout       time.Duration `default:"120s" help:"How long an idle keep-alive connection stays open."`
-	ShutdownDelay     time.Duration `default:"5s" help:"On SIGTERM, keep serving this long with /readyz failing and every response closing its connection, so that load balancers stop sending and clients move elsewhere first; longer than a load balancer takes to see /readyz fail."`
-	DrainTimeout      time.Duration `default:"25s" help:"On SIGTERM, how long in-flight requests may take to finish."`
-
-	AuditRetention Days `default:"400d" help:"Delete audit events older than this: days (400d) or a duration (720h); 0 keeps them forever. One replica at a time prunes, hourly, 500 events per statement."`
-
-	PprofAddr    string `name:"pprof-addr" placeholder:"HOST:PORT" help:"Serve Go's profiler (/debug/pprof/) on this separate address, for diagnosis; keep it on localhost. Off by default."`
-	OTLPEndpoint string `name:"otlp-endpoint" placeholder:"URL" help:"Send OpenTelemetry traces of requests and queries to this OTLP/HTTP collector (http://collector:4318). The standard OTEL_EXPORTER_OTLP_* variables work too."`
-
-	LogLevel         string        `default:"info" enum:"debug,info,warn,error" help:"Least important log level written (${enum})."`
-	LogFormat        string        `default:"json" enum:"json,text" help:"Log line format (${enum})."`
-	AccessLog        bool          `default:"true" negatable:"" help:"Write one log line per request."`
-	LogFlushInterval time.Duration `default:"200ms" help:"Gather log lines and write them out this often (warnings and errors at once, the rest on exit too); 0 writes every line as it comes."`
+	config.Serve
 }
 
 func (c *ServeCmd) validate() error {
-	if err := c.DBFlags.validate(); err != nil {
+	if err := validateDB(c.DB); err != nil {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -96,8 +65,12 @@ func (c *ServeCmd) validate() error {
 	if c.MaxListStreams < 1 || c.MaxListStreamsPerToken < 1 {
 		return fmt.Errorf("--max-list-streams and --max-list-streams-per-token must be at least 1")
 	}
+	if c.ListChunk < 1 {
+		return fmt.Errorf("--list-chunk must be at least 1")
+	}
 	for name, d := range map[string]time.Duration{"--read-header-timeout": c.ReadHeaderTimeout, "--read-timeout": c.ReadTimeout,
-		"--write-timeout": c.WriteTimeout, "--idle-timeout": c.IdleTimeout, "--drain-timeout": c.DrainTimeout} {
+		"--write-timeout": c.WriteTimeout, "--idle-timeout": c.IdleTimeout, "--drain-timeout": c.DrainTimeout,
+		"--stream-timeout": c.StreamTimeout, "--audit-prune-interval": c.AuditPruneInterval} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive", name)
 		}
@@ -124,10 +97,16 @@ func (c *ServeCmd) Run(env *Env) error {
 // address once the server accepts connections (for tests).
 func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) error {
 	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
+	// The request log goes straight to the log's writer when that gathers JSON lines of level info:
+	// the logwriter keeps each write whole, and slog's machinery is the request's dearest part.
+	var requestLog io.Writer
 	if c.LogFlushInterval > 0 {
 		lw := logwriter.New(env.Stderr, c.LogFlushInterval)
 		defer lw.Close()
 		log = slog.New(logwriter.FlushOn(newLogger(lw, c.LogLevel, c.LogFormat).Handler(), lw, slog.LevelWarn))
+		if c.LogFormat == "json" && log.Enabled(ctx, slog.LevelInfo) {
+			requestLog = lw
+		}
 	}
 	tracingOn := tracing.Enabled(c.OTLPEndpoint)
 	if tracingOn {
@@ -143,7 +122,6 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 			}
 		}()
 	}
-	c.tracing = tracingOn
 	st, err := c.open(ctx, log)
 	if err != nil {
 		return err
@@ -155,15 +133,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	if err := c.bootstrapAdmin(ctx, st, env, log); err != nil {
 		return err
 	}
-	accessLog := c.AccessLog
-	srv, err := server.New(ctx, server.Config{
-		Store: st, Logger: log, BasePath: c.BasePath, RequireIfMatch: c.RequireIfMatch,
-		RateLimit: c.RateLimit, RateBurst: c.RateBurst, AuthFailRate: c.AuthFailRate, AuthFailBurst: c.AuthFailBurst,
-		BodyLimit: c.BodyLimit, Staleness: c.CacheStaleness,
-		ListCacheBytes: c.ListCacheBytes, CORSOrigins: c.CORSOrigins, AccessLog: &accessLog, Tracing: tracingOn,
-		AuditRetention: time.Duration(c.AuditRetention),
-		MaxListStreams: c.MaxListStreams, MaxListStreamsPerToken: c.MaxListStreamsPerToken,
-	})
+	srv, err := server.New(ctx, server.Config{API: c.API, Store: st, Logger: log, RequestLog: requestLog, Tracing: tracingOn})
 	if err != nil {
 		return err
 	}
@@ -232,6 +202,11 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	return nil
 }
 
+// open connects to the database and migrates it, tracing its statements when requests are traced.
+func (c *ServeCmd) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	return openStore(ctx, c.DB, log, tracing.Enabled(c.OTLPEndpoint))
+}
+
 // bootstrapAdmin makes sure an admin can get in: the token in REGIOND_ADMIN_TOKEN is stored (once,
 // whichever replica comes first), or on a database without tokens a new one is made and printed
 // once on stdout — never in the log — by exactly one replica, however many start at once.
@@ -257,27 +232,6 @@ func (c *ServeCmd) bootstrapAdmin(ctx context.Context, st *store.Store, env *Env
 	log.Info("the database had no token: created an admin token and printed it on stdout, once", "enterprise", c.Enterprise)
 	fmt.Fprintf(env.Stdout, "\nregiond: admin token for enterprise %q (shown once; store it now):\n\n    %s\n\n"+
 		"    curl -H 'Authorization: %s' http://localhost%s/openapi/v1/regions\n\n", c.Enterprise, secret, secret, portOf(c.Addr))
-	return nil
-}
-
-// Days is a duration flag that also reads whole days ("400d"), the unit retention is thought in.
-type Days time.Duration
-
-func (d *Days) UnmarshalText(text []byte) error {
-	s := string(text)
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.ParseUint(n, 10, 32)
-		if err != nil || days > 100000 {
-			return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
-		}
-		*d = Days(time.Duration(days) * 24 * time.Hour)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q: want whole days (400d) or a duration (720h)", s)
-	}
-	*d = Days(v)
 	return nil
 }
 

@@ -17,9 +17,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/regiond/regiond/internal/dbtest"
-	"github.com/regiond/regiond/internal/faultproxy"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/faultproxy"
 	"github.com/regiond/regiond/internal/token"
 )
 

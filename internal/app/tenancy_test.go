@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestEnterpriseIDFormatOnTheCommandLine: `token create --enterprise` and `serve --enterprise`

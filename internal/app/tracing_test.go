@@ -13,7 +13,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestTracing serves with --otlp-endpoint pointing at an OTLP/HTTP receiver started by the test:

@@ -20,9 +20,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/regiond/regiond"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // chromiumPath is Debian's Chromium. The test never downloads a browser: make test installs the

@@ -5,9 +5,7 @@ package docs
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -24,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regiond/regiond"
+	"github.com/regiond/regiond/internal/etag"
 )
 
 //go:embed ui
@@ -44,8 +43,7 @@ type variant struct {
 }
 
 func newVariant(body []byte) *variant {
-	sum := sha256.Sum256(body)
-	return &variant{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+	return &variant{body: body, etag: `"` + etag.Hash(string(body)) + `"`}
 }
 
 // document is a served file: its identity encoding and, when that saves bytes, its gzip one.
@@ -102,23 +100,11 @@ func (d document) serve(c echo.Context) error {
 	}
 	h.Set("ETag", v.etag)
 	h.Set("Cache-Control", "public, no-cache")
-	if notModified(c.Request().Header.Get("If-None-Match"), v.etag) {
+	if etag.NoneMatch(c.Request().Header.Get("If-None-Match"), v.etag) {
 		h.Del("Content-Encoding")
 		return c.NoContent(http.StatusNotModified)
 	}
 	return c.Blob(http.StatusOK, d.contentType, v.body)
-}
-
-// notModified reports whether an If-None-Match header names etag: a list of entity tags,
-// compared weakly (a proxy that compresses may have weakened ours), or "*" (RFC 9110 13.1.2).
-func notModified(header, etag string) bool {
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 // acceptsGzip reports whether an Accept-Encoding header takes gzip: named ("gzip" or "x-gzip")

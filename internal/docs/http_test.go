@@ -14,9 +14,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regiond/regiond"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // basePaths are the ways the docs are served: at the root and under a prefix.

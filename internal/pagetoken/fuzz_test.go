@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/regiond/regiond/internal/etag"
 	"github.com/regiond/regiond/internal/pagetoken"
 )
 
@@ -33,8 +34,8 @@ func nonCanonical(tok string) string {
 //   - a token is refused under another fingerprint, and under another key;
 //   - any single-byte change of a valid token is refused.
 func FuzzPageToken(f *testing.F) {
-	fp := pagetoken.Fingerprint("regions", "e1", "public", "", "", "")
-	fp2 := pagetoken.Fingerprint("regions", "e1", "secrets", "", "", "")
+	fp := etag.Hash("regions", "e1", "public", "", "", "")
+	fp2 := etag.Hash("regions", "e1", "secrets", "", "", "")
 	valid := codec.Encode(fp, "rainbond-hz")
 	for _, s := range []struct {
 		fp, other, pos, tok string

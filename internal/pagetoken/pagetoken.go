@@ -29,17 +29,8 @@ type payload struct {
 	P string `json:"p"` // position: the sort key of the last item of the previous page
 }
 
-// Fingerprint condenses the parts of a query that must stay the same from page to page.
-func Fingerprint(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
-}
-
-// Encode makes the token for the page after position, for the query with this fingerprint. Both
+// Encode makes the token for the page after position, for the query with this fingerprint (the
+// etag.Hash of the parts of the query that must stay the same from page to page). Both
 // travel as JSON strings, so they must be UTF-8 text (positions are names and ids; fingerprints
 // are base64) for Decode to give them back unchanged.
 func (c Codec) Encode(fingerprint, position string) string {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/internal/probe"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 func TestCertificates(t *testing.T) {

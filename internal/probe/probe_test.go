@@ -16,7 +16,7 @@ import (
 	"unicode"
 
 	"github.com/regiond/regiond/internal/probe"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 // generous bounds every probe of a test: far above what loopback needs on a loaded machine, so

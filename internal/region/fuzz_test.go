@@ -15,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/problem"
 	"github.com/regiond/regiond/internal/region"
 )
 
@@ -30,12 +29,12 @@ func refIsHost(s string) bool {
 	return net.ParseIP(s) != nil || len(s) <= 253 && hostName.MatchString(s)
 }
 
-func failed(errs []problem.FieldError, field string) bool {
-	return slices.ContainsFunc(errs, func(e problem.FieldError) bool { return e.Field == field })
+func failed(errs []region.FieldError, field string) bool {
+	return slices.ContainsFunc(errs, func(e region.FieldError) bool { return e.Field == field })
 }
 
 // checkFieldErrors: every error names a field of the region and says something.
-func checkFieldErrors(t *testing.T, errs []problem.FieldError) {
+func checkFieldErrors(t *testing.T, errs []region.FieldError) {
 	t.Helper()
 	for _, e := range errs {
 		if !slices.Contains(region.Fields, e.Field) || e.Message == "" {

@@ -2,7 +2,10 @@
 // fields that a JSON schema cannot express: URL schemes, host names, and TLS material.
 package region
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Status is the lifecycle status, a string as in Rainbond.
 type Status string
@@ -51,9 +54,6 @@ var Fields = []string{
 	"status", "desc", "scope", "ssl_ca_cert", "cert_file", "key_file",
 }
 
-// SecretFields are the fields only tokens holding regions:secrets may see or change.
-var SecretFields = []string{"ssl_ca_cert", "cert_file", "key_file"}
-
 // ChangedFields lists the API fields whose values differ between a and b, for the audit trail.
 func ChangedFields(a, b Region) []string {
 	var changed []string
@@ -75,6 +75,60 @@ func ChangedFields(a, b Region) []string {
 	add("cert_file", !equalPtr(a.CertFile, b.CertFile))
 	add("key_file", !equalPtr(a.KeyFile, b.KeyFile))
 	return changed
+}
+
+// Change is what a write asks of a stored region's fields: a nil field is left as it is. For the
+// TLS fields, a pointer to nil clears the field.
+type Change struct {
+	RegionName, RegionAlias, URL, WSURL, HTTPDomain, TCPDomain, Desc *string
+	Status                                                           *Status
+	Scope                                                            *Scope
+	SSLCACert, CertFile, KeyFile                                     **string
+}
+
+// SetsTLS reports whether the change gives a value to a TLS field (clearing one is not setting it).
+func (c Change) SetsTLS() bool {
+	for _, f := range []**string{c.SSLCACert, c.CertFile, c.KeyFile} {
+		if f != nil && *f != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// WithoutTLS is the change less what it asks of the TLS fields, which are then left as they are.
+func (c Change) WithoutTLS() Change {
+	c.SSLCACert, c.CertFile, c.KeyFile = nil, nil, nil
+	return c
+}
+
+// Apply is cur with the change made. Region names never change — Rainbond identifies clusters by
+// name — so a change to another name is Invalid.
+func (c Change) Apply(cur Region) (Region, error) {
+	if c.RegionName != nil && *c.RegionName != cur.RegionName {
+		return cur, Invalid{{Field: "region_name", Message: "cannot be changed (it is " + strconv.Quote(cur.RegionName) + "): Rainbond identifies clusters by name"}}
+	}
+	next := cur
+	for _, f := range []struct{ dst, src *string }{
+		{&next.RegionAlias, c.RegionAlias}, {&next.URL, c.URL}, {&next.WSURL, c.WSURL},
+		{&next.HTTPDomain, c.HTTPDomain}, {&next.TCPDomain, c.TCPDomain}, {&next.Desc, c.Desc},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if c.Status != nil {
+		next.Status = *c.Status
+	}
+	if c.Scope != nil {
+		next.Scope = *c.Scope
+	}
+	for _, f := range []struct{ dst, src **string }{{&next.SSLCACert, c.SSLCACert}, {&next.CertFile, c.CertFile}, {&next.KeyFile, c.KeyFile}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return next, nil
 }
 
 func equalPtr(a, b *string) bool {

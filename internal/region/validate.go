@@ -11,16 +11,30 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
-	"github.com/regiond/regiond/internal/problem"
 )
+
+// FieldError names one offending field of a region and says what is wrong with it.
+type FieldError struct {
+	Field, Message string
+}
+
+// Invalid is the error of a write whose region breaks the rules: one FieldError per field.
+type Invalid []FieldError
+
+func (e Invalid) Error() string {
+	parts := make([]string, len(e))
+	for i, f := range e {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid region: " + strings.Join(parts, "; ")
+}
 
 // Validate checks the rules the OpenAPI schema cannot express and returns one entry per
 // offending field (nil when the region is valid). The schema has already checked types, enums,
 // lengths and the region_name pattern.
-func Validate(r Region) []problem.FieldError {
-	var errs []problem.FieldError
-	fail := func(field, msg string) { errs = append(errs, problem.FieldError{Field: field, Message: msg}) }
+func Validate(r Region) []FieldError {
+	var errs []FieldError
+	fail := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
 
 	if msg := checkURL(r.URL, "http", "https"); msg != "" {
 		fail("url", msg)

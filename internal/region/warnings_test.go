@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/internal/region"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 // TestCertificateWarningsAreBounded: a bundle of many expired certificates gives a bounded number

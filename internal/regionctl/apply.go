@@ -57,7 +57,7 @@ func (c *ApplyCmd) Run(rc *runContext) error {
 		if resp.StatusCode() != http.StatusCreated {
 			return cl.fail(resp.HTTPResponse, resp.Body)
 		}
-		fmt.Fprintf(rc.stdout, "region %s created (%s)\n", want.RegionName, deref(resp.JSON201.RegionId))
+		fmt.Fprintf(rc.stdout, "region %s created (%s)\n", want.RegionName, apispec.Or(resp.JSON201.RegionId, ""))
 		return nil
 	}
 
@@ -126,7 +126,7 @@ func (c *client) findByName(ctx context.Context, name string) (string, error) {
 			return "", c.callError(err)
 		}
 		if r.RegionName == name {
-			return deref(r.RegionId), nil
+			return apispec.Or(r.RegionId, ""), nil
 		}
 	}
 	return "", nil
@@ -137,8 +137,8 @@ func (c *client) findByName(ctx context.Context, name string) (string, error) {
 // them null keeps them, so null against null is "the same" either way.
 func sameRegion(want api.RegionReplace, cur api.RegionInfoResp) bool {
 	have := region.Region{RegionName: cur.RegionName, RegionAlias: cur.RegionAlias, URL: cur.Url,
-		WSURL: deref(cur.Wsurl), HTTPDomain: deref(cur.Httpdomain), TCPDomain: deref(cur.Tcpdomain),
-		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(deref(cur.Scope)),
+		WSURL: apispec.Or(cur.Wsurl, ""), HTTPDomain: apispec.Or(cur.Httpdomain, ""), TCPDomain: apispec.Or(cur.Tcpdomain, ""),
+		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(apispec.Or(cur.Scope, "")),
 		SSLCACert: apispec.TLSValue(cur.SslCaCert), CertFile: apispec.TLSValue(cur.CertFile), KeyFile: apispec.TLSValue(cur.KeyFile)}
 	if have.Scope == "" {
 		have.Scope = region.ScopePrivate

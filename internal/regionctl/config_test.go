@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/apitest"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
 )
 
 // writeConfig writes a config file with mode perm.

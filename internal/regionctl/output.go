@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/apispec"
 )
 
 // OutputFlag selects how regions are printed.
@@ -98,8 +99,8 @@ func writeTable(w io.Writer, items []json.RawMessage) error {
 		if name, ok := statusNames[r.Status]; ok {
 			status += " " + name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(deref(r.RegionId)), cell(r.RegionName), cell(r.RegionAlias),
-			cell(status), cell(string(deref(r.Scope))), cell(r.Url))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(apispec.Or(r.RegionId, "")), cell(r.RegionName), cell(r.RegionAlias),
+			cell(status), cell(string(apispec.Or(r.Scope, ""))), cell(r.Url))
 	}
 	return tw.Flush()
 }
@@ -115,14 +116,6 @@ func cell(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // writeYAML prints JSON as YAML with the same keys in the same order. Strings stay strings:

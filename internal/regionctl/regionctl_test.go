@@ -22,11 +22,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/regionctl"
 	"github.com/regiond/regiond/internal/server"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 

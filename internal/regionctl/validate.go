@@ -19,7 +19,7 @@ import (
 	"github.com/regiond/regiond/internal/region"
 )
 
-// ValidateCmd checks a request body offline, as the server's gate would: against the schema of
+// ValidateCmd checks a request body offline, as the server's request validator would: against the schema of
 // the operation's request body in the embedded openapi.yaml, with kin-openapi. For region bodies
 // it also applies the rules the schema cannot express (URL schemes, host names, PEM), which the
 // server answers with 422.
@@ -79,13 +79,17 @@ func validateBody(ctx context.Context, spec *openapi3.T, operationID string, bod
 		if err := json.Unmarshal(body, &b); err != nil {
 			return []api.FieldError{{Field: "body", Message: "is not valid JSON: " + err.Error()}}, nil
 		}
-		return region.Validate(apispec.NewRegion(b)), nil
+		var errs []api.FieldError
+		for _, e := range region.Validate(apispec.NewRegion(b)) {
+			errs = append(errs, api.FieldError{Field: e.Field, Message: e.Message})
+		}
+		return errs, nil
 	}
 	return nil, nil
 }
 
 // schemaErrors checks body against the operation's request body in the spec, with the options
-// the server's gate uses (its 400s).
+// the server's request validator uses (its 400s).
 func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, body []byte) ([]api.FieldError, error) {
 	route, known := findOperation(spec, operationID)
 	if route == nil || route.Operation.RequestBody == nil || route.Operation.RequestBody.Value == nil {
@@ -118,14 +122,12 @@ func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, bod
 func findOperation(spec *openapi3.T, operationID string) (*routers.Route, []string) {
 	var found *routers.Route
 	var known []string
-	for path, item := range spec.Paths.Map() {
-		for method, op := range item.Operations() {
-			if op.RequestBody != nil {
-				known = append(known, op.OperationID)
-			}
-			if op.OperationID == operationID {
-				found = &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op}
-			}
+	for _, route := range apispec.Routes(spec) {
+		if route.Operation.RequestBody != nil {
+			known = append(known, route.Operation.OperationID)
+		}
+		if route.Operation.OperationID == operationID {
+			found = route
 		}
 	}
 	slices.Sort(known)

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
 )
 
 // validate runs regionctl validate with no server and no token: it must need neither.

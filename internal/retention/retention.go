@@ -14,7 +14,7 @@ import (
 // LeaseName is the lease the pruning replica holds.
 const LeaseName = "audit-prune"
 
-// AuditPruner prunes the audit trail. Zero durations and sizes take the documented defaults.
+// AuditPruner prunes the audit trail. Zero sizes take the documented defaults.
 type AuditPruner struct {
 	Store *store.Store
 	// Retention is the age past which events are deleted; it must be positive.
@@ -22,7 +22,7 @@ type AuditPruner struct {
 	// Holder names this replica in the lease; every replica needs its own.
 	Holder string
 	Log    *slog.Logger
-	// Interval separates passes (default 1h); the first runs at once.
+	// Interval separates passes (config's --audit-prune-interval); the first runs at once.
 	Interval time.Duration
 	// Batch is the number of events one statement deletes (default 500).
 	Batch int
@@ -31,9 +31,6 @@ type AuditPruner struct {
 }
 
 func (p *AuditPruner) defaults() {
-	if p.Interval <= 0 {
-		p.Interval = time.Hour
-	}
 	if p.Batch <= 0 {
 		p.Batch = 500
 	}

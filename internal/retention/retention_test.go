@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/retention"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 const day = 24 * time.Hour

@@ -8,13 +8,13 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/token"
 )
 
-// BenchmarkListRegions measures the hot path in process — gate (token, rate limit, scopes,
+// BenchmarkListRegions measures Rainbond's list call in process — the list room (token, rate limit, scopes,
 // validation), the cached list, logging and metrics — without the network. `make bench` measures
 // the whole server over HTTP against a raw net/http ceiling.
 func BenchmarkListRegions(b *testing.B) {
@@ -22,7 +22,7 @@ func BenchmarkListRegions(b *testing.B) {
 		b.Run(fmt.Sprintf("access_log=%v", accessLog), func(b *testing.B) {
 			on := accessLog
 			e := apitest.Start(b, dbtest.SQLite(b), apitest.Options{Server: func(c *server.Config) {
-				c.RateLimit, c.AccessLog = 1e9, &on
+				c.RateLimit, c.AccessLog = 1e9, on
 				c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 			}})
 			for i := 0; i < 50; i++ {

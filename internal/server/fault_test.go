@@ -13,11 +13,11 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
-	"github.com/regiond/regiond/internal/faultproxy"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/faultproxy"
 )
 
 // mysqlBehindProxy makes a fresh database with its own user and password, reachable through a
@@ -62,7 +62,7 @@ func TestDatabaseOutage(t *testing.T) {
 	dsn, password, proxy := mysqlBehindProxy(t)
 	e := apitest.Start(t, dsn, apitest.Options{
 		Store:  func(o *store.Options) { o.QueryTimeout = 500 * time.Millisecond },
-		Server: func(c *server.Config) { c.Staleness = 200 * time.Millisecond; c.RateLimit = 0 },
+		Server: func(c *server.Config) { c.CacheStaleness = 200 * time.Millisecond; c.RateLimit = 0 },
 	})
 	e.Secret(password)
 

@@ -17,14 +17,15 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/config"
 	"github.com/regiond/regiond/internal/problem"
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -67,13 +68,14 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	}
 	// The page-token key is fixed (the server reads it from the database), so that a signed token
 	// in a seed is valid in every fuzzing process, each of which has its own database.
-	if _, err := st.Meta(ctx, "page_token_key", func() string { return base64.StdEncoding.EncodeToString(make([]byte, 32)) }); err != nil {
+	if _, err := st.Meta(ctx, "page_token_key", base64.StdEncoding.EncodeToString(make([]byte, 32))); err != nil {
 		f.Fatal(err)
 	}
-	accessLog := false
 	// A small body limit makes 413 reachable with small inputs; rate limiting is off so that the
 	// fuzzer's request rate never turns into 429s.
-	srv, err := server.New(ctx, server.Config{Store: st, Logger: log, BodyLimit: 16 << 10, AccessLog: &accessLog})
+	cfg := server.Config{API: config.Defaults().API, Store: st, Logger: log}
+	cfg.BodyLimit, cfg.AccessLog, cfg.RateLimit, cfg.AuthFailRate = 16<<10, false, 0, 0
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func storeToken(st *store.Store, scopes ...token.Scope) (id, secret string, err 
 func (e *fuzzEnv) restoreFixed() error {
 	ctx := context.Background()
 	ev := store.AuditEvent{EnterpriseID: "e1", TokenID: "fuzz", Operation: store.OpRegionDelete}
-	if _, err := e.st.DeleteRegion(ctx, "e1", fixedRegionID, nil, ev); err != nil && err != store.ErrNotFound {
+	if _, err := e.st.DeleteRegion(ctx, "e1", fixedRegionID, store.Precondition{}, ev); err != nil && err != store.ErrNotFound {
 		return fmt.Errorf("deleting the fixed region: %w", err)
 	}
 	ev.Operation = store.OpRegionCreate
@@ -209,7 +211,7 @@ func fuzzRequest(method, target, contentType, authz, cond string, body []byte) *
 }
 
 // FuzzRequestPath sends arbitrary requests under /openapi/v1/ through the whole server — routing,
-// the gate (authentication, scopes, validation against openapi.yaml), handlers and the SQLite
+// the request validator (authentication, scopes, validation against openapi.yaml), handlers and the SQLite
 // store — and checks what must hold for any request:
 //   - it never panics and never answers 5xx (the database is up: a 5xx is a bug);
 //   - every error is application/problem+json with code == status and msg == detail;

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // boundedProblem is a problem's members that say how much was left out.

@@ -12,9 +12,9 @@ import (
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -143,7 +143,7 @@ var seedFields = map[string]string{
 }
 
 // rainbondRegion is how a client written for Rainbond's console reads a region: exactly the
-// seed's field names.
+// Rainbond's field names.
 type rainbondRegion struct {
 	RegionID    string  `json:"region_id"`
 	RegionName  string  `json:"region_name"`
@@ -160,10 +160,10 @@ type rainbondRegion struct {
 	KeyFile     *string `json:"key_file"`
 }
 
-// TestSeedListShape checks the seed's call as a Rainbond client makes it — the bare token in
-// Authorization — field by field: a bare array, all 13 members with the seed's JSON types,
+// TestRainbondListShape checks Rainbond's list call as a Rainbond client makes it — the bare token in
+// Authorization — field by field: a bare array, all 13 members with Rainbond's JSON types,
 // explicit nulls, ordered by region_name.
-func TestSeedListShape(t *testing.T) {
+func TestRainbondListShape(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
 		e := apitest.Start(t, dsn, apitest.Options{})
 		for _, body := range []string{
@@ -193,7 +193,7 @@ func TestSeedListShape(t *testing.T) {
 			}
 			sort.Strings(keys)
 			if len(item) != len(seedFields) {
-				t.Fatalf("item has members %v, want exactly the seed's 13", keys)
+				t.Fatalf("item has members %v, want exactly Rainbond's 13", keys)
 			}
 			for field, typ := range seedFields {
 				v, present := item[field]

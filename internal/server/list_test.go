@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -334,7 +334,7 @@ func TestReadAfterWrite(t *testing.T) {
 func TestCrossReplicaStaleness(t *testing.T) {
 	dsn := dbtest.MySQL(t)
 	const bound = 300 * time.Millisecond
-	cfg := apitest.Options{Server: func(c *server.Config) { c.Staleness = bound }}
+	cfg := apitest.Options{Server: func(c *server.Config) { c.CacheStaleness = bound }}
 	a := apitest.Start(t, dsn, cfg)
 	b := apitest.Start(t, dsn, cfg)
 	tokB := b.Token(t, apitest.Enterprise, token.RegionsRead)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // metricSeries returns the series /metrics holds (name and labels, without values), and its size.

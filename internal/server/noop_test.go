@@ -4,9 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 // TestNoOpWrites: a PUT or PATCH that changes nothing answers 200 with the unchanged body and

@@ -16,12 +16,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/server"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // soakDuration is REGIOND_SOAK_DURATION (make soak sets a minute), a few seconds by default.
@@ -35,7 +35,7 @@ func soakDuration(t *testing.T) time.Duration {
 // no goroutine left behind and no heap growth beyond the bounded caches.
 func TestSoak(t *testing.T) {
 	duration := soakDuration(t)
-	dbtest.Each(t, func(t *testing.T, dsn string) {
+	dbtest.EachSerial(t, func(t *testing.T, dsn string) {
 		e := apitest.Start(t, dsn, apitest.Options{Server: func(c *server.Config) { c.RateLimit = 0 }})
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 		do := func(method, path, ct, body string, headers ...string) (*http.Response, []byte, error) {

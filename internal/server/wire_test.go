@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/apitest"
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/apitest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestOnlyStandardStatusesOnTheWire: a client whose body stalls past the read timeout gets a 408

@@ -47,7 +47,7 @@ func (c *checker) add(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
 }
 
-// The statuses the server's gate and error handling can answer, by what the operation has.
+// The statuses the server's request validator and error handling can answer, by what the operation has.
 var (
 	securedStatuses = []string{"401", "403", "429", "500", "503"}
 	inputStatuses   = []string{"400"}        // parameters or a body: the request is validated
@@ -152,7 +152,7 @@ func (c *checker) security(at string, op *openapi3.Operation) bool {
 	return false
 }
 
-// requiredScopes checks x-required-scopes, which the server's gate enforces: present, known, and
+// requiredScopes checks x-required-scopes, which the server's authorizer enforces: present, known, and
 // named in the description so that people reading the docs see it.
 func (c *checker) requiredScopes(at string, op *openapi3.Operation, known map[string]bool) {
 	raw, ok := op.Extensions["x-required-scopes"].([]any)

@@ -57,7 +57,7 @@ func TestAPIDiffGate(t *testing.T) {
 			s.Enum = []any{"private"}
 		}, "enum-value-removed"},
 		{"a limit narrowed", func(doc *openapi3.T) {
-			doc.Components.Schemas["RegionName"].Value.MaxLength = openapi3.Uint64Ptr(32)
+			doc.Components.Schemas["RegionName"].Value.MaxLength = openapi3.Ptr[uint64](32)
 		}, "request-property-max-length-decreased"},
 		{"a success status changed", func(doc *openapi3.T) {
 			rs := doc.Paths.Value("/openapi/v1/regions").Post.Responses
@@ -86,7 +86,7 @@ func TestAPIDiffGate(t *testing.T) {
 			}
 		}, ""},
 		{"a limit widened", func(doc *openapi3.T) {
-			doc.Components.Schemas["RegionDesc"].Value.MaxLength = openapi3.Uint64Ptr(400)
+			doc.Components.Schemas["RegionDesc"].Value.MaxLength = openapi3.Ptr[uint64](400)
 		}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

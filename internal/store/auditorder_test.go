@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/store"
 )
 

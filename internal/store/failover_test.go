@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/store"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -146,10 +146,8 @@ func TestGaleraConditionalWritesOneWinner(t *testing.T) {
 	for round := 0; round < 10; round++ {
 		errs := together(perNode*len(stores), func(i int) error {
 			s := stores[i%len(stores)]
-			_, err := s.UpdateRegion(ctx, "cw", r.RegionID, store.Public, store.AtVersion(version), func(cur region.Region) (region.Region, error) {
-				cur.Desc = fmt.Sprintf("round %d writer %d", round, i)
-				return cur, nil
-			}, ev(store.OpRegionUpdate))
+			desc := fmt.Sprintf("round %d writer %d", round, i)
+			_, err := s.UpdateRegion(ctx, "cw", r.RegionID, store.Public, store.AtVersion(version), region.Change{Desc: &desc}, ev(store.OpRegionUpdate))
 			return err
 		})
 		wins := 0
@@ -199,7 +197,7 @@ func TestGaleraAutocommitWrites(t *testing.T) {
 	for round := 0; round < 10; round++ {
 		values := make([]string, n)
 		fail("Meta", together(n, func(i int) (err error) {
-			values[i], err = stores[i].Meta(ctx, fmt.Sprint("key-", round), func() string { return fmt.Sprint("value-", i) })
+			values[i], err = stores[i].Meta(ctx, fmt.Sprint("key-", round), fmt.Sprint("value-", i))
 			return err
 		}))
 		if slices.Sort(values); len(slices.Compact(slices.Clone(values))) != 1 {
@@ -261,10 +259,8 @@ func TestGaleraReadYourWrites(t *testing.T) {
 		if g, err := b.Generation(ctx, "ryw"); err != nil || g != w.Generation {
 			stale["generation on B behind A's write"]++
 		}
-		u, err := a.UpdateRegion(ctx, "ryw", w.Region.RegionID, store.Public, nil, func(cur region.Region) (region.Region, error) {
-			cur.Desc = "updated"
-			return cur, nil
-		}, ev(store.OpRegionUpdate))
+		desc := "updated " + w.Region.RegionName
+		u, err := a.UpdateRegion(ctx, "ryw", w.Region.RegionID, store.Public, store.Precondition{}, region.Change{Desc: &desc}, ev(store.OpRegionUpdate))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -77,7 +77,8 @@ func TestIDsCompareByteForByte(t *testing.T) {
 				t.Errorf("%q: a name another enterprise uses: %v", ent, err)
 			}
 		}
-		keep := func(c region.Region) (region.Region, error) { c.Desc = "taken over"; return c, nil }
+		takenOver := "taken over"
+		keep := region.Change{Desc: &takenOver}
 		for _, ent := range lookalikeEnterprises {
 			list, err := s.ListRegions(ctx, store.RegionQuery{EnterpriseID: ent})
 			if err != nil || len(list) != 2 || list[0].RegionID != regions[ent].RegionID {
@@ -101,10 +102,10 @@ func TestIDsCompareByteForByte(t *testing.T) {
 				if _, err := s.GetRegion(ctx, ent, id, store.WithSecrets); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("%q reads %q's region: %v", ent, other, err)
 				}
-				if _, err := s.UpdateRegion(ctx, ent, id, store.Public, nil, keep, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
+				if _, err := s.UpdateRegion(ctx, ent, id, store.Public, store.Precondition{}, keep, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("%q changes %q's region: %v", ent, other, err)
 				}
-				if _, err := s.DeleteRegion(ctx, ent, id, nil, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
+				if _, err := s.DeleteRegion(ctx, ent, id, store.Precondition{}, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("%q deletes %q's region: %v", ent, other, err)
 				}
 				if _, err := s.GetToken(ctx, ent, tokens[other]); !errors.Is(err, store.ErrNotFound) {

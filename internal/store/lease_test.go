@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestLease: a free lease is taken, a live one is refused to others and renewed by its holder,

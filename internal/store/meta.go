@@ -4,13 +4,12 @@ import (
 	"context"
 
 	"gorm.io/gorm"
-
 	"gorm.io/gorm/clause"
 )
 
-// Meta returns the server-wide value called name, storing generate() first when there is none.
+// Meta returns the server-wide value called name, storing initial first when there is none.
 // Every replica gets the same value: the first writer wins, the others read it.
-func (s *Store) Meta(ctx context.Context, name string, generate func() string) (string, error) {
+func (s *Store) Meta(ctx context.Context, name, initial string) (string, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	var value string
@@ -20,7 +19,7 @@ func (s *Store) Meta(ctx context.Context, name string, generate func() string) (
 			Columns:   []clause.Column{{Name: "name"}},
 			DoUpdates: clause.Assignments(map[string]any{"name": gorm.Expr("name")}),
 		}).
-			Create(map[string]any{"name": name, "value": generate()}).Error
+			Create(map[string]any{"name": name, "value": initial}).Error
 		if err != nil {
 			return err
 		}

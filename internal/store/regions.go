@@ -1,16 +1,13 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/regiond/regiond/internal/region"
 )
@@ -148,9 +145,10 @@ func (s *Store) filtered(db *gorm.DB, q RegionQuery) *gorm.DB {
 	return db
 }
 
-// EachRegion calls fn for every region the query selects, in order, streaming rows from the
-// database so that memory does not grow with the number of regions.
-func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Region) error) error {
+// ListRegions returns the regions the query selects, in order. A caller reading many bounds them
+// with q.Limit and reads on from the last one's name (q.After): the rows are read, and the
+// connection released, before it returns.
+func (s *Store) ListRegions(ctx context.Context, q RegionQuery) ([]region.Region, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	db := s.filtered(s.reader(ctx), q).Select(s.columns(q.Reading, false))
@@ -163,28 +161,18 @@ func (s *Store) EachRegion(ctx context.Context, q RegionQuery, fn func(region.Re
 	}
 	rows, err := db.Rows()
 	if err != nil {
-		return classify(err)
+		return nil, classify(err)
 	}
 	defer rows.Close()
+	var out []region.Region
 	for rows.Next() {
 		r, err := s.scanRegion(rows, q.Reading, false)
 		if err != nil {
-			return classify(err)
+			return nil, classify(err)
 		}
-		if err := fn(r); err != nil {
-			return err
-		}
+		out = append(out, r)
 	}
-	return classify(rows.Err())
-}
-
-// ListRegions returns the regions the query selects.
-func (s *Store) ListRegions(ctx context.Context, q RegionQuery) ([]region.Region, error) {
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	var out []region.Region
-	err := s.EachRegion(ctx, q, func(r region.Region) error { out = append(out, r); return nil })
-	return out, err
+	return out, classify(rows.Err())
 }
 
 // CountRegions counts the regions the query's filters select (ignoring cursor and limit).
@@ -249,250 +237,4 @@ func (s *Store) Generations(ctx context.Context) (map[string]int64, error) {
 		out[r.EnterpriseID] = r.Generation
 	}
 	return out, nil
-}
-
-// bumpGeneration counts one more write for the enterprise and returns the new generation. Writes
-// call it first: the row lock it takes serialises an enterprise's writers, in a fixed order.
-func bumpGeneration(tx *gorm.DB, enterpriseID string) (int64, error) {
-	err := tx.Table("regiond_generation").Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "enterprise_id"}},
-		DoUpdates: clause.Assignments(map[string]any{"generation": gorm.Expr("generation + 1")}),
-	}).Create(map[string]any{"enterprise_id": enterpriseID, "generation": 1}).Error
-	if err != nil {
-		return 0, err
-	}
-	var gen int64
-	err = tx.Table("regiond_generation").Where("enterprise_id = ?", enterpriseID).Select("generation").Row().Scan(&gen)
-	return gen, err
-}
-
-// Written is the result of a write: the region as stored, the enterprise's new generation, and
-// what the write's audit event warns about the region (region.CertificateWarnings).
-type Written struct {
-	Region     region.Region
-	Generation int64
-	Warnings   []string
-}
-
-// CreateRegion stores a new region and its audit event in one transaction. The region's
-// RegionID must be set; Version becomes 1. ErrConflict: the name is taken in the enterprise.
-func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent) (Written, error) {
-	now := now()
-	r.Version, r.CreateTime, r.UpdateTime = 1, now, now
-	ev.Warnings = region.CertificateWarnings(r, now)
-	row, err := s.toRow(r)
-	if err != nil {
-		return Written{}, err
-	}
-	var gen int64
-	err = s.update(ctx, func(tx *gorm.DB) error {
-		if gen, err = bumpGeneration(tx, r.EnterpriseID); err != nil {
-			return err
-		}
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
-		return insertAudit(tx, ev, r.RegionID, now)
-	})
-	return Written{Region: r, Generation: gen, Warnings: ev.Warnings}, err
-}
-
-// VersionCheck decides whether a write may proceed on a row at this version; nil allows any.
-type VersionCheck func(version int64) bool
-
-// AtVersion allows a write only on the given version.
-func AtVersion(v int64) VersionCheck { return func(cur int64) bool { return cur == v } }
-
-// ChangeFunc computes a region's new state from its current one. It returns an error to abort
-// the write.
-type ChangeFunc func(current region.Region) (region.Region, error)
-
-// errNoChange rolls back a write that would change nothing.
-var errNoChange = errors.New("the write changes nothing")
-
-// UpdateRegion changes a region in one transaction: it reads the current state with m, checks its
-// version (ErrVersionMismatch when check refuses it), applies change, stores the result with the
-// next version, and records ev with the fields that changed and the warnings about the result.
-// Only the TLS columns m reads are written: the others keep their stored values, so that a write
-// read without key_file never needs to decrypt it (nor the keys it was encrypted with). A change
-// that changes nothing writes nothing: the version, the generation and the audit trail stay, as
-// Kubernetes keeps a resourceVersion, so that other clients' If-Match tags stay good.
-func (s *Store) UpdateRegion(ctx context.Context, enterpriseID, regionID string, m Reading, check VersionCheck, change ChangeFunc, ev AuditEvent) (Written, error) {
-	columns := []string{"region_name", "region_alias", "url", "wsurl", "httpdomain", "tcpdomain", "status", "desc", "scope", "version", "update_time"}
-	if m >= WithCerts {
-		columns = append(columns, "ssl_ca_cert", "cert_file")
-	}
-	if m >= WithSecrets {
-		columns = append(columns, "key_file", "key_file_key_id")
-	}
-	var out Written
-	err := s.update(ctx, func(tx *gorm.DB) error {
-		gen, err := bumpGeneration(tx, enterpriseID)
-		if err != nil {
-			return err
-		}
-		cur, err := s.getRegion(tx, enterpriseID, regionID, m)
-		if err != nil {
-			return err
-		}
-		if check != nil && !check(cur.Version) {
-			return ErrVersionMismatch
-		}
-		next, err := change(cur)
-		if err != nil {
-			return err
-		}
-		next.EnterpriseID, next.RegionID, next.CreateTime = cur.EnterpriseID, cur.RegionID, cur.CreateTime
-		if len(region.ChangedFields(cur, next)) == 0 {
-			// The generation was bumped first, to serialise the enterprise's writers: the
-			// rollback undoes it.
-			out = Written{Region: cur, Generation: gen - 1, Warnings: region.CertificateWarnings(cur, now())}
-			return errNoChange
-		}
-		next.Version, next.UpdateTime = cur.Version+1, now()
-		row, err := s.toRow(next)
-		if err != nil {
-			return err
-		}
-		res := tx.Model(&regionRow{}).
-			Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).
-			Select(columns).
-			Updates(&row)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return ErrVersionMismatch // changed by a writer outside this enterprise lock (another tool)
-		}
-		ev.ChangedFields = region.ChangedFields(cur, next)
-		ev.Warnings = region.CertificateWarnings(next, next.UpdateTime)
-		out = Written{Region: next, Generation: gen, Warnings: ev.Warnings}
-		return insertAudit(tx, ev, regionID, next.UpdateTime)
-	})
-	if errors.Is(err, errNoChange) {
-		return out, nil
-	}
-	return out, err
-}
-
-// DeleteRegion removes a region, if check allows its current version.
-func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string, check VersionCheck, ev AuditEvent) (int64, error) {
-	var gen int64
-	err := s.update(ctx, func(tx *gorm.DB) error {
-		var err error
-		if gen, err = bumpGeneration(tx, enterpriseID); err != nil {
-			return err
-		}
-		cur, err := s.getRegion(tx, enterpriseID, regionID, Public)
-		if err != nil {
-			return err
-		}
-		if check != nil && !check(cur.Version) {
-			return ErrVersionMismatch
-		}
-		res := tx.Where("enterprise_id = ? AND region_id = ? AND version = ?", enterpriseID, regionID, cur.Version).Delete(&regionRow{})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return ErrVersionMismatch
-		}
-		return insertAudit(tx, ev, regionID, now())
-	})
-	return gen, err
-}
-
-// toRow converts a region to its row, encrypting key_file with the region id as associated data.
-func (s *Store) toRow(r region.Region) (regionRow, error) {
-	row := regionRow{
-		RegionID: r.RegionID, RegionName: r.RegionName, RegionAlias: r.RegionAlias, RegionType: "[]",
-		URL: r.URL, WSURL: r.WSURL, HTTPDomain: r.HTTPDomain, TCPDomain: r.TCPDomain,
-		Status: string(r.Status), Desc: r.Desc, Scope: string(r.Scope),
-		SSLCACert: r.SSLCACert, CertFile: r.CertFile, EnterpriseID: r.EnterpriseID,
-		Version: r.Version, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime,
-	}
-	if r.KeyFile != nil {
-		ct, keyID, err := s.keyring.Encrypt([]byte(*r.KeyFile), []byte(r.RegionID))
-		if err != nil {
-			return row, err
-		}
-		row.KeyFile, row.KeyFileKeyID = &ct, &keyID
-	}
-	return row, nil
-}
-
-// UndecryptableKeyFiles counts the stored key_file values encrypted with a key the keyring does not
-// hold (a value stored without a key id counts too: no key opens it), and names those keys. It
-// reads the key ids only, in one query: nothing is decrypted.
-func (s *Store) UndecryptableKeyFiles(ctx context.Context) (regions int64, keyIDs []string, err error) {
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	var byKey []struct {
-		KeyID   sql.NullString
-		Regions int64
-	}
-	err = s.reader(ctx).Table("region_info").Select("key_file_key_id AS key_id, COUNT(*) AS regions").
-		Where("key_file IS NOT NULL").Group("key_file_key_id").Scan(&byKey).Error
-	if err != nil {
-		return 0, nil, classify(err)
-	}
-	for _, k := range byKey {
-		if !s.keyring.Holds(k.KeyID.String) {
-			regions += k.Regions
-			keyIDs = append(keyIDs, cmp.Or(k.KeyID.String, "(none)"))
-		}
-	}
-	return regions, keyIDs, nil
-}
-
-// RotateSecrets re-encrypts every key_file that is not under the primary key, in batches. The
-// regions' versions do not change: what clients see is the same. It returns how many it rewrote.
-func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
-	if !s.keyring.Enabled() {
-		return 0, errors.New("no encryption key is configured: nothing to rotate to")
-	}
-	primary := s.keyring.PrimaryID()
-	total := 0
-	for {
-		var rows []regionRow
-		qctx, cancel := s.deadline(ctx)
-		err := s.w.WithContext(qctx).Select("ID", "region_id", "key_file", "key_file_key_id").
-			Where("key_file IS NOT NULL AND (key_file_key_id IS NULL OR key_file_key_id <> ?)", primary).
-			Order("ID").Limit(100).Find(&rows).Error
-		cancel()
-		if err != nil {
-			return total, classify(err)
-		}
-		if len(rows) == 0 {
-			return total, nil
-		}
-		for _, row := range rows {
-			plain, err := s.keyring.Decrypt(*row.KeyFile, deref(row.KeyFileKeyID), []byte(row.RegionID))
-			if err != nil {
-				return total, fmt.Errorf("region %s: %w", row.RegionID, err)
-			}
-			ct, keyID, err := s.keyring.Encrypt(plain, []byte(row.RegionID))
-			if err != nil {
-				return total, err
-			}
-			qctx, cancel := s.deadline(ctx)
-			err = retryConflicts(qctx, func() error {
-				return s.w.WithContext(qctx).Model(&regionRow{}).
-					Where("ID = ? AND key_file = ?", row.ID, *row.KeyFile). // unless a write replaced it meanwhile
-					Updates(map[string]any{"key_file": ct, "key_file_key_id": keyID}).Error
-			})
-			cancel()
-			if err != nil {
-				return total, classify(err)
-			}
-			total++
-		}
-	}
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

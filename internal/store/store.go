@@ -25,10 +25,11 @@ import (
 // Options tune a Store.
 type Options struct {
 	// MaxOpenConns bounds the connection pool (MySQL) or the reader pool (SQLite, which has one
-	// writer connection besides). Idle connections are kept up to the same number: database/sql
-	// keeps only 2 by default, and reconnecting cost about a third of MySQL's throughput.
+	// writer connection besides); 0 leaves database/sql's own pool settings. Idle connections are
+	// kept up to the same number: database/sql keeps only 2 by default, and reconnecting cost
+	// about a third of MySQL's throughput.
 	MaxOpenConns int
-	// QueryTimeout is the deadline of every query that has no earlier one.
+	// QueryTimeout is the deadline of every query that has no earlier one; 0 sets none.
 	QueryTimeout time.Duration
 	// Keyring encrypts key_file at rest. Without a key, storing a key_file is refused.
 	Keyring *secrets.Keyring
@@ -46,7 +47,6 @@ type Store struct {
 	r       *gorm.DB // reads
 	opts    Options
 	keyring *secrets.Keyring
-	inTx    bool
 	galera  bool // a MariaDB Galera cluster node
 }
 
@@ -55,12 +55,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	d, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
-	}
-	if opts.MaxOpenConns <= 0 {
-		opts.MaxOpenConns = 16
-	}
-	if opts.QueryTimeout <= 0 {
-		opts.QueryTimeout = 5 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -90,6 +84,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 		// SQLite has one writer at a time: one connection serialises this process's writes.
 		setPool(s.w, 1)
+		if opts.MaxOpenConns == 0 {
+			break
+		}
 		setPool(s.r, opts.MaxOpenConns)
 	case MySQL:
 		// The driver logs broken connections itself; route that into the service's log.
@@ -126,8 +123,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 
 func setPool(db *gorm.DB, n int) {
 	sqlDB, _ := db.DB()
-	sqlDB.SetMaxOpenConns(n)
-	sqlDB.SetMaxIdleConns(n)
+	if n > 0 {
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+	}
 	// Recycle connections so that a database failover or a proxy's idle cut is noticed.
 	sqlDB.SetConnMaxLifetime(5 * time.Minute)
 	sqlDB.SetConnMaxIdleTime(time.Minute)
@@ -183,25 +182,39 @@ func (s *Store) Close() error {
 // query runs longer than the timeout, whatever the caller (a streamed list's deadline is minutes,
 // and must not lift the query timeout of each chunk).
 func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.opts.QueryTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
 	return context.WithTimeout(ctx, s.opts.QueryTimeout)
 }
 
 // reader is the pool reads use: the transaction of a View, or the read pool.
 func (s *Store) reader(ctx context.Context) *gorm.DB { return s.r.WithContext(ctx) }
 
-// View runs fn against one consistent snapshot of the database: every read fn makes through v
-// sees the same committed state.
-func (s *Store) View(ctx context.Context, fn func(v *Store) error) error {
-	if s.inTx {
-		return fn(s)
-	}
+// View is one consistent snapshot of the database: every read made through its Store sees the
+// same committed state. It holds a connection and a read transaction until Close.
+type View struct {
+	*Store
+	cancel context.CancelFunc
+}
+
+// OpenView opens a View, under the query timeout (the whole view is one short read).
+func (s *Store) OpenView(ctx context.Context) (*View, error) {
 	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	return classify(s.r.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		v := *s
-		v.r, v.w, v.inTx = tx, tx, true
-		return fn(&v)
-	}, &sql.TxOptions{Isolation: s.viewIsolation()}))
+	tx := s.r.WithContext(ctx).Begin(&sql.TxOptions{Isolation: s.viewIsolation()})
+	if tx.Error != nil {
+		cancel()
+		return nil, classify(tx.Error)
+	}
+	v := *s
+	v.r, v.w = tx, tx
+	return &View{Store: &v, cancel: cancel}, nil
+}
+
+// Close ends the view's transaction and gives its connection back.
+func (v *View) Close() {
+	v.r.Rollback()
+	v.cancel()
 }
 
 func (s *Store) viewIsolation() sql.IsolationLevel {

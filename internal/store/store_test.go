@@ -12,11 +12,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/regiond/regiond/internal/dbtest"
 	"github.com/regiond/regiond/internal/region"
 	"github.com/regiond/regiond/internal/secrets"
 	"github.com/regiond/regiond/internal/store"
-	"github.com/regiond/regiond/internal/testpki"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 	"github.com/regiond/regiond/internal/token"
 )
 
@@ -192,11 +192,8 @@ func testUpdate(t *testing.T, s *store.Store) {
 	ctx := context.Background()
 	r := mustCreate(t, s, newRegion("up", "up-a"))
 	gen0, _ := s.Generation(ctx, "up")
-	w, err := s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
-		cur.Status = region.StatusMaintenance
-		cur.Desc = "maintenance"
-		return cur, nil
-	}, ev(store.OpRegionUpdate))
+	maintenance, desc := region.StatusMaintenance, "maintenance"
+	w, err := s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), region.Change{Status: &maintenance, Desc: &desc}, ev(store.OpRegionUpdate))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,24 +205,27 @@ func testUpdate(t *testing.T, s *store.Store) {
 		t.Fatalf("stored after update: %+v", got)
 	}
 	// A write based on the old version is refused and changes nothing.
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
-		cur.Desc = "lost update"
-		return cur, nil
-	}, ev(store.OpRegionUpdate))
+	lost := "lost update"
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.AtVersion(1), region.Change{Desc: &lost}, ev(store.OpRegionUpdate))
 	if !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("stale version: %v, want ErrVersionMismatch", err)
 	}
-	// An error from the change function aborts the write: version and generation stay.
-	boom := errors.New("boom")
-	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, nil, func(region.Region) (region.Region, error) { return region.Region{}, boom }, ev(store.OpRegionUpdate))
-	if !errors.Is(err, boom) {
-		t.Fatalf("aborted change: %v", err)
+	// A change the rules refuse aborts the write, naming the fields: version and generation stay.
+	renamed, badURL := "up-b", "ftp://up.example.com"
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.Precondition{}, region.Change{RegionName: &renamed}, ev(store.OpRegionUpdate))
+	var invalid region.Invalid
+	if !errors.As(err, &invalid) || invalid[0].Field != "region_name" {
+		t.Fatalf("a rename: %v", err)
+	}
+	_, err = s.UpdateRegion(ctx, "up", r.RegionID, store.Public, store.Precondition{}, region.Change{URL: &badURL}, ev(store.OpRegionUpdate))
+	if !errors.As(err, &invalid) || invalid[0].Field != "url" {
+		t.Fatalf("an invalid url: %v", err)
 	}
 	got, _ = s.GetRegion(ctx, "up", r.RegionID, store.Public)
 	if gen, _ := s.Generation(ctx, "up"); got.Desc != "maintenance" || got.Version != 2 || gen != gen0+1 {
 		t.Fatalf("after refused writes: desc %q version %d gen %d", got.Desc, got.Version, gen)
 	}
-	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, store.Public, nil, func(c region.Region) (region.Region, error) { return c, nil }, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.UpdateRegion(ctx, "other", r.RegionID, store.Public, store.Precondition{}, region.Change{}, ev(store.OpRegionUpdate)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update in another enterprise: %v", err)
 	}
 }
@@ -239,10 +239,8 @@ func testConcurrentUpdates(t *testing.T, s *store.Store) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, store.Public, store.AtVersion(1), func(cur region.Region) (region.Region, error) {
-				cur.Desc = fmt.Sprintf("writer %d", i)
-				return cur, nil
-			}, ev(store.OpRegionUpdate))
+			desc := fmt.Sprintf("writer %d", i)
+			_, err := s.UpdateRegion(ctx, "cc", r.RegionID, store.Public, store.AtVersion(1), region.Change{Desc: &desc}, ev(store.OpRegionUpdate))
 			switch {
 			case err == nil:
 				wins.Add(1)
@@ -265,7 +263,7 @@ func testDelete(t *testing.T, s *store.Store) {
 	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, store.AtVersion(7), ev(store.OpRegionDelete)); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Fatalf("delete at wrong version: %v", err)
 	}
-	if _, err := s.DeleteRegion(ctx, "other", r.RegionID, nil, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DeleteRegion(ctx, "other", r.RegionID, store.Precondition{}, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete from another enterprise: %v", err)
 	}
 	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, store.AtVersion(1), ev(store.OpRegionDelete)); err != nil {
@@ -274,7 +272,7 @@ func testDelete(t *testing.T, s *store.Store) {
 	if _, err := s.GetRegion(ctx, "del", r.RegionID, store.Public); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, nil, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.DeleteRegion(ctx, "del", r.RegionID, store.Precondition{}, ev(store.OpRegionDelete)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -414,10 +412,8 @@ func testRotate(t *testing.T, dsn string) {
 	}
 	// It still changes what it can read, and carries the ciphertext it cannot read over as it is.
 	before := rawRow(t, wrong, ids[0])
-	if _, err := wrong.UpdateRegion(ctx, "rot", ids[0], store.Public, nil, func(c region.Region) (region.Region, error) {
-		c.Desc = "changed without the key"
-		return c, nil
-	}, ev(store.OpRegionUpdate)); err != nil {
+	changed := "changed without the key"
+	if _, err := wrong.UpdateRegion(ctx, "rot", ids[0], store.Public, store.Precondition{}, region.Change{Desc: &changed}, ev(store.OpRegionUpdate)); err != nil {
 		t.Fatalf("a write that leaves key_file alone needed the key: %v", err)
 	}
 	if after := rawRow(t, wrong, ids[0]); after["key_file"] != before["key_file"] || after["key_file_key_id"] != before["key_file_key_id"] {
@@ -430,7 +426,8 @@ func testRotate(t *testing.T, dsn string) {
 	none := open(t, dsn, nil)
 	r := newRegion("rot", "rot-nokey")
 	r.CertFile, r.KeyFile = &cert, &key
-	if _, err := none.CreateRegion(ctx, r, ev(store.OpRegionCreate)); !errors.Is(err, secrets.ErrNoKey) {
+	var invalid region.Invalid
+	if _, err := none.CreateRegion(ctx, r, ev(store.OpRegionCreate)); !errors.As(err, &invalid) || len(invalid) != 1 || invalid[0].Field != "key_file" {
 		t.Fatalf("no key: %v", err)
 	}
 }
@@ -504,10 +501,8 @@ func testAudit(t *testing.T, s *store.Store) {
 	cert, key := testpki.Pair(t, "au")
 	e = ev(store.OpRegionUpdate)
 	e.EnterpriseID = "au"
-	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, store.WithSecrets, nil, func(c region.Region) (region.Region, error) {
-		c.Status, c.CertFile, c.KeyFile = region.StatusDisabled, &cert, &key
-		return c, nil
-	}, e); err != nil {
+	disabled, certp, keyp := region.StatusDisabled, &cert, &key
+	if _, err := s.UpdateRegion(ctx, "au", r.RegionID, store.WithSecrets, store.Precondition{}, region.Change{Status: &disabled, CertFile: &certp, KeyFile: &keyp}, e); err != nil {
 		t.Fatal(err)
 	}
 	events, err := s.ListAudit(ctx, "au", nil, 10)
@@ -533,11 +528,11 @@ func testAudit(t *testing.T, s *store.Store) {
 
 func testMeta(t *testing.T, s *store.Store) {
 	ctx := context.Background()
-	a, err := s.Meta(ctx, "test-key", func() string { return "first" })
+	a, err := s.Meta(ctx, "test-key", "first")
 	if err != nil || a != "first" {
 		t.Fatalf("meta: %q %v", a, err)
 	}
-	b, _ := s.Meta(ctx, "test-key", func() string { return "second" })
+	b, _ := s.Meta(ctx, "test-key", "second")
 	if b != "first" {
 		t.Fatalf("meta changed to %q", b)
 	}
@@ -548,18 +543,19 @@ func testView(t *testing.T, s *store.Store) {
 	mustCreate(t, s, newRegion("vw", "vw-a"))
 	var gen int64
 	var list []region.Region
-	err := s.View(ctx, func(v *store.Store) error {
-		var err error
-		if gen, err = v.Generation(ctx, "vw"); err != nil {
-			return err
-		}
-		// A write that commits inside the view is not seen by it.
-		if _, err := s.CreateRegion(ctx, newRegion("vw", "vw-b"), ev(store.OpRegionCreate)); err != nil {
-			return err
-		}
-		list, err = v.ListRegions(ctx, store.RegionQuery{EnterpriseID: "vw"})
-		return err
-	})
+	v, err := s.OpenView(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gen, err = v.Generation(ctx, "vw"); err != nil {
+		t.Fatal(err)
+	}
+	// A write that commits inside the view is not seen by it.
+	if _, err := s.CreateRegion(ctx, newRegion("vw", "vw-b"), ev(store.OpRegionCreate)); err != nil {
+		t.Fatal(err)
+	}
+	list, err = v.ListRegions(ctx, store.RegionQuery{EnterpriseID: "vw"})
+	v.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

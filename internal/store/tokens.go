@@ -66,6 +66,9 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
+// tokenFields are the fields a token's creation sets, as its audit event names them.
+var tokenFields = []string{"scopes", "note", "expires_at"}
+
 // CreateToken stores a token (its hash, never its value) and the audit event of its creation.
 // It refuses an enterprise id outside token.EnterpriseIDFormat and times the database cannot
 // hold (ErrTimeOutOfRange), whoever the caller.
@@ -74,6 +77,7 @@ func (s *Store) CreateToken(ctx context.Context, t token.Token, ev AuditEvent) e
 		return err
 	}
 	row := newTokenRow(t)
+	ev.ChangedFields = tokenFields
 	return s.update(ctx, func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return err
@@ -110,6 +114,7 @@ func (s *Store) CreateFirstToken(ctx context.Context, t token.Token, ev AuditEve
 		return false, err
 	}
 	row := newTokenRow(t)
+	ev.ChangedFields = tokenFields
 	err = s.update(ctx, func(tx *gorm.DB) error {
 		err := tx.Table("regiond_meta").Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "name"}},

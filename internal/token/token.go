@@ -94,6 +94,19 @@ func JoinScopes(scopes []Scope) string {
 	return strings.Join(parts, ",")
 }
 
+// Mint completes t as a new token — a new id, its creation time, and the hash and prefix of its
+// value — and returns it with the value: secret, or a new one when secret is "". The CLI, the
+// bootstrap and the API all make their tokens here; the value itself is never stored.
+func Mint(t Token, secret string) (Token, string) {
+	if secret == "" {
+		secret = NewSecret()
+	}
+	t.ID = NewID()
+	t.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	t.Hash, t.Prefix = Hash(secret), PrefixOf(secret)
+	return t, secret
+}
+
 // NewSecret returns a new token value: the prefix and 256 random bits.
 func NewSecret() string {
 	return SecretPrefix + base64.RawURLEncoding.EncodeToString(randomBytes(32))

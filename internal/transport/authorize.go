@@ -1,0 +1,53 @@
+package transport
+
+import (
+	"context"
+	"net"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/regiond/regiond/internal/problem"
+	"github.com/regiond/regiond/internal/token"
+)
+
+// Authorizer decides whether the caller of a request may make it: a valid token, within its rate
+// limit, holding every scope the operation's x-required-scopes names. It runs before anything
+// else reads the request, so that nothing about a request is revealed to a caller who may not make
+// it.
+type Authorizer struct {
+	Tokens   *Authenticator
+	Requests *Limiter // each token's request rate
+}
+
+// Authorize authorizes r for the operation of route, recording the caller in the request's
+// RequestInfo. Reads of regions a caller sees without TLS material may be kept by the caller's
+// private cache; every other response says no-store.
+func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
+	info := Info(r.Context())
+	client, _, _ := net.SplitHostPort(r.RemoteAddr)
+	p, err := a.Tokens.Authenticate(r.Context(), r.Header.Get("Authorization"), client)
+	if err != nil {
+		return err
+	}
+	info.Principal = p
+	if err := a.Requests.Allow(p.TokenID); err != nil {
+		return err
+	}
+	scopes, _ := route.Operation.Extensions["x-required-scopes"].([]any) // checked at start: strings
+	for _, sc := range scopes {
+		if !p.Has(token.Scope(sc.(string))) {
+			return problem.Newf(http.StatusForbidden, "this operation needs the %s scope", sc)
+		}
+	}
+	if id := route.Operation.OperationID; (id == "listRegions" || id == "getRegion") && !p.Has(token.RegionsSecrets) {
+		info.header["Cache-Control"] = privateNoCache
+	}
+	return nil
+}
+
+// AuthenticationFunc is Authorize as kin-openapi's authentication hook.
+func (a *Authorizer) AuthenticationFunc(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	return a.Authorize(in.RequestValidationInput.Request, in.RequestValidationInput.Route)
+}

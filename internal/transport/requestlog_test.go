@@ -1,0 +1,57 @@
+package transport
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regiond/regiond/internal/token"
+)
+
+// TestRequestLogWritesWhatSlogWrites: the request log line written straight to the log's writer
+// is, but for its time, the line slog's JSON handler writes for the same request — whatever the
+// strings hold (quotes, control characters, invalid UTF-8, U+2028, HTML's characters).
+func TestRequestLogWritesWhatSlogWrites(t *testing.T) {
+	var viaSlog, direct bytes.Buffer
+	slogLog := &requestLog{log: slog.New(slog.NewJSONHandler(&viaSlog, nil))}
+	directLog := &requestLog{lines: &direct}
+	paths := []string{"/openapi/v1/regions", `/a"b\c`, "/tab\there/nl\nnul\x00bs\bff\fdel\x7f", "/bad\xff\xfeutf8\xc3",
+		"/é/中文/😀", "/sep\u2028\u2029", "/<html>&amp;", strings.Repeat("/x", 300)}
+	for i, path := range paths {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path, req.Method, req.RemoteAddr = path, []string{"GET", "PATCH", "BREW\x01"}[i%3], "[::1]:5555"
+		info := &RequestInfo{ID: "req-" + path[:min(len(path), 5)], Principal: token.Principal{TokenID: "tok_x"}, Aborted: i%2 == 1}
+		if i%4 == 0 {
+			info.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		}
+		for _, elapsed := range []time.Duration{0, time.Microsecond, 1234 * time.Microsecond, 65 * time.Second} {
+			for _, l := range []*requestLog{slogLog, directLog} {
+				l.write(req, info, "/openapi/v1/regions/:region_id", 200+i, int64(i)*1000, time.Now(), elapsed)
+			}
+		}
+	}
+	timeField := regexp.MustCompile(`^\{"time":"([^"]+)",`)
+	want, got := strings.Split(viaSlog.String(), "\n"), strings.Split(direct.String(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d lines, slog wrote %d", len(got), len(want))
+	}
+	for i := range want {
+		m := timeField.FindStringSubmatch(got[i])
+		if want[i] == "" && got[i] == "" {
+			continue
+		}
+		if m == nil {
+			t.Fatalf("line %d has no time: %s", i, got[i])
+		}
+		if _, err := time.Parse(time.RFC3339Nano, m[1]); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if g, w := timeField.ReplaceAllString(got[i], ""), timeField.ReplaceAllString(want[i], ""); g != w {
+			t.Fatalf("line %d differs:\nstraight: %s\nslog:     %s", i, g, w)
+		}
+	}
+}
