@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestAuditOrderIsTimeNotID: the audit trail lists newest first by time, whatever order the ids

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestFailoverList: a failover DSN connects through the first of its addresses that accepts

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/store"
+	"github.com/regiond/regiond/internal/testsupport/dbtest"
 )
 
 // TestMigrationLock (MySQL): a replica waits to migrate while another holds the migration lock
