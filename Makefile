@@ -100,7 +100,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 ## api-diff: fail when openapi.yaml would break a client of the last release (the newest vX.Y.Z
-## tag's openapi.yaml, or api/baseline/openapi.yaml before the first tag); see README.md
+## tag's openapi.yaml, or api/baseline/openapi.yaml before the first tag); see docs/api.md, "API versioning"
 api-diff:
 	OASDIFF="$(GO) run github.com/oasdiff/oasdiff" scripts/api-diff.sh
 

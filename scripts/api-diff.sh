@@ -4,7 +4,7 @@
 #
 # The last release is the newest tag vMAJOR.MINOR.PATCH (its openapi.yaml, read with git show);
 # before the first tag, and in a clone without tags, the committed api/baseline/openapi.yaml,
-# which every release refreshes (README.md, "API versioning").
+# which every release refreshes (docs/api.md, "API versioning").
 #
 # oasdiff (pinned in go.mod through tools.go) decides what breaks. The gate fails on what it
 # rates an error or a warning (possibly breaking: a changed pattern, a removed request
