@@ -275,9 +275,7 @@ for db in sqlite mariadb; do
   curl -fsS -D "$RUN/list-$db.headers" -o "$RUN/list-$db.json" -H "Authorization: ${READ[$db]}" \
     "http://${ADDR[$db]}/openapi/v1/regions" || die "cannot read the list from regiond ($db)"
   [ "$(header "$RUN/list-$db.headers" X-Total-Count)" = "$LIST_REGIONS" ] || die "the list of regiond ($db) does not hold $LIST_REGIONS regions"
-  # A server's first request with a token looks the token up in the database; the warm-up's 32
-  # connections sending their first requests at once would be charged to the failed-authentication
-  # limiter before the first lookup returned (429s), so each server sees the token once first.
+  # Each server sees the token once before the warm-up, so that its first lookup is not timed.
   curl -fsS -o /dev/null -H "Authorization: ${READ[$db]}" "http://${ADDR[$db-nolog]}/openapi/v1/regions" ||
     die "cannot read the list from regiond ($db-nolog)"
 done

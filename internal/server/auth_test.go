@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/testsupport/apitest"
 	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/token"
@@ -61,5 +62,31 @@ func TestUnknownTokensAreCheap(t *testing.T) {
 			t.Fatalf("a token created after it was refused is still refused: %d", resp.StatusCode)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNewValidTokensAreNotFailures: the failed-authentication budget of an address is spent only
+// by tokens that fail. Many new, valid tokens used for the first time at once from one address
+// (a CI job fanning out) all work, however small the budget; bad tokens still run it out.
+func TestNewValidTokensAreNotFailures(t *testing.T) {
+	e := apitest.Start(t, dbtest.SQLite(t), apitest.Options{Server: func(c *server.Config) {
+		c.AuthFailRate, c.AuthFailBurst = 0.001, 3 // refilled once in ~17 minutes: no test outlives it
+	}})
+	for i := 0; i < 30; i++ {
+		tok := e.Token(t, apitest.Enterprise, token.RegionsRead)
+		if resp, body := e.Do("GET", "/openapi/v1/regions", tok, "", nil); resp.StatusCode != 200 {
+			t.Fatalf("the first use of new valid token %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		bad := token.NewSecret()
+		e.Secret(bad)
+		want := 401
+		if i == 4 {
+			want = 429 // the burst of 3 failures is spent
+		}
+		if resp, body := e.Do("GET", "/openapi/v1/regions", bad, "", nil); resp.StatusCode != want {
+			t.Fatalf("bad token %d: %d, want %d: %s", i, resp.StatusCode, want, body)
+		}
 	}
 }

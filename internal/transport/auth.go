@@ -29,9 +29,9 @@ import (
 //
 // Refusing a bad token is cheap: a hash the database does not hold is remembered for the same
 // bound (so that a token created on another replica works within it), and every attempt with a
-// token not known to be valid is charged to the client's address, which may fail a limited
+// token that fails is charged to the client's address, which may fail a limited
 // number of times a second (failures) before it is refused without a lookup. A token this replica
-// has accepted is never charged, and a charge is given back when the token turns out valid.
+// has accepted is never charged, and neither is a token that turns out valid.
 type Authenticator struct {
 	store    *store.Store
 	ttl      time.Duration
@@ -102,26 +102,25 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 	a.mu.RUnlock()
 	stale := ct == nil || now.Sub(ct.fetched) >= a.ttl
 	known := ct != nil && ct.tok.Usable(now) == "" // accepted here before, if perhaps too long ago
-	var charge *rate.Reservation
 	if !known {
-		var err error
-		if charge, err = a.failures.reserve(client); err != nil {
+		// Refused before the lookup when the address has failed too often; charged only when the
+		// token then fails, so that the first uses of new, valid tokens never count.
+		if err := a.failures.check(client, now); err != nil {
 			return token.Principal{}, err
 		}
 	}
 	if stale {
 		if a.knownUnknown(sum, now) {
-			return token.Principal{}, unauthorized("the token is not valid")
+			return token.Principal{}, a.refuse(client, now, "the token is not valid")
 		}
 		tok, err := a.store.TokenByHash(ctx, hex.EncodeToString(sum[:]))
 		if errors.Is(err, store.ErrNotFound) {
 			a.Lookups.NotFound.Add(1)
 			a.putUnknown(sum, now)
-			return token.Principal{}, unauthorized("the token is not valid")
+			return token.Principal{}, a.refuse(client, now, "the token is not valid")
 		}
 		if err != nil {
-			a.Lookups.Failed.Add(1)
-			giveBack(charge) // the database failed, not the client
+			a.Lookups.Failed.Add(1) // the database failed, not the client: no charge
 			return token.Principal{}, err
 		}
 		a.Lookups.Found.Add(1)
@@ -135,20 +134,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 	// ever change (a prefix index, say).
 	var stored [sha256.Size]byte
 	if n, err := hex.Decode(stored[:], []byte(ct.tok.Hash)); err != nil || n != sha256.Size || subtle.ConstantTimeCompare(stored[:], sum[:]) != 1 {
-		return token.Principal{}, unauthorized("the token is not valid")
+		return token.Principal{}, a.refuse(client, now, "the token is not valid")
 	}
 	if why := ct.tok.Usable(now); why != "" {
-		return token.Principal{}, unauthorized(why)
+		return token.Principal{}, a.refuse(client, now, why)
 	}
-	giveBack(charge)
 	a.touch(ct, now)
 	return token.Principal{TokenID: ct.tok.ID, EnterpriseID: ct.tok.EnterpriseID, Scopes: ct.tok.Scopes, ExpiresAt: ct.tok.ExpiresAt}, nil
 }
 
-func giveBack(r *rate.Reservation) {
-	if r != nil {
-		r.Cancel()
-	}
+// refuse charges a failed authentication to the client's address and words the 401.
+func (a *Authenticator) refuse(client string, now time.Time, why string) error {
+	a.failures.charge(client, now)
+	return unauthorized(why)
 }
 
 func (a *Authenticator) put(hash [sha256.Size]byte, ct *cachedToken) {
@@ -230,17 +228,43 @@ func NewLimiter(perSecond float64, burst int, refusal string) *Limiter {
 
 // Allow takes one request from key's bucket, or returns a 429 problem.
 func (l *Limiter) Allow(key string) error {
-	_, err := l.reserve(key)
-	return err
+	now := time.Now()
+	lim := l.bucket(key)
+	if lim == nil {
+		return nil
+	}
+	r := lim.ReserveN(now, 1)
+	if delay := r.DelayFrom(now); delay > 0 {
+		r.CancelAt(now)
+		return l.refused(delay)
+	}
+	return nil
 }
 
-// reserve takes one request from key's bucket and returns the reservation (Cancel gives it back),
-// or a 429 problem when the bucket is empty. Without a limit it returns nil, nil.
-func (l *Limiter) reserve(key string) (*rate.Reservation, error) {
+// check refuses key when its bucket is empty, without taking from it. Concurrent checks may all
+// pass before their charges land: a burst can exceed the limit by the requests in flight.
+func (l *Limiter) check(key string, now time.Time) error {
+	lim := l.bucket(key)
+	if lim == nil || lim.TokensAt(now) >= 1 {
+		return nil
+	}
+	return l.refused(time.Duration((1 - lim.TokensAt(now)) / float64(l.rate) * float64(time.Second)))
+}
+
+// charge takes one request from key's bucket, even into debt: the next check waits for it.
+func (l *Limiter) charge(key string, now time.Time) {
+	if lim := l.bucket(key); lim != nil {
+		lim.ReserveN(now, 1)
+	}
+}
+
+// bucket is key's token bucket, made on first use; nil without a limit.
+func (l *Limiter) bucket(key string) *rate.Limiter {
 	if l.rate <= 0 {
-		return nil, nil
+		return nil
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	lim := l.byKey[key]
 	if lim == nil {
 		if len(l.byKey) > 100000 {
@@ -249,15 +273,11 @@ func (l *Limiter) reserve(key string) (*rate.Reservation, error) {
 		lim = rate.NewLimiter(l.rate, l.burst)
 		l.byKey[key] = lim
 	}
-	l.mu.Unlock()
-	now := time.Now()
-	r := lim.ReserveN(now, 1)
-	delay := r.DelayFrom(now)
-	if delay == 0 {
-		return r, nil
-	}
-	r.CancelAt(now)
-	retry := int(math.Ceil(delay.Seconds()))
-	return nil, problem.Newf(http.StatusTooManyRequests, "%s; retry after %d second(s)", l.refusal, retry).
+	return lim
+}
+
+func (l *Limiter) refused(delay time.Duration) error {
+	retry := max(int(math.Ceil(delay.Seconds())), 1)
+	return problem.Newf(http.StatusTooManyRequests, "%s; retry after %d second(s)", l.refusal, retry).
 		WithHeader("Retry-After", strconv.Itoa(retry))
 }
