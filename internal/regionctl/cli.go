@@ -1,5 +1,5 @@
 // Package regionctl is the regionctl command: a client of the regiond API built on the generated
-// Go client (gen/api). Main runs it in-process, so that tests drive it against a real server.
+// Go client (gen/client). Main runs it in-process, so that tests drive it against a real server.
 package regionctl
 
 import (

@@ -119,7 +119,7 @@ func (h *harness) create(name string, status api.RegionStatus, scope api.RegionS
 	if err != nil || resp.StatusCode() != http.StatusCreated {
 		h.t.Fatalf("create %s: %v %s", name, err, resp.Body)
 	}
-	return *resp.JSON201.RegionId
+	return resp.JSON201.RegionId
 }
 
 // apiJSON is a region as the server represents it to the admin.
