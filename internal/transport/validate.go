@@ -140,7 +140,11 @@ func (v *Validator) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // names and values), in that order. ok is false when routePath is no operation of the spec.
 // Errors are problems naming each offending field: 415 for a wrong media type, 400 for the rest.
 func (v *Validator) Check(req *http.Request, routePath string, names, values []string) (ok bool, err error) {
-	op := v.ops[req.Method][routePath]
+	method := req.Method
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD is the GET without its body: the same caller, the same checks
+	}
+	op := v.ops[method][routePath]
 	if op == nil {
 		return false, nil
 	}
