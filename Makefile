@@ -58,9 +58,10 @@ bench-galera:
 	REGIOND_TEST_GALERA=$$($(GALERA) addrs) REGIOND_GALERA_BENCH=1 \
 		$(GO) test -count=1 -timeout 30m -run '^TestGaleraBench$$' -v ./internal/app/
 
-## generate: regenerate gen/ from openapi.yaml
+## generate: regenerate gen/ from openapi.yaml: gen/api for the server, gen/client for consumers
 generate:
 	$(OAPI) -config oapi-codegen.yaml openapi.yaml
+	$(OAPI) -config oapi-codegen.client.yaml openapi.yaml
 
 ## check-generated: fail when gen/ is not what openapi.yaml generates
 check-generated: generate

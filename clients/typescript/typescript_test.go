@@ -79,7 +79,7 @@ func TestConsumer(t *testing.T) {
 	}
 	var ops []string
 	for _, ev := range *audit.JSON200 {
-		if strings.HasPrefix(string(ev.Operation), "region.") && ev.TargetId != *pre.JSON201.RegionId {
+		if strings.HasPrefix(string(ev.Operation), "region.") && ev.TargetId != pre.JSON201.RegionId {
 			ops = append(ops, string(ev.Operation))
 		}
 	}

@@ -232,7 +232,7 @@ type PEMKey = string
 // Problem An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type Problem struct {
 	// Code Rainbond's error code; the HTTP status.
 	//
@@ -259,7 +259,7 @@ type Problem struct {
 	// Instance The path of the request that failed.
 	//
 	// Example: /openapi/v1/regions
-	Instance *string `json:"instance,omitempty"`
+	Instance string `json:"instance"`
 
 	// Msg Rainbond's error message; the same as `detail`.
 	//
@@ -269,7 +269,7 @@ type Problem struct {
 	// RequestId The request's `X-Request-ID`, to find it in the server's logs.
 	//
 	// Example: 7f9c2b1e4d3a5c6b
-	RequestId *string `json:"request_id,omitempty"`
+	RequestId string `json:"request_id"`
 
 	// Status The HTTP status code.
 	//
@@ -377,7 +377,7 @@ type RegionDomain = string
 // Example: {"cert_file":null,"desc":"Hangzhou production cluster","httpdomain":"apps-hz.example.com","key_file":null,"region_alias":"Hangzhou","region_id":"4b2e8f3a-9c1d-4e5f-8a7b-6c5d4e3f2a1b","region_name":"rainbond-hz","scope":"private","ssl_ca_cert":null,"status":"1","tcpdomain":"tcp-hz.example.com","url":"https://region-hz.example.com:8443","wsurl":"wss://region-hz.example.com:6060"}
 type RegionInfoResp struct {
 	// CertFile PEM client certificate for the cluster API; `null` when unset or hidden.
-	CertFile nullable.Nullable[string] `json:"cert_file,omitempty"`
+	CertFile nullable.Nullable[string] `json:"cert_file"`
 
 	// Desc Cluster description.
 	//
@@ -387,10 +387,10 @@ type RegionInfoResp struct {
 	// Httpdomain Root domain under which the cluster's HTTP applications are published, or `""`.
 	//
 	// Example: apps-hz.example.com
-	Httpdomain *string `json:"httpdomain,omitempty"`
+	Httpdomain string `json:"httpdomain"`
 
 	// KeyFile PEM private key of `cert_file`; `null` when unset or hidden, and always `null` in lists.
-	KeyFile nullable.Nullable[string] `json:"key_file,omitempty"`
+	KeyFile nullable.Nullable[string] `json:"key_file"`
 
 	// RegionAlias Cluster alias, for people.
 	//
@@ -400,7 +400,7 @@ type RegionInfoResp struct {
 	// RegionId Region id, made by the server (a UUID).
 	//
 	// Example: 4b2e8f3a-9c1d-4e5f-8a7b-6c5d4e3f2a1b
-	RegionId *string `json:"region_id,omitempty"`
+	RegionId string `json:"region_id"`
 
 	// RegionName Cluster name, unique in the enterprise; it cannot be changed.
 	//
@@ -410,10 +410,10 @@ type RegionInfoResp struct {
 	// Scope Who may use the region: `private` (one enterprise) or `public`.
 	//
 	// Example: private
-	Scope *RegionScope `json:"scope,omitempty"`
+	Scope RegionScope `json:"scope"`
 
 	// SslCaCert PEM CA certificate(s) of the cluster API; `null` when unset or hidden.
-	SslCaCert nullable.Nullable[string] `json:"ssl_ca_cert,omitempty"`
+	SslCaCert nullable.Nullable[string] `json:"ssl_ca_cert"`
 
 	// Status The region's lifecycle status, a string as in Rainbond:
 	// `"0"` editing, `"1"` enabled, `"2"` disabled, `"3"` in maintenance.
@@ -425,7 +425,7 @@ type RegionInfoResp struct {
 	// Tcpdomain Host name or IP under which the cluster's TCP applications are published, or `""`.
 	//
 	// Example: tcp-hz.example.com
-	Tcpdomain *string `json:"tcpdomain,omitempty"`
+	Tcpdomain string `json:"tcpdomain"`
 
 	// Url Cluster API URL (http or https).
 	//
@@ -435,7 +435,7 @@ type RegionInfoResp struct {
 	// Wsurl Cluster websocket URL (ws or wss), or `""`.
 	//
 	// Example: wss://region-hz.example.com:6060
-	Wsurl *string `json:"wsurl,omitempty"`
+	Wsurl string `json:"wsurl"`
 }
 
 // RegionName Cluster name: lower-case letters, digits and `-`, starting with a letter and ending with a
@@ -764,85 +764,85 @@ type TokenId = string
 // BadRequest An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type BadRequest = Problem
 
 // Conflict An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type Conflict = Problem
 
 // Forbidden An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type Forbidden = Problem
 
 // InternalError An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type InternalError = Problem
 
 // NotFound An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type NotFound = Problem
 
 // PayloadTooLarge An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type PayloadTooLarge = Problem
 
 // PreconditionFailed An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type PreconditionFailed = Problem
 
 // PreconditionRequired An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type PreconditionRequired = Problem
 
 // RequestTimeout An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type RequestTimeout = Problem
 
 // ServiceUnavailable An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type ServiceUnavailable = Problem
 
 // TooManyRequests An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type TooManyRequests = Problem
 
 // Unauthorized An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type Unauthorized = Problem
 
 // UnprocessableEntity An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type UnprocessableEntity = Problem
 
 // UnsupportedMediaType An error (RFC 9457 problem details) with the `code` and `msg` members Rainbond clients
 // read. `errors` names each offending field when the request was invalid.
 //
-// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
+// Example: {"code":400,"detail":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","errors":[{"field":"region_name","message":"string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\""}],"instance":"/openapi/v1/regions","msg":"region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"","request_id":"7f9c2b1e4d3a5c6b","status":400,"title":"Invalid request","type":"urn:regiond:problem:invalid-request"}
 type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
@@ -858,7 +858,8 @@ type ListAuditEventsParams struct {
 
 // ListRegionsParams defines parameters for ListRegions.
 type ListRegionsParams struct {
-	// Status Only regions with one of these statuses. Repeat the parameter for several (`status=1&status=3`).
+	// Status Only regions with one of these statuses: `0` editing, `1` enabled, `2` disabled, `3` in
+	// maintenance. Repeat the parameter for several (`status=1&status=3`).
 	Status *StatusFilter `form:"status,omitempty" json:"status,omitempty"`
 
 	// Scope Only regions with this scope.
@@ -920,6 +921,9 @@ type ListTokensParams struct {
 
 // CreateRegionJSONRequestBody defines body for CreateRegion for application/json ContentType.
 type CreateRegionJSONRequestBody = RegionCreate
+
+// UpdateRegionJSONRequestBody defines body for UpdateRegion for application/json ContentType.
+type UpdateRegionJSONRequestBody = RegionPatch
 
 // UpdateRegionApplicationMergePatchPlusJSONRequestBody defines body for UpdateRegion for application/merge-patch+json ContentType.
 type UpdateRegionApplicationMergePatchPlusJSONRequestBody = RegionPatch
@@ -1006,7 +1010,8 @@ type ClientInterface interface {
 
 	// GetHealth Liveness probe
 	//
-	// Answers `200` while the process is up. It does not touch the database.
+	// Answers `200` while the process is up. It does not touch the database. A request with a
+	// body larger than the server accepts is `413`, as on every path.
 	//
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1117,6 +1122,9 @@ type ClientInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
+	//
 	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
@@ -1127,6 +1135,27 @@ type ClientInterface interface {
 	// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
 	UpdateRegionWithBody(ctx context.Context, regionId RegionId, params *UpdateRegionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// UpdateRegion Update a data center (JSON merge patch)
+	//
+	// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
+	// unchanged; `null` clears a nullable field (the TLS fields); any other value replaces the
+	// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
+	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
+	// the stored values are kept. `region_name` may be sent only with its stored value.
+	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
+	//
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
+	//
+	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
+	UpdateRegion(ctx context.Context, regionId RegionId, params *UpdateRegionParams, body UpdateRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// UpdateRegionWithApplicationMergePatchPlusJSONBody Update a data center (JSON merge patch)
 	//
 	// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
@@ -1134,6 +1163,9 @@ type ClientInterface interface {
 	// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
+	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
 	//
 	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
@@ -1265,7 +1297,8 @@ type ClientInterface interface {
 	// GetReadiness Readiness probe
 	//
 	// Answers `200` when the database answers a ping within a short deadline, and `503`
-	// otherwise, so a load balancer sends traffic only to replicas that can serve it.
+	// otherwise, so a load balancer sends traffic only to replicas that can serve it. A request
+	// with a body larger than the server accepts is `413`, as on every path.
 	//
 	// Corresponds with GET /readyz (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1273,7 +1306,8 @@ type ClientInterface interface {
 
 // GetHealth Liveness probe
 //
-// Answers `200` while the process is up. It does not touch the database.
+// Answers `200` while the process is up. It does not touch the database. A request with a
+// body larger than the server accepts is `413`, as on every path.
 //
 // Corresponds with GET /healthz (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1454,6 +1488,9 @@ func (c *Client) GetRegion(ctx context.Context, regionId RegionId, params *GetRe
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
+//
 // `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 // nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
@@ -1474,6 +1511,37 @@ func (c *Client) UpdateRegionWithBody(ctx context.Context, regionId RegionId, pa
 	return c.Client.Do(req)
 }
 
+// UpdateRegion Update a data center (JSON merge patch)
+//
+// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
+// unchanged; `null` clears a nullable field (the TLS fields); any other value replaces the
+// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
+// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
+// the stored values are kept. `region_name` may be sent only with its stored value.
+//
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
+//
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
+//
+// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
+func (c *Client) UpdateRegion(ctx context.Context, regionId RegionId, params *UpdateRegionParams, body UpdateRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateRegionRequest(c.Server, regionId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // UpdateRegionWithApplicationMergePatchPlusJSONBody Update a data center (JSON merge patch)
 //
 // Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
@@ -1481,6 +1549,9 @@ func (c *Client) UpdateRegionWithBody(ctx context.Context, regionId RegionId, pa
 // stored one. Non-nullable fields cannot be `null` (400). TLS fields need
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
+//
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
 //
 // `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 // nothing: `200` with the region as it is, its version and `ETag` unchanged.
@@ -1692,7 +1763,8 @@ func (c *Client) GetToken(ctx context.Context, tokenId TokenId, reqEditors ...Re
 // GetReadiness Readiness probe
 //
 // Answers `200` when the database answers a ping within a short deadline, and `503`
-// otherwise, so a load balancer sends traffic only to replicas that can serve it.
+// otherwise, so a load balancer sends traffic only to replicas that can serve it. A request
+// with a body larger than the server accepts is `413`, as on every path.
 //
 // Corresponds with GET /readyz (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2053,6 +2125,17 @@ func NewGetRegionRequest(server string, regionId RegionId, params *GetRegionPara
 	}
 
 	return req, nil
+}
+
+// NewUpdateRegionRequest calls the generic UpdateRegion builder with application/json body
+func NewUpdateRegionRequest(server string, regionId RegionId, params *UpdateRegionParams, body UpdateRegionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateRegionRequestWithBody(server, regionId, params, "application/json", bodyReader)
 }
 
 // NewUpdateRegionRequestWithApplicationMergePatchPlusJSONBody calls the generic UpdateRegion builder with application/merge-patch+json body
@@ -2426,7 +2509,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Liveness probe
 	//
-	// Answers `200` while the process is up. It does not touch the database.
+	// Answers `200` while the process is up. It does not touch the database. A request with a
+	// body larger than the server accepts is `413`, as on every path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2547,6 +2631,9 @@ type ClientWithResponsesInterface interface {
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
 	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
+	//
 	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
 	//
@@ -2557,6 +2644,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
 	UpdateRegionWithBodyWithResponse(ctx context.Context, regionId RegionId, params *UpdateRegionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateRegionResponse, error)
 
+	// UpdateRegionWithResponse Update a data center (JSON merge patch)
+	//
+	// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
+	// unchanged; `null` clears a nullable field (the TLS fields); any other value replaces the
+	// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
+	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
+	// the stored values are kept. `region_name` may be sent only with its stored value.
+	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
+	//
+	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
+	//
+	// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
+	UpdateRegionWithResponse(ctx context.Context, regionId RegionId, params *UpdateRegionParams, body UpdateRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRegionResponse, error)
+
 	// UpdateRegionWithApplicationMergePatchPlusJSONBodyWithResponse Update a data center (JSON merge patch)
 	//
 	// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
@@ -2564,6 +2672,9 @@ type ClientWithResponsesInterface interface {
 	// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
 	// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 	// the stored values are kept. `region_name` may be sent only with its stored value.
+	//
+	// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+	// patch, for clients that send it by default.
 	//
 	// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 	// nothing: `200` with the region as it is, its version and `ETag` unchanged.
@@ -2701,7 +2812,8 @@ type ClientWithResponsesInterface interface {
 	// GetReadinessWithResponse Readiness probe
 	//
 	// Answers `200` when the database answers a ping within a short deadline, and `503`
-	// otherwise, so a load balancer sends traffic only to replicas that can serve it.
+	// otherwise, so a load balancer sends traffic only to replicas that can serve it. A request
+	// with a body larger than the server accepts is `413`, as on every path.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2709,16 +2821,37 @@ type ClientWithResponsesInterface interface {
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 }
 
+// GetHealthResponse200Headers the declared response headers of an HTTP 200 response for GetHealth
+type GetHealthResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetHealthResponse413Headers the declared response headers of an HTTP 413 response for GetHealth
+type GetHealthResponse413Headers struct {
+	XRequestID *string
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetHealthResponse200Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetHealthResponse413Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r GetHealthResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetBody returns the raw response body bytes
@@ -2752,22 +2885,41 @@ func (r GetHealthResponse) ContentType() string {
 
 // ListAuditEventsResponse200Headers the declared response headers of an HTTP 200 response for ListAuditEvents
 type ListAuditEventsResponse200Headers struct {
-	Link *string
+	Link       *string
+	XRequestID *string
+}
+
+// ListAuditEventsResponse400Headers the declared response headers of an HTTP 400 response for ListAuditEvents
+type ListAuditEventsResponse400Headers struct {
+	XRequestID *string
 }
 
 // ListAuditEventsResponse401Headers the declared response headers of an HTTP 401 response for ListAuditEvents
 type ListAuditEventsResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListAuditEventsResponse403Headers the declared response headers of an HTTP 403 response for ListAuditEvents
+type ListAuditEventsResponse403Headers struct {
+	XRequestID *string
 }
 
 // ListAuditEventsResponse429Headers the declared response headers of an HTTP 429 response for ListAuditEvents
 type ListAuditEventsResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// ListAuditEventsResponse500Headers the declared response headers of an HTTP 500 response for ListAuditEvents
+type ListAuditEventsResponse500Headers struct {
+	XRequestID *string
 }
 
 // ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
 type ListAuditEventsResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type ListAuditEventsResponse struct {
@@ -2789,10 +2941,16 @@ type ListAuditEventsResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListAuditEventsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListAuditEventsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListAuditEventsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListAuditEventsResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListAuditEventsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListAuditEventsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListAuditEventsResponse503Headers
 }
@@ -2865,27 +3023,47 @@ func (r ListAuditEventsResponse) ContentType() string {
 type ListRegionsResponse200Headers struct {
 	ETag        *string
 	Link        *string
+	XRequestID  *string
 	XTotalCount *int64
 }
 
 // ListRegionsResponse304Headers the declared response headers of an HTTP 304 response for ListRegions
 type ListRegionsResponse304Headers struct {
-	ETag *string
+	ETag       *string
+	XRequestID *string
+}
+
+// ListRegionsResponse400Headers the declared response headers of an HTTP 400 response for ListRegions
+type ListRegionsResponse400Headers struct {
+	XRequestID *string
 }
 
 // ListRegionsResponse401Headers the declared response headers of an HTTP 401 response for ListRegions
 type ListRegionsResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListRegionsResponse403Headers the declared response headers of an HTTP 403 response for ListRegions
+type ListRegionsResponse403Headers struct {
+	XRequestID *string
 }
 
 // ListRegionsResponse429Headers the declared response headers of an HTTP 429 response for ListRegions
 type ListRegionsResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// ListRegionsResponse500Headers the declared response headers of an HTTP 500 response for ListRegions
+type ListRegionsResponse500Headers struct {
+	XRequestID *string
 }
 
 // ListRegionsResponse503Headers the declared response headers of an HTTP 503 response for ListRegions
 type ListRegionsResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type ListRegionsResponse struct {
@@ -2909,10 +3087,16 @@ type ListRegionsResponse struct {
 	Headers200 *ListRegionsResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *ListRegionsResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListRegionsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListRegionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListRegionsResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListRegionsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListRegionsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListRegionsResponse503Headers
 }
@@ -2983,24 +3167,68 @@ func (r ListRegionsResponse) ContentType() string {
 
 // CreateRegionResponse201Headers the declared response headers of an HTTP 201 response for CreateRegion
 type CreateRegionResponse201Headers struct {
-	ETag     *string
-	Location *string
-	Warning  *string
+	ETag       *string
+	Location   *string
+	Warning    *string
+	XRequestID *string
+}
+
+// CreateRegionResponse400Headers the declared response headers of an HTTP 400 response for CreateRegion
+type CreateRegionResponse400Headers struct {
+	XRequestID *string
 }
 
 // CreateRegionResponse401Headers the declared response headers of an HTTP 401 response for CreateRegion
 type CreateRegionResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// CreateRegionResponse403Headers the declared response headers of an HTTP 403 response for CreateRegion
+type CreateRegionResponse403Headers struct {
+	XRequestID *string
+}
+
+// CreateRegionResponse408Headers the declared response headers of an HTTP 408 response for CreateRegion
+type CreateRegionResponse408Headers struct {
+	XRequestID *string
+}
+
+// CreateRegionResponse409Headers the declared response headers of an HTTP 409 response for CreateRegion
+type CreateRegionResponse409Headers struct {
+	XRequestID *string
+}
+
+// CreateRegionResponse413Headers the declared response headers of an HTTP 413 response for CreateRegion
+type CreateRegionResponse413Headers struct {
+	XRequestID *string
+}
+
+// CreateRegionResponse415Headers the declared response headers of an HTTP 415 response for CreateRegion
+type CreateRegionResponse415Headers struct {
+	XRequestID *string
+}
+
+// CreateRegionResponse422Headers the declared response headers of an HTTP 422 response for CreateRegion
+type CreateRegionResponse422Headers struct {
+	XRequestID *string
 }
 
 // CreateRegionResponse429Headers the declared response headers of an HTTP 429 response for CreateRegion
 type CreateRegionResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// CreateRegionResponse500Headers the declared response headers of an HTTP 500 response for CreateRegion
+type CreateRegionResponse500Headers struct {
+	XRequestID *string
 }
 
 // CreateRegionResponse503Headers the declared response headers of an HTTP 503 response for CreateRegion
 type CreateRegionResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type CreateRegionResponse struct {
@@ -3032,10 +3260,26 @@ type CreateRegionResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateRegionResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateRegionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateRegionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateRegionResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateRegionResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateRegionResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateRegionResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateRegionResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateRegionResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateRegionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateRegionResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateRegionResponse503Headers
 }
@@ -3129,19 +3373,57 @@ func (r CreateRegionResponse) ContentType() string {
 	return ""
 }
 
+// DeleteRegionResponse204Headers the declared response headers of an HTTP 204 response for DeleteRegion
+type DeleteRegionResponse204Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegionResponse400Headers the declared response headers of an HTTP 400 response for DeleteRegion
+type DeleteRegionResponse400Headers struct {
+	XRequestID *string
+}
+
 // DeleteRegionResponse401Headers the declared response headers of an HTTP 401 response for DeleteRegion
 type DeleteRegionResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// DeleteRegionResponse403Headers the declared response headers of an HTTP 403 response for DeleteRegion
+type DeleteRegionResponse403Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegionResponse404Headers the declared response headers of an HTTP 404 response for DeleteRegion
+type DeleteRegionResponse404Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegionResponse412Headers the declared response headers of an HTTP 412 response for DeleteRegion
+type DeleteRegionResponse412Headers struct {
+	XRequestID *string
+}
+
+// DeleteRegionResponse428Headers the declared response headers of an HTTP 428 response for DeleteRegion
+type DeleteRegionResponse428Headers struct {
+	XRequestID *string
 }
 
 // DeleteRegionResponse429Headers the declared response headers of an HTTP 429 response for DeleteRegion
 type DeleteRegionResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// DeleteRegionResponse500Headers the declared response headers of an HTTP 500 response for DeleteRegion
+type DeleteRegionResponse500Headers struct {
+	XRequestID *string
 }
 
 // DeleteRegionResponse503Headers the declared response headers of an HTTP 503 response for DeleteRegion
 type DeleteRegionResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type DeleteRegionResponse struct {
@@ -3165,10 +3447,24 @@ type DeleteRegionResponse struct {
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteRegionResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteRegionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteRegionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteRegionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteRegionResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteRegionResponse412Headers
+	// Headers428 the parsed response headers for an HTTP 428 response
+	Headers428 *DeleteRegionResponse428Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteRegionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteRegionResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteRegionResponse503Headers
 }
@@ -3249,27 +3545,52 @@ func (r DeleteRegionResponse) ContentType() string {
 
 // GetRegionResponse200Headers the declared response headers of an HTTP 200 response for GetRegion
 type GetRegionResponse200Headers struct {
-	ETag *string
+	ETag       *string
+	XRequestID *string
 }
 
 // GetRegionResponse304Headers the declared response headers of an HTTP 304 response for GetRegion
 type GetRegionResponse304Headers struct {
-	ETag *string
+	ETag       *string
+	XRequestID *string
+}
+
+// GetRegionResponse400Headers the declared response headers of an HTTP 400 response for GetRegion
+type GetRegionResponse400Headers struct {
+	XRequestID *string
 }
 
 // GetRegionResponse401Headers the declared response headers of an HTTP 401 response for GetRegion
 type GetRegionResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetRegionResponse403Headers the declared response headers of an HTTP 403 response for GetRegion
+type GetRegionResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetRegionResponse404Headers the declared response headers of an HTTP 404 response for GetRegion
+type GetRegionResponse404Headers struct {
+	XRequestID *string
 }
 
 // GetRegionResponse429Headers the declared response headers of an HTTP 429 response for GetRegion
 type GetRegionResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// GetRegionResponse500Headers the declared response headers of an HTTP 500 response for GetRegion
+type GetRegionResponse500Headers struct {
+	XRequestID *string
 }
 
 // GetRegionResponse503Headers the declared response headers of an HTTP 503 response for GetRegion
 type GetRegionResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type GetRegionResponse struct {
@@ -3295,10 +3616,18 @@ type GetRegionResponse struct {
 	Headers200 *GetRegionResponse200Headers
 	// Headers304 the parsed response headers for an HTTP 304 response
 	Headers304 *GetRegionResponse304Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetRegionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetRegionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRegionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRegionResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetRegionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetRegionResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetRegionResponse503Headers
 }
@@ -3374,23 +3703,77 @@ func (r GetRegionResponse) ContentType() string {
 
 // UpdateRegionResponse200Headers the declared response headers of an HTTP 200 response for UpdateRegion
 type UpdateRegionResponse200Headers struct {
-	ETag    *string
-	Warning *string
+	ETag       *string
+	Warning    *string
+	XRequestID *string
+}
+
+// UpdateRegionResponse400Headers the declared response headers of an HTTP 400 response for UpdateRegion
+type UpdateRegionResponse400Headers struct {
+	XRequestID *string
 }
 
 // UpdateRegionResponse401Headers the declared response headers of an HTTP 401 response for UpdateRegion
 type UpdateRegionResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// UpdateRegionResponse403Headers the declared response headers of an HTTP 403 response for UpdateRegion
+type UpdateRegionResponse403Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse404Headers the declared response headers of an HTTP 404 response for UpdateRegion
+type UpdateRegionResponse404Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse408Headers the declared response headers of an HTTP 408 response for UpdateRegion
+type UpdateRegionResponse408Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse412Headers the declared response headers of an HTTP 412 response for UpdateRegion
+type UpdateRegionResponse412Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse413Headers the declared response headers of an HTTP 413 response for UpdateRegion
+type UpdateRegionResponse413Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse415Headers the declared response headers of an HTTP 415 response for UpdateRegion
+type UpdateRegionResponse415Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse422Headers the declared response headers of an HTTP 422 response for UpdateRegion
+type UpdateRegionResponse422Headers struct {
+	XRequestID *string
+}
+
+// UpdateRegionResponse428Headers the declared response headers of an HTTP 428 response for UpdateRegion
+type UpdateRegionResponse428Headers struct {
+	XRequestID *string
 }
 
 // UpdateRegionResponse429Headers the declared response headers of an HTTP 429 response for UpdateRegion
 type UpdateRegionResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// UpdateRegionResponse500Headers the declared response headers of an HTTP 500 response for UpdateRegion
+type UpdateRegionResponse500Headers struct {
+	XRequestID *string
 }
 
 // UpdateRegionResponse503Headers the declared response headers of an HTTP 503 response for UpdateRegion
 type UpdateRegionResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type UpdateRegionResponse struct {
@@ -3426,10 +3809,30 @@ type UpdateRegionResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *UpdateRegionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateRegionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateRegionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateRegionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateRegionResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *UpdateRegionResponse408Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateRegionResponse412Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateRegionResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateRegionResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateRegionResponse422Headers
+	// Headers428 the parsed response headers for an HTTP 428 response
+	Headers428 *UpdateRegionResponse428Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateRegionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateRegionResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateRegionResponse503Headers
 }
@@ -3535,23 +3938,77 @@ func (r UpdateRegionResponse) ContentType() string {
 
 // ReplaceRegionResponse200Headers the declared response headers of an HTTP 200 response for ReplaceRegion
 type ReplaceRegionResponse200Headers struct {
-	ETag    *string
-	Warning *string
+	ETag       *string
+	Warning    *string
+	XRequestID *string
+}
+
+// ReplaceRegionResponse400Headers the declared response headers of an HTTP 400 response for ReplaceRegion
+type ReplaceRegionResponse400Headers struct {
+	XRequestID *string
 }
 
 // ReplaceRegionResponse401Headers the declared response headers of an HTTP 401 response for ReplaceRegion
 type ReplaceRegionResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ReplaceRegionResponse403Headers the declared response headers of an HTTP 403 response for ReplaceRegion
+type ReplaceRegionResponse403Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse404Headers the declared response headers of an HTTP 404 response for ReplaceRegion
+type ReplaceRegionResponse404Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse408Headers the declared response headers of an HTTP 408 response for ReplaceRegion
+type ReplaceRegionResponse408Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse412Headers the declared response headers of an HTTP 412 response for ReplaceRegion
+type ReplaceRegionResponse412Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse413Headers the declared response headers of an HTTP 413 response for ReplaceRegion
+type ReplaceRegionResponse413Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse415Headers the declared response headers of an HTTP 415 response for ReplaceRegion
+type ReplaceRegionResponse415Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse422Headers the declared response headers of an HTTP 422 response for ReplaceRegion
+type ReplaceRegionResponse422Headers struct {
+	XRequestID *string
+}
+
+// ReplaceRegionResponse428Headers the declared response headers of an HTTP 428 response for ReplaceRegion
+type ReplaceRegionResponse428Headers struct {
+	XRequestID *string
 }
 
 // ReplaceRegionResponse429Headers the declared response headers of an HTTP 429 response for ReplaceRegion
 type ReplaceRegionResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// ReplaceRegionResponse500Headers the declared response headers of an HTTP 500 response for ReplaceRegion
+type ReplaceRegionResponse500Headers struct {
+	XRequestID *string
 }
 
 // ReplaceRegionResponse503Headers the declared response headers of an HTTP 503 response for ReplaceRegion
 type ReplaceRegionResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type ReplaceRegionResponse struct {
@@ -3587,10 +4044,30 @@ type ReplaceRegionResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ReplaceRegionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ReplaceRegionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ReplaceRegionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReplaceRegionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ReplaceRegionResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ReplaceRegionResponse408Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *ReplaceRegionResponse412Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ReplaceRegionResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ReplaceRegionResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ReplaceRegionResponse422Headers
+	// Headers428 the parsed response headers for an HTTP 428 response
+	Headers428 *ReplaceRegionResponse428Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ReplaceRegionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ReplaceRegionResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ReplaceRegionResponse503Headers
 }
@@ -3696,22 +4173,41 @@ func (r ReplaceRegionResponse) ContentType() string {
 
 // ListTokensResponse200Headers the declared response headers of an HTTP 200 response for ListTokens
 type ListTokensResponse200Headers struct {
-	Link *string
+	Link       *string
+	XRequestID *string
+}
+
+// ListTokensResponse400Headers the declared response headers of an HTTP 400 response for ListTokens
+type ListTokensResponse400Headers struct {
+	XRequestID *string
 }
 
 // ListTokensResponse401Headers the declared response headers of an HTTP 401 response for ListTokens
 type ListTokensResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ListTokensResponse403Headers the declared response headers of an HTTP 403 response for ListTokens
+type ListTokensResponse403Headers struct {
+	XRequestID *string
 }
 
 // ListTokensResponse429Headers the declared response headers of an HTTP 429 response for ListTokens
 type ListTokensResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// ListTokensResponse500Headers the declared response headers of an HTTP 500 response for ListTokens
+type ListTokensResponse500Headers struct {
+	XRequestID *string
 }
 
 // ListTokensResponse503Headers the declared response headers of an HTTP 503 response for ListTokens
 type ListTokensResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type ListTokensResponse struct {
@@ -3733,10 +4229,16 @@ type ListTokensResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ListTokensResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListTokensResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListTokensResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListTokensResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListTokensResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListTokensResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListTokensResponse503Headers
 }
@@ -3807,22 +4309,61 @@ func (r ListTokensResponse) ContentType() string {
 
 // CreateTokenResponse201Headers the declared response headers of an HTTP 201 response for CreateToken
 type CreateTokenResponse201Headers struct {
-	Location *string
+	Location   *string
+	XRequestID *string
+}
+
+// CreateTokenResponse400Headers the declared response headers of an HTTP 400 response for CreateToken
+type CreateTokenResponse400Headers struct {
+	XRequestID *string
 }
 
 // CreateTokenResponse401Headers the declared response headers of an HTTP 401 response for CreateToken
 type CreateTokenResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// CreateTokenResponse403Headers the declared response headers of an HTTP 403 response for CreateToken
+type CreateTokenResponse403Headers struct {
+	XRequestID *string
+}
+
+// CreateTokenResponse408Headers the declared response headers of an HTTP 408 response for CreateToken
+type CreateTokenResponse408Headers struct {
+	XRequestID *string
+}
+
+// CreateTokenResponse413Headers the declared response headers of an HTTP 413 response for CreateToken
+type CreateTokenResponse413Headers struct {
+	XRequestID *string
+}
+
+// CreateTokenResponse415Headers the declared response headers of an HTTP 415 response for CreateToken
+type CreateTokenResponse415Headers struct {
+	XRequestID *string
+}
+
+// CreateTokenResponse422Headers the declared response headers of an HTTP 422 response for CreateToken
+type CreateTokenResponse422Headers struct {
+	XRequestID *string
 }
 
 // CreateTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateToken
 type CreateTokenResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// CreateTokenResponse500Headers the declared response headers of an HTTP 500 response for CreateToken
+type CreateTokenResponse500Headers struct {
+	XRequestID *string
 }
 
 // CreateTokenResponse503Headers the declared response headers of an HTTP 503 response for CreateToken
 type CreateTokenResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type CreateTokenResponse struct {
@@ -3852,10 +4393,24 @@ type CreateTokenResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateTokenResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTokenResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateTokenResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateTokenResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateTokenResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateTokenResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateTokenResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateTokenResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateTokenResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateTokenResponse503Headers
 }
@@ -3944,19 +4499,47 @@ func (r CreateTokenResponse) ContentType() string {
 	return ""
 }
 
+// RevokeTokenResponse204Headers the declared response headers of an HTTP 204 response for RevokeToken
+type RevokeTokenResponse204Headers struct {
+	XRequestID *string
+}
+
+// RevokeTokenResponse400Headers the declared response headers of an HTTP 400 response for RevokeToken
+type RevokeTokenResponse400Headers struct {
+	XRequestID *string
+}
+
 // RevokeTokenResponse401Headers the declared response headers of an HTTP 401 response for RevokeToken
 type RevokeTokenResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// RevokeTokenResponse403Headers the declared response headers of an HTTP 403 response for RevokeToken
+type RevokeTokenResponse403Headers struct {
+	XRequestID *string
+}
+
+// RevokeTokenResponse404Headers the declared response headers of an HTTP 404 response for RevokeToken
+type RevokeTokenResponse404Headers struct {
+	XRequestID *string
 }
 
 // RevokeTokenResponse429Headers the declared response headers of an HTTP 429 response for RevokeToken
 type RevokeTokenResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// RevokeTokenResponse500Headers the declared response headers of an HTTP 500 response for RevokeToken
+type RevokeTokenResponse500Headers struct {
+	XRequestID *string
 }
 
 // RevokeTokenResponse503Headers the declared response headers of an HTTP 503 response for RevokeToken
 type RevokeTokenResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type RevokeTokenResponse struct {
@@ -3976,10 +4559,20 @@ type RevokeTokenResponse struct {
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *RevokeTokenResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RevokeTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RevokeTokenResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeTokenResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeTokenResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RevokeTokenResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RevokeTokenResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RevokeTokenResponse503Headers
 }
@@ -4048,19 +4641,47 @@ func (r RevokeTokenResponse) ContentType() string {
 	return ""
 }
 
+// GetTokenResponse200Headers the declared response headers of an HTTP 200 response for GetToken
+type GetTokenResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetTokenResponse400Headers the declared response headers of an HTTP 400 response for GetToken
+type GetTokenResponse400Headers struct {
+	XRequestID *string
+}
+
 // GetTokenResponse401Headers the declared response headers of an HTTP 401 response for GetToken
 type GetTokenResponse401Headers struct {
 	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetTokenResponse403Headers the declared response headers of an HTTP 403 response for GetToken
+type GetTokenResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetTokenResponse404Headers the declared response headers of an HTTP 404 response for GetToken
+type GetTokenResponse404Headers struct {
+	XRequestID *string
 }
 
 // GetTokenResponse429Headers the declared response headers of an HTTP 429 response for GetToken
 type GetTokenResponse429Headers struct {
 	RetryAfter *int
+	XRequestID *string
+}
+
+// GetTokenResponse500Headers the declared response headers of an HTTP 500 response for GetToken
+type GetTokenResponse500Headers struct {
+	XRequestID *string
 }
 
 // GetTokenResponse503Headers the declared response headers of an HTTP 503 response for GetToken
 type GetTokenResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type GetTokenResponse struct {
@@ -4082,10 +4703,20 @@ type GetTokenResponse struct {
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetTokenResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetTokenResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetTokenResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetTokenResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetTokenResponse404Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *GetTokenResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetTokenResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetTokenResponse503Headers
 }
@@ -4159,9 +4790,20 @@ func (r GetTokenResponse) ContentType() string {
 	return ""
 }
 
+// GetReadinessResponse200Headers the declared response headers of an HTTP 200 response for GetReadiness
+type GetReadinessResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetReadinessResponse413Headers the declared response headers of an HTTP 413 response for GetReadiness
+type GetReadinessResponse413Headers struct {
+	XRequestID *string
+}
+
 // GetReadinessResponse503Headers the declared response headers of an HTTP 503 response for GetReadiness
 type GetReadinessResponse503Headers struct {
 	RetryAfter *int
+	XRequestID *string
 }
 
 type GetReadinessResponse struct {
@@ -4169,8 +4811,14 @@ type GetReadinessResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Health
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetReadinessResponse200Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetReadinessResponse413Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetReadinessResponse503Headers
 }
@@ -4178,6 +4826,11 @@ type GetReadinessResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetReadinessResponse) GetJSON200() *Health {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -4216,7 +4869,8 @@ func (r GetReadinessResponse) ContentType() string {
 
 // GetHealthWithResponse Liveness probe
 //
-// Answers `200` while the process is up. It does not touch the database.
+// Answers `200` while the process is up. It does not touch the database. A request with a
+// body larger than the server accepts is `413`, as on every path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4379,6 +5033,9 @@ func (c *ClientWithResponses) GetRegionWithResponse(ctx context.Context, regionI
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
 //
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
+//
 // `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 // nothing: `200` with the region as it is, its version and `ETag` unchanged.
 //
@@ -4395,6 +5052,33 @@ func (c *ClientWithResponses) UpdateRegionWithBodyWithResponse(ctx context.Conte
 	return ParseUpdateRegionResponse(rsp)
 }
 
+// UpdateRegionWithResponse Update a data center (JSON merge patch)
+//
+// Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
+// unchanged; `null` clears a nullable field (the TLS fields); any other value replaces the
+// stored one. Non-nullable fields cannot be `null` (400). TLS fields need
+// `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
+// the stored values are kept. `region_name` may be sent only with its stored value.
+//
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
+//
+// `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
+// nothing: `200` with the region as it is, its version and `ETag` unchanged.
+//
+// Required scope: `regions:write` (and `regions:secrets` to change TLS fields).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /openapi/v1/regions/{region_id} (the `UpdateRegion` operationId).
+func (c *ClientWithResponses) UpdateRegionWithResponse(ctx context.Context, regionId RegionId, params *UpdateRegionParams, body UpdateRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateRegionResponse, error) {
+	rsp, err := c.UpdateRegion(ctx, regionId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateRegionResponse(rsp)
+}
+
 // UpdateRegionWithApplicationMergePatchPlusJSONBodyWithResponse Update a data center (JSON merge patch)
 //
 // Changes some fields of a region with a JSON merge patch (RFC 7396): a member left out is
@@ -4402,6 +5086,9 @@ func (c *ClientWithResponses) UpdateRegionWithBodyWithResponse(ctx context.Conte
 // stored one. Non-nullable fields cannot be `null` (400). TLS fields need
 // `regions:secrets` to be set or cleared; without it they must be absent or `null`, and
 // the stored values are kept. `region_name` may be sent only with its stored value.
+//
+// The body is `application/merge-patch+json`; `application/json` is taken as the same merge
+// patch, for clients that send it by default.
 //
 // `If-Match`, `412` and `428` behave as on `PUT`, and so does a patch that changes
 // nothing: `200` with the region as it is, its version and `ETag` unchanged.
@@ -4587,7 +5274,8 @@ func (c *ClientWithResponses) GetTokenWithResponse(ctx context.Context, tokenId 
 // GetReadinessWithResponse Readiness probe
 //
 // Answers `200` when the database answers a ping within a short deadline, and `503`
-// otherwise, so a load balancer sends traffic only to replicas that can serve it.
+// otherwise, so a load balancer sends traffic only to replicas that can serve it. A request
+// with a body larger than the server accepts is `413`, as on every path.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4621,6 +5309,36 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetHealthResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetHealthResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	}
 
 	return response, nil
@@ -4701,7 +5419,24 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 			}
 			headers.Link = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListAuditEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListAuditEventsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -4711,7 +5446,24 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListAuditEventsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListAuditEventsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -4721,7 +5473,24 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListAuditEventsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -4730,6 +5499,13 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -4822,6 +5598,13 @@ func ParseListRegionsResponse(rsp *http.Response) (*ListRegionsResponse, error) 
 			}
 			headers.Link = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		if values := rsp.Header.Values("X-Total-Count"); len(values) > 0 {
 			var value int64
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Total-Count", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
@@ -4839,7 +5622,24 @@ func ParseListRegionsResponse(rsp *http.Response) (*ListRegionsResponse, error) 
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListRegionsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListRegionsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -4849,7 +5649,24 @@ func ParseListRegionsResponse(rsp *http.Response) (*ListRegionsResponse, error) 
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListRegionsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListRegionsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -4859,7 +5676,24 @@ func ParseListRegionsResponse(rsp *http.Response) (*ListRegionsResponse, error) 
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListRegionsResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListRegionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -4868,6 +5702,13 @@ func ParseListRegionsResponse(rsp *http.Response) (*ListRegionsResponse, error) 
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -4999,7 +5840,24 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 			}
 			headers.Warning = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateRegionResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateRegionResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5009,7 +5867,74 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateRegionResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateRegionResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateRegionResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateRegionResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateRegionResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateRegionResponse422Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateRegionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5019,7 +5944,24 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateRegionResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateRegionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5028,6 +5970,13 @@ func ParseCreateRegionResponse(rsp *http.Response) (*CreateRegionResponse, error
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5118,6 +6067,26 @@ func ParseDeleteRegionResponse(rsp *http.Response) (*DeleteRegionResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteRegionResponse204Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteRegionResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteRegionResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5127,7 +6096,54 @@ func ParseDeleteRegionResponse(rsp *http.Response) (*DeleteRegionResponse, error
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteRegionResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteRegionResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteRegionResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 428:
+		var headers DeleteRegionResponse428Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers428 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteRegionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5137,7 +6153,24 @@ func ParseDeleteRegionResponse(rsp *http.Response) (*DeleteRegionResponse, error
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteRegionResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteRegionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5146,6 +6179,13 @@ func ParseDeleteRegionResponse(rsp *http.Response) (*DeleteRegionResponse, error
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5238,6 +6278,13 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 304:
 		var headers GetRegionResponse304Headers
@@ -5248,7 +6295,24 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 			}
 			headers.ETag = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers304 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetRegionResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetRegionResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5258,7 +6322,34 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRegionResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRegionResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetRegionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5268,7 +6359,24 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetRegionResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetRegionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5277,6 +6385,13 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5415,7 +6530,24 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 			}
 			headers.Warning = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateRegionResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateRegionResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5425,7 +6557,94 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateRegionResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateRegionResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers UpdateRegionResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateRegionResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateRegionResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateRegionResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateRegionResponse422Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 428:
+		var headers UpdateRegionResponse428Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers428 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateRegionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5435,7 +6654,24 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateRegionResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateRegionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5444,6 +6680,13 @@ func ParseUpdateRegionResponse(rsp *http.Response) (*UpdateRegionResponse, error
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5582,7 +6825,24 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 			}
 			headers.Warning = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ReplaceRegionResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ReplaceRegionResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5592,7 +6852,94 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReplaceRegionResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ReplaceRegionResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers ReplaceRegionResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 412:
+		var headers ReplaceRegionResponse412Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers412 = &headers
+	case rsp.StatusCode == 413:
+		var headers ReplaceRegionResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ReplaceRegionResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ReplaceRegionResponse422Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 428:
+		var headers ReplaceRegionResponse428Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers428 = &headers
 	case rsp.StatusCode == 429:
 		var headers ReplaceRegionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5602,7 +6949,24 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ReplaceRegionResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceRegionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5611,6 +6975,13 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5693,7 +7064,24 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 			}
 			headers.Link = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListTokensResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListTokensResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5703,7 +7091,24 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListTokensResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListTokensResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5713,7 +7118,24 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListTokensResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListTokensResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5722,6 +7144,13 @@ func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5832,7 +7261,24 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			}
 			headers.Location = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateTokenResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5842,7 +7288,64 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateTokenResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateTokenResponse408Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateTokenResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateTokenResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateTokenResponse422Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5852,7 +7355,24 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateTokenResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5861,6 +7381,13 @@ func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) 
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -5937,6 +7464,26 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 	}
 
 	switch {
+	case rsp.StatusCode == 204:
+		var headers RevokeTokenResponse204Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers RevokeTokenResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RevokeTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -5946,7 +7493,34 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeTokenResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeTokenResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers RevokeTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5956,7 +7530,24 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers RevokeTokenResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers RevokeTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -5965,6 +7556,13 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -6045,6 +7643,26 @@ func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetTokenResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetTokenResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetTokenResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -6054,7 +7672,34 @@ func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
 			}
 			headers.WWWAuthenticate = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetTokenResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetTokenResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6064,7 +7709,24 @@ func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetTokenResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetTokenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6073,6 +7735,13 @@ func ParseGetTokenResponse(rsp *http.Response) (*GetTokenResponse, error) {
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -6101,6 +7770,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6111,6 +7787,26 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetReadinessResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetReadinessResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetReadinessResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6119,6 +7815,13 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 				return nil, err
 			}
 			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
 		}
 		response.Headers503 = &headers
 	}
@@ -6562,33 +8265,98 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
-type BadRequestApplicationProblemPlusJSONResponse Problem
+type BadRequestResponseHeaders struct {
+	XRequestID *string
+}
+type BadRequestApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type ConflictApplicationProblemPlusJSONResponse Problem
+	Headers BadRequestResponseHeaders
+}
 
-type ForbiddenApplicationProblemPlusJSONResponse Problem
+type ConflictResponseHeaders struct {
+	XRequestID *string
+}
+type ConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type InternalErrorApplicationProblemPlusJSONResponse Problem
+	Headers ConflictResponseHeaders
+}
 
-type NotFoundApplicationProblemPlusJSONResponse Problem
+type ForbiddenResponseHeaders struct {
+	XRequestID *string
+}
+type ForbiddenApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ForbiddenResponseHeaders
+}
+
+type InternalErrorResponseHeaders struct {
+	XRequestID *string
+}
+type InternalErrorApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers InternalErrorResponseHeaders
+}
+
+type NotFoundResponseHeaders struct {
+	XRequestID *string
+}
+type NotFoundApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers NotFoundResponseHeaders
+}
 
 type NotModifiedResponseHeaders struct {
-	ETag *string
+	ETag       *string
+	XRequestID *string
 }
 type NotModifiedResponse struct {
 	Headers NotModifiedResponseHeaders
 }
 
-type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+type PayloadTooLargeResponseHeaders struct {
+	XRequestID *string
+}
+type PayloadTooLargeApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+	Headers PayloadTooLargeResponseHeaders
+}
 
-type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
+type PreconditionFailedResponseHeaders struct {
+	XRequestID *string
+}
+type PreconditionFailedApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type RequestTimeoutApplicationProblemPlusJSONResponse Problem
+	Headers PreconditionFailedResponseHeaders
+}
+
+type PreconditionRequiredResponseHeaders struct {
+	XRequestID *string
+}
+type PreconditionRequiredApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PreconditionRequiredResponseHeaders
+}
+
+type RequestTimeoutResponseHeaders struct {
+	XRequestID *string
+}
+type RequestTimeoutApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers RequestTimeoutResponseHeaders
+}
 
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
+	XRequestID *string
 }
 type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -6598,6 +8366,7 @@ type ServiceUnavailableApplicationProblemPlusJSONResponse struct {
 
 type TooManyRequestsResponseHeaders struct {
 	RetryAfter *int
+	XRequestID *string
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -6607,6 +8376,7 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 
 type UnauthorizedResponseHeaders struct {
 	WWWAuthenticate *string
+	XRequestID      *string
 }
 type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -6614,9 +8384,23 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
-type UnprocessableEntityApplicationProblemPlusJSONResponse Problem
+type UnprocessableEntityResponseHeaders struct {
+	XRequestID *string
+}
+type UnprocessableEntityApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+	Headers UnprocessableEntityResponseHeaders
+}
+
+type UnsupportedMediaTypeResponseHeaders struct {
+	XRequestID *string
+}
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnsupportedMediaTypeResponseHeaders
+}
 
 type GetHealthRequestObject struct {
 }
@@ -6625,16 +8409,45 @@ type GetHealthResponseObject interface {
 	VisitGetHealthResponse(w http.ResponseWriter) error
 }
 
-type GetHealth200JSONResponse Health
+type GetHealth200ResponseHeaders struct {
+	XRequestID *string
+}
+
+type GetHealth200JSONResponse struct {
+	Body    Health
+	Headers GetHealth200ResponseHeaders
+}
 
 func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealth413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response GetHealth413ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6648,7 +8461,8 @@ type ListAuditEventsResponseObject interface {
 }
 
 type ListAuditEvents200ResponseHeaders struct {
-	Link *string
+	Link       *string
+	XRequestID *string
 }
 
 type ListAuditEvents200JSONResponse struct {
@@ -6666,6 +8480,9 @@ func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w ht
 	if response.Headers.Link != nil {
 		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6678,10 +8495,13 @@ type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6701,6 +8521,9 @@ func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAu
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6713,10 +8536,13 @@ type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6736,6 +8562,9 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6748,10 +8577,13 @@ type ListAuditEvents500ApplicationProblemPlusJSONResponse struct {
 func (response ListAuditEvents500ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6771,6 +8603,9 @@ func (response ListAuditEvents503ApplicationProblemPlusJSONResponse) VisitListAu
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6787,6 +8622,7 @@ type ListRegionsResponseObject interface {
 type ListRegions200ResponseHeaders struct {
 	ETag        *string
 	Link        *string
+	XRequestID  *string
 	XTotalCount *int64
 }
 
@@ -6808,6 +8644,9 @@ func (response ListRegions200JSONResponse) VisitListRegionsResponse(w http.Respo
 	if response.Headers.Link != nil {
 		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	if response.Headers.XTotalCount != nil {
 		w.Header().Set("X-Total-Count", fmt.Sprint(*response.Headers.XTotalCount))
 	}
@@ -6822,6 +8661,9 @@ func (response ListRegions304Response) VisitListRegionsResponse(w http.ResponseW
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(304)
 	return nil
 }
@@ -6833,10 +8675,13 @@ type ListRegions400ApplicationProblemPlusJSONResponse struct {
 func (response ListRegions400ApplicationProblemPlusJSONResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6856,6 +8701,9 @@ func (response ListRegions401ApplicationProblemPlusJSONResponse) VisitListRegion
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6868,10 +8716,13 @@ type ListRegions403ApplicationProblemPlusJSONResponse struct {
 func (response ListRegions403ApplicationProblemPlusJSONResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6891,6 +8742,9 @@ func (response ListRegions429ApplicationProblemPlusJSONResponse) VisitListRegion
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6903,10 +8757,13 @@ type ListRegions500ApplicationProblemPlusJSONResponse struct {
 func (response ListRegions500ApplicationProblemPlusJSONResponse) VisitListRegionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6926,6 +8783,9 @@ func (response ListRegions503ApplicationProblemPlusJSONResponse) VisitListRegion
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6940,9 +8800,10 @@ type CreateRegionResponseObject interface {
 }
 
 type CreateRegion201ResponseHeaders struct {
-	ETag     *string
-	Location *string
-	Warning  *string
+	ETag       *string
+	Location   *string
+	Warning    *string
+	XRequestID *string
 }
 
 type CreateRegion201JSONResponse struct {
@@ -6966,6 +8827,9 @@ func (response CreateRegion201JSONResponse) VisitCreateRegionResponse(w http.Res
 	if response.Headers.Warning != nil {
 		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -6978,10 +8842,13 @@ type CreateRegion400ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion400ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7001,6 +8868,9 @@ func (response CreateRegion401ApplicationProblemPlusJSONResponse) VisitCreateReg
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7013,10 +8883,13 @@ type CreateRegion403ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion403ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7029,10 +8902,13 @@ type CreateRegion408ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion408ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7045,10 +8921,13 @@ type CreateRegion409ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion409ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7061,10 +8940,13 @@ type CreateRegion413ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion413ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7077,10 +8959,13 @@ type CreateRegion415ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion415ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7093,10 +8978,13 @@ type CreateRegion422ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion422ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7116,6 +9004,9 @@ func (response CreateRegion429ApplicationProblemPlusJSONResponse) VisitCreateReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7128,10 +9019,13 @@ type CreateRegion500ApplicationProblemPlusJSONResponse struct {
 func (response CreateRegion500ApplicationProblemPlusJSONResponse) VisitCreateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7151,6 +9045,9 @@ func (response CreateRegion503ApplicationProblemPlusJSONResponse) VisitCreateReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7165,10 +9062,18 @@ type DeleteRegionResponseObject interface {
 	VisitDeleteRegionResponse(w http.ResponseWriter) error
 }
 
+type DeleteRegion204ResponseHeaders struct {
+	XRequestID *string
+}
+
 type DeleteRegion204Response struct {
+	Headers DeleteRegion204ResponseHeaders
 }
 
 func (response DeleteRegion204Response) VisitDeleteRegionResponse(w http.ResponseWriter) error {
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(204)
 	return nil
 }
@@ -7180,10 +9085,13 @@ type DeleteRegion400ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion400ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7203,6 +9111,9 @@ func (response DeleteRegion401ApplicationProblemPlusJSONResponse) VisitDeleteReg
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7215,10 +9126,13 @@ type DeleteRegion403ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion403ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7231,10 +9145,13 @@ type DeleteRegion404ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion404ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7247,10 +9164,13 @@ type DeleteRegion412ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion412ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7263,10 +9183,13 @@ type DeleteRegion428ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion428ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7286,6 +9209,9 @@ func (response DeleteRegion429ApplicationProblemPlusJSONResponse) VisitDeleteReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7298,10 +9224,13 @@ type DeleteRegion500ApplicationProblemPlusJSONResponse struct {
 func (response DeleteRegion500ApplicationProblemPlusJSONResponse) VisitDeleteRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7321,6 +9250,9 @@ func (response DeleteRegion503ApplicationProblemPlusJSONResponse) VisitDeleteReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7336,7 +9268,8 @@ type GetRegionResponseObject interface {
 }
 
 type GetRegion200ResponseHeaders struct {
-	ETag *string
+	ETag       *string
+	XRequestID *string
 }
 
 type GetRegion200JSONResponse struct {
@@ -7354,6 +9287,9 @@ func (response GetRegion200JSONResponse) VisitGetRegionResponse(w http.ResponseW
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7364,6 +9300,9 @@ type GetRegion304Response = NotModifiedResponse
 func (response GetRegion304Response) VisitGetRegionResponse(w http.ResponseWriter) error {
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(304)
 	return nil
@@ -7376,10 +9315,13 @@ type GetRegion400ApplicationProblemPlusJSONResponse struct {
 func (response GetRegion400ApplicationProblemPlusJSONResponse) VisitGetRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7399,6 +9341,9 @@ func (response GetRegion401ApplicationProblemPlusJSONResponse) VisitGetRegionRes
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7411,10 +9356,13 @@ type GetRegion403ApplicationProblemPlusJSONResponse struct {
 func (response GetRegion403ApplicationProblemPlusJSONResponse) VisitGetRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7427,10 +9375,13 @@ type GetRegion404ApplicationProblemPlusJSONResponse struct {
 func (response GetRegion404ApplicationProblemPlusJSONResponse) VisitGetRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7450,6 +9401,9 @@ func (response GetRegion429ApplicationProblemPlusJSONResponse) VisitGetRegionRes
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7462,10 +9416,13 @@ type GetRegion500ApplicationProblemPlusJSONResponse struct {
 func (response GetRegion500ApplicationProblemPlusJSONResponse) VisitGetRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7485,15 +9442,19 @@ func (response GetRegion503ApplicationProblemPlusJSONResponse) VisitGetRegionRes
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type UpdateRegionRequestObject struct {
-	RegionId RegionId `json:"region_id"`
-	Params   UpdateRegionParams
-	Body     *UpdateRegionApplicationMergePatchPlusJSONRequestBody
+	RegionId                          RegionId `json:"region_id"`
+	Params                            UpdateRegionParams
+	JSONBody                          *UpdateRegionJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *UpdateRegionApplicationMergePatchPlusJSONRequestBody
 }
 
 type UpdateRegionResponseObject interface {
@@ -7501,8 +9462,9 @@ type UpdateRegionResponseObject interface {
 }
 
 type UpdateRegion200ResponseHeaders struct {
-	ETag    *string
-	Warning *string
+	ETag       *string
+	Warning    *string
+	XRequestID *string
 }
 
 type UpdateRegion200JSONResponse struct {
@@ -7523,6 +9485,9 @@ func (response UpdateRegion200JSONResponse) VisitUpdateRegionResponse(w http.Res
 	if response.Headers.Warning != nil {
 		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7535,10 +9500,13 @@ type UpdateRegion400ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion400ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7558,6 +9526,9 @@ func (response UpdateRegion401ApplicationProblemPlusJSONResponse) VisitUpdateReg
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7570,10 +9541,13 @@ type UpdateRegion403ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion403ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7586,10 +9560,13 @@ type UpdateRegion404ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion404ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7602,10 +9579,13 @@ type UpdateRegion408ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion408ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7618,10 +9598,13 @@ type UpdateRegion412ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion412ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7634,10 +9617,13 @@ type UpdateRegion413ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion413ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7650,10 +9636,13 @@ type UpdateRegion415ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion415ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7666,10 +9655,13 @@ type UpdateRegion422ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion422ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7682,10 +9674,13 @@ type UpdateRegion428ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion428ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7705,6 +9700,9 @@ func (response UpdateRegion429ApplicationProblemPlusJSONResponse) VisitUpdateReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7717,10 +9715,13 @@ type UpdateRegion500ApplicationProblemPlusJSONResponse struct {
 func (response UpdateRegion500ApplicationProblemPlusJSONResponse) VisitUpdateRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7740,6 +9741,9 @@ func (response UpdateRegion503ApplicationProblemPlusJSONResponse) VisitUpdateReg
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7756,8 +9760,9 @@ type ReplaceRegionResponseObject interface {
 }
 
 type ReplaceRegion200ResponseHeaders struct {
-	ETag    *string
-	Warning *string
+	ETag       *string
+	Warning    *string
+	XRequestID *string
 }
 
 type ReplaceRegion200JSONResponse struct {
@@ -7778,6 +9783,9 @@ func (response ReplaceRegion200JSONResponse) VisitReplaceRegionResponse(w http.R
 	if response.Headers.Warning != nil {
 		w.Header().Set("Warning", fmt.Sprint(*response.Headers.Warning))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7790,10 +9798,13 @@ type ReplaceRegion400ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion400ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7813,6 +9824,9 @@ func (response ReplaceRegion401ApplicationProblemPlusJSONResponse) VisitReplaceR
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7825,10 +9839,13 @@ type ReplaceRegion403ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion403ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7841,10 +9858,13 @@ type ReplaceRegion404ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion404ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7857,10 +9877,13 @@ type ReplaceRegion408ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion408ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7873,10 +9896,13 @@ type ReplaceRegion412ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion412ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7889,10 +9915,13 @@ type ReplaceRegion413ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion413ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7905,10 +9934,13 @@ type ReplaceRegion415ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion415ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7921,10 +9953,13 @@ type ReplaceRegion422ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion422ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7937,10 +9972,13 @@ type ReplaceRegion428ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion428ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7960,6 +9998,9 @@ func (response ReplaceRegion429ApplicationProblemPlusJSONResponse) VisitReplaceR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7972,10 +10013,13 @@ type ReplaceRegion500ApplicationProblemPlusJSONResponse struct {
 func (response ReplaceRegion500ApplicationProblemPlusJSONResponse) VisitReplaceRegionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7995,6 +10039,9 @@ func (response ReplaceRegion503ApplicationProblemPlusJSONResponse) VisitReplaceR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8009,7 +10056,8 @@ type ListTokensResponseObject interface {
 }
 
 type ListTokens200ResponseHeaders struct {
-	Link *string
+	Link       *string
+	XRequestID *string
 }
 
 type ListTokens200JSONResponse struct {
@@ -8027,6 +10075,9 @@ func (response ListTokens200JSONResponse) VisitListTokensResponse(w http.Respons
 	if response.Headers.Link != nil {
 		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8039,10 +10090,13 @@ type ListTokens400ApplicationProblemPlusJSONResponse struct {
 func (response ListTokens400ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8062,6 +10116,9 @@ func (response ListTokens401ApplicationProblemPlusJSONResponse) VisitListTokensR
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8074,10 +10131,13 @@ type ListTokens403ApplicationProblemPlusJSONResponse struct {
 func (response ListTokens403ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8097,6 +10157,9 @@ func (response ListTokens429ApplicationProblemPlusJSONResponse) VisitListTokensR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8109,10 +10172,13 @@ type ListTokens500ApplicationProblemPlusJSONResponse struct {
 func (response ListTokens500ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8132,6 +10198,9 @@ func (response ListTokens503ApplicationProblemPlusJSONResponse) VisitListTokensR
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8146,7 +10215,8 @@ type CreateTokenResponseObject interface {
 }
 
 type CreateToken201ResponseHeaders struct {
-	Location *string
+	Location   *string
+	XRequestID *string
 }
 
 type CreateToken201JSONResponse struct {
@@ -8164,6 +10234,9 @@ func (response CreateToken201JSONResponse) VisitCreateTokenResponse(w http.Respo
 	if response.Headers.Location != nil {
 		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8176,10 +10249,13 @@ type CreateToken400ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken400ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8199,6 +10275,9 @@ func (response CreateToken401ApplicationProblemPlusJSONResponse) VisitCreateToke
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8211,10 +10290,13 @@ type CreateToken403ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken403ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8227,10 +10309,13 @@ type CreateToken408ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken408ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8243,10 +10328,13 @@ type CreateToken413ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8259,10 +10347,13 @@ type CreateToken415ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken415ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8275,10 +10366,13 @@ type CreateToken422ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken422ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8298,6 +10392,9 @@ func (response CreateToken429ApplicationProblemPlusJSONResponse) VisitCreateToke
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8310,10 +10407,13 @@ type CreateToken500ApplicationProblemPlusJSONResponse struct {
 func (response CreateToken500ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8333,6 +10433,9 @@ func (response CreateToken503ApplicationProblemPlusJSONResponse) VisitCreateToke
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8346,10 +10449,18 @@ type RevokeTokenResponseObject interface {
 	VisitRevokeTokenResponse(w http.ResponseWriter) error
 }
 
+type RevokeToken204ResponseHeaders struct {
+	XRequestID *string
+}
+
 type RevokeToken204Response struct {
+	Headers RevokeToken204ResponseHeaders
 }
 
 func (response RevokeToken204Response) VisitRevokeTokenResponse(w http.ResponseWriter) error {
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(204)
 	return nil
 }
@@ -8361,10 +10472,13 @@ type RevokeToken400ApplicationProblemPlusJSONResponse struct {
 func (response RevokeToken400ApplicationProblemPlusJSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8384,6 +10498,9 @@ func (response RevokeToken401ApplicationProblemPlusJSONResponse) VisitRevokeToke
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8396,10 +10513,13 @@ type RevokeToken403ApplicationProblemPlusJSONResponse struct {
 func (response RevokeToken403ApplicationProblemPlusJSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8412,10 +10532,13 @@ type RevokeToken404ApplicationProblemPlusJSONResponse struct {
 func (response RevokeToken404ApplicationProblemPlusJSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8435,6 +10558,9 @@ func (response RevokeToken429ApplicationProblemPlusJSONResponse) VisitRevokeToke
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8447,10 +10573,13 @@ type RevokeToken500ApplicationProblemPlusJSONResponse struct {
 func (response RevokeToken500ApplicationProblemPlusJSONResponse) VisitRevokeTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8470,6 +10599,9 @@ func (response RevokeToken503ApplicationProblemPlusJSONResponse) VisitRevokeToke
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8483,15 +10615,25 @@ type GetTokenResponseObject interface {
 	VisitGetTokenResponse(w http.ResponseWriter) error
 }
 
-type GetToken200JSONResponse Token
+type GetToken200ResponseHeaders struct {
+	XRequestID *string
+}
+
+type GetToken200JSONResponse struct {
+	Body    Token
+	Headers GetToken200ResponseHeaders
+}
 
 func (response GetToken200JSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8504,10 +10646,13 @@ type GetToken400ApplicationProblemPlusJSONResponse struct {
 func (response GetToken400ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8527,6 +10672,9 @@ func (response GetToken401ApplicationProblemPlusJSONResponse) VisitGetTokenRespo
 	if response.Headers.WWWAuthenticate != nil {
 		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8539,10 +10687,13 @@ type GetToken403ApplicationProblemPlusJSONResponse struct {
 func (response GetToken403ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8555,10 +10706,13 @@ type GetToken404ApplicationProblemPlusJSONResponse struct {
 func (response GetToken404ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8578,6 +10732,9 @@ func (response GetToken429ApplicationProblemPlusJSONResponse) VisitGetTokenRespo
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8590,10 +10747,13 @@ type GetToken500ApplicationProblemPlusJSONResponse struct {
 func (response GetToken500ApplicationProblemPlusJSONResponse) VisitGetTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8613,6 +10773,9 @@ func (response GetToken503ApplicationProblemPlusJSONResponse) VisitGetTokenRespo
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8625,16 +10788,45 @@ type GetReadinessResponseObject interface {
 	VisitGetReadinessResponse(w http.ResponseWriter) error
 }
 
-type GetReadiness200JSONResponse Health
+type GetReadiness200ResponseHeaders struct {
+	XRequestID *string
+}
+
+type GetReadiness200JSONResponse struct {
+	Body    Health
+	Headers GetReadiness200ResponseHeaders
+}
 
 func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response GetReadiness413ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
+	}
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8652,6 +10844,9 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	w.Header().Set("Content-Type", "application/problem+json")
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	if response.Headers.XRequestID != nil {
+		w.Header().Set("X-Request-ID", fmt.Sprint(*response.Headers.XRequestID))
 	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
@@ -8890,29 +11085,56 @@ func (sh *strictHandler) UpdateRegion(ctx echo.Context, regionId RegionId, param
 
 	request.RegionId = regionId
 	request.Params = params
-
-	var body UpdateRegionApplicationMergePatchPlusJSONRequestBody
-	var err error
-	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
-		// A request validator built on kin-openapi's openapi3filter with
-		// KeepValidatedValue leaves the value it validated on the body. Bind
-		// that value, matching member names exactly, so the handler receives
-		// what was validated instead of a second, case-insensitive decode.
-		// Otherwise bind only the request body, so that path and query
-		// parameters are not also bound into the body struct.
-		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
-			err = binder.BindBody(ctx, &body)
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/json") {
+		var body UpdateRegionJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
 		}
-	} else {
-		// A custom binder is installed on the Echo instance; defer to it
-		// entirely, since echo.Binder does not expose body-only binding and
-		// the binder may do more than decode (for example call ctx.Validate).
-		err = ctx.Bind(&body)
+		if err != nil {
+			return err
+		}
+		request.JSONBody = &body
+
 	}
-	if err != nil {
-		return err
+	if strings.HasPrefix(ctx.Request().Header.Get("Content-Type"), "application/merge-patch+json") {
+		var body UpdateRegionApplicationMergePatchPlusJSONRequestBody
+		var err error
+		if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+			// A request validator built on kin-openapi's openapi3filter with
+			// KeepValidatedValue leaves the value it validated on the body. Bind
+			// that value, matching member names exactly, so the handler receives
+			// what was validated instead of a second, case-insensitive decode.
+			// Otherwise bind only the request body, so that path and query
+			// parameters are not also bound into the body struct.
+			if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+				err = binder.BindBody(ctx, &body)
+			}
+		} else {
+			// A custom binder is installed on the Echo instance; defer to it
+			// entirely, since echo.Binder does not expose body-only binding and
+			// the binder may do more than decode (for example call ctx.Validate).
+			err = ctx.Bind(&body)
+		}
+		if err != nil {
+			return err
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
 	}
-	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.UpdateRegion(ctx.Request().Context(), request.(UpdateRegionRequestObject))

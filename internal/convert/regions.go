@@ -55,18 +55,17 @@ func (v View) Region(r region.Region) api.RegionInfoResp {
 	if v.Reading < store.WithSecrets {
 		r.KeyFile = nil
 	}
-	scope := api.RegionScope(r.Scope)
 	return api.RegionInfoResp{
-		RegionId:    &r.RegionID,
+		RegionId:    r.RegionID,
 		RegionName:  r.RegionName,
 		RegionAlias: r.RegionAlias,
 		Url:         r.URL,
-		Wsurl:       &r.WSURL,
-		Httpdomain:  &r.HTTPDomain,
-		Tcpdomain:   &r.TCPDomain,
+		Wsurl:       r.WSURL,
+		Httpdomain:  r.HTTPDomain,
+		Tcpdomain:   r.TCPDomain,
 		Status:      api.RegionStatus(r.Status),
 		Desc:        r.Desc,
-		Scope:       &scope,
+		Scope:       api.RegionScope(r.Scope),
 		SslCaCert:   nullableOf(r.SSLCACert),
 		CertFile:    nullableOf(r.CertFile),
 		KeyFile:     nullableOf(r.KeyFile),
@@ -87,6 +86,8 @@ func (v View) ETag(version int64) string {
 // representation and the query.
 func ListETag(parts ...string) string { return `"l` + etag.Hash(parts...) + `"` }
 
+// nullableOf is always specified: a required nullable member left unspecified would encode as "",
+// not null.
 func nullableOf(p *string) nullable.Nullable[string] {
 	if p == nil {
 		return nullable.NewNullNullable[string]()

@@ -49,8 +49,9 @@ func requireChromium(t *testing.T) string {
 
 // TestSwaggerUIInBrowser drives Swagger UI in headless Chromium against a real server, at the
 // root and under a base path: the page renders every operation of openapi.yaml, "Authorize"
-// takes a bare token, and "Try it out" on the region list gets the server's regions — with no
-// request leaving the loopback host, no console error and no CSP violation.
+// takes a bare token, "Try it out" on the region list gets the server's regions, the status
+// filter names the statuses, and a path id starts empty (Execute asks for it) — with no request
+// leaving the loopback host, no console error and no CSP violation.
 func TestSwaggerUIInBrowser(t *testing.T) {
 	browser := requireChromium(t)
 	for _, tc := range []struct{ name, basePath, screenshot string }{
@@ -169,6 +170,44 @@ document.addEventListener("securitypolicyviolation", (e) => window.__cspViolatio
 	}
 	if wantURL := e.URL + "/openapi/v1/regions"; strings.TrimSpace(requestURL) != wantURL {
 		t.Errorf("Try it out called %q, want %q", requestURL, wantURL)
+	}
+
+	// The status filter names the statuses, not only their numbers.
+	statusHelp, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(op+` tr[data-param-name="status"] .parameters-col_description .renderedMarkdown`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusHelp = strings.Join(strings.Fields(statusHelp), " ")
+	for _, name := range []string{"0 editing", "1 enabled", "2 disabled", "3 in maintenance"} {
+		if !strings.Contains(statusHelp, name) {
+			t.Errorf("the status parameter does not name %q: %q", name, statusHelp)
+		}
+	}
+
+	// A path id starts empty, not filled with the example id of a region that does not exist:
+	// Execute asks for it instead of calling the server.
+	getOp := "#operations-Regions-getRegion"
+	idInput := getOp + ` tr[data-param-name="region_id"] input`
+	run("trying out GET /openapi/v1/regions/{region_id} without an id",
+		chromedp.Click(chromedp.CSS(getOp+" .opblock-summary-control")),
+		chromedp.Click(chromedp.CSS(getOp+" button.try-out__btn")),
+		chromedp.WaitVisible(chromedp.CSS(idInput)),
+	)
+	idValue, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(idInput)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idValue != "" {
+		t.Errorf("region_id starts as %q, want it empty", idValue)
+	}
+	run("executing without an id",
+		chromedp.Click(chromedp.CSS(getOp+" button.execute")),
+		chromedp.WaitVisible(chromedp.CSS(idInput+".invalid")),
+	)
+	for _, r := range watch.requestList() {
+		if strings.HasPrefix(r, e.URL+"/openapi/v1/regions/") {
+			t.Errorf("Execute without an id called %s", r)
+		}
 	}
 
 	// The screenshot shows the operation from its header to the server's response.

@@ -170,8 +170,13 @@ func assetType(name string) string {
 	return "application/octet-stream"
 }
 
+// Router is where Register adds its routes: an *echo.Echo, or a wrapper that adds HEAD routes.
+type Router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
 // Register adds the documentation routes under basePath.
-func Register(e *echo.Echo, basePath string) error {
+func Register(e Router, basePath string) error {
 	yml, jsn, err := servedSpec(basePath)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func (h *Handlers) Draining() bool { return h.draining.Load() }
 
 // GetHealth answers while the process is up; it does not touch the database.
 func (h *Handlers) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
-	return api.GetHealth200JSONResponse{Status: api.Ok}, nil
+	return api.GetHealth200JSONResponse{Body: api.Health{Status: api.Ok}}, nil
 }
 
 // GetReadiness answers 200 while the database answers a ping within a second.
@@ -67,7 +67,7 @@ func (h *Handlers) GetReadiness(ctx context.Context, _ api.GetReadinessRequestOb
 	if err := h.store.Ping(ctx); err != nil {
 		return nil, problem.Unavailable("the database is not reachable", 1, err)
 	}
-	return api.GetReadiness200JSONResponse{Status: api.Ok}, nil
+	return api.GetReadiness200JSONResponse{Body: api.Health{Status: api.Ok}}, nil
 }
 
 // auditEvent starts the audit record of a write by the caller of ctx.

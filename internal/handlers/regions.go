@@ -67,9 +67,14 @@ func (h *Handlers) ReplaceRegion(ctx context.Context, req api.ReplaceRegionReque
 	return replaced{api.ReplaceRegion200JSONResponse{Body: w.body, Headers: api.ReplaceRegion200ResponseHeaders{ETag: &w.tag}}, w.warnings}, nil
 }
 
-// UpdateRegion applies a JSON merge patch.
+// UpdateRegion applies a JSON merge patch, sent as application/merge-patch+json or as
+// application/json (the validator has checked it is one of them, and normalised its Content-Type).
 func (h *Handlers) UpdateRegion(ctx context.Context, req api.UpdateRegionRequestObject) (api.UpdateRegionResponseObject, error) {
-	w, err := h.change(ctx, req.RegionId, req.Params.IfMatch, store.OpRegionUpdate, convert.Patch(*req.Body))
+	body := req.ApplicationMergePatchPlusJSONBody
+	if body == nil {
+		body = req.JSONBody
+	}
+	w, err := h.change(ctx, req.RegionId, req.Params.IfMatch, store.OpRegionUpdate, convert.Patch(*body))
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func (h *Handlers) GetToken(ctx context.Context, req api.GetTokenRequestObject) 
 	if err != nil {
 		return nil, convert.TokenError(err, req.TokenId)
 	}
-	return api.GetToken200JSONResponse(convert.Token(t)), nil
+	return api.GetToken200JSONResponse{Body: convert.Token(t)}, nil
 }
 
 // RevokeToken revokes a token; it stops working at once on this replica and within the

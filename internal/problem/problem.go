@@ -136,18 +136,14 @@ func Document(e *Error, instance, requestID string) api.Problem {
 	}
 	detail := truncate(e.Detail, MaxDetail)
 	doc := api.Problem{
-		Type:   Type(e.Status),
-		Title:  title,
-		Status: e.Status,
-		Detail: detail,
-		Code:   e.Status,
-		Msg:    detail,
-	}
-	if instance != "" {
-		doc.Instance = &instance
-	}
-	if requestID != "" {
-		doc.RequestId = &requestID
+		Type:      Type(e.Status),
+		Title:     title,
+		Status:    e.Status,
+		Detail:    detail,
+		Instance:  instance,
+		Code:      e.Status,
+		Msg:       detail,
+		RequestId: requestID,
 	}
 	if len(e.Fields) > 0 {
 		fields := e.Fields

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/regiond/regiond/gen/api"
+	apiclient "github.com/regiond/regiond/gen/client"
 	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/region"
 )
@@ -35,7 +36,8 @@ func (c *ApplyCmd) Run(rc *runContext) error {
 	if err := schemaCheck(body, name); err != nil {
 		return err
 	}
-	var want api.RegionReplace
+	// Read as the server reads a body (gen/api), so that the comparison gives the server's defaults.
+	var want api.RegionCreate
 	if err := json.Unmarshal(body, &want); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
 	}
@@ -57,7 +59,7 @@ func (c *ApplyCmd) Run(rc *runContext) error {
 		if resp.StatusCode() != http.StatusCreated {
 			return cl.fail(resp.HTTPResponse, resp.Body)
 		}
-		fmt.Fprintf(rc.stdout, "region %s created (%s)\n", want.RegionName, apispec.Or(resp.JSON201.RegionId, ""))
+		fmt.Fprintf(rc.stdout, "region %s created (%s)\n", want.RegionName, resp.JSON201.RegionId)
 		return nil
 	}
 
@@ -75,7 +77,7 @@ func (c *ApplyCmd) Run(rc *runContext) error {
 	// If-Match: a change made by someone else since the GET fails the PUT (412) instead of
 	// being overwritten.
 	etag := cur.HTTPResponse.Header.Get("ETag")
-	resp, err := cl.api.ReplaceRegionWithBodyWithResponse(ctx, id, &api.ReplaceRegionParams{IfMatch: &etag}, "application/json", bytes.NewReader(body))
+	resp, err := cl.api.ReplaceRegionWithBodyWithResponse(ctx, id, &apiclient.ReplaceRegionParams{IfMatch: &etag}, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return cl.callError(err)
 	}
@@ -116,17 +118,17 @@ func schemaCheck(body []byte, name string) error {
 
 // findByName returns the id of the region named name, or "".
 func (c *client) findByName(ctx context.Context, name string) (string, error) {
-	items, _, err := c.list(ctx, &api.ListRegionsParams{Q: &name}, true)
+	items, _, err := c.list(ctx, &apiclient.ListRegionsParams{Q: &name}, true)
 	if err != nil {
 		return "", err
 	}
 	for _, it := range items {
-		var r api.RegionInfoResp
+		var r apiclient.RegionInfoResp
 		if err := json.Unmarshal(it, &r); err != nil {
 			return "", c.callError(err)
 		}
 		if r.RegionName == name {
-			return apispec.Or(r.RegionId, ""), nil
+			return r.RegionId, nil
 		}
 	}
 	return "", nil
@@ -135,13 +137,10 @@ func (c *client) findByName(ctx context.Context, name string) (string, error) {
 // sameRegion reports whether a PUT of want would leave cur as it is. Fields left out of want take
 // the defaults PUT gives them. TLS fields the caller cannot see come back null, and a PUT with
 // them null keeps them, so null against null is "the same" either way.
-func sameRegion(want api.RegionReplace, cur api.RegionInfoResp) bool {
+func sameRegion(want api.RegionCreate, cur apiclient.RegionInfoResp) bool {
 	have := region.Region{RegionName: cur.RegionName, RegionAlias: cur.RegionAlias, URL: cur.Url,
-		WSURL: apispec.Or(cur.Wsurl, ""), HTTPDomain: apispec.Or(cur.Httpdomain, ""), TCPDomain: apispec.Or(cur.Tcpdomain, ""),
-		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(apispec.Or(cur.Scope, "")),
+		WSURL: cur.Wsurl, HTTPDomain: cur.Httpdomain, TCPDomain: cur.Tcpdomain,
+		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(cur.Scope),
 		SSLCACert: apispec.TLSValue(cur.SslCaCert), CertFile: apispec.TLSValue(cur.CertFile), KeyFile: apispec.TLSValue(cur.KeyFile)}
-	if have.Scope == "" {
-		have.Scope = region.ScopePrivate
-	}
-	return len(region.ChangedFields(have, apispec.NewRegion(api.RegionCreate(want)))) == 0
+	return len(region.ChangedFields(have, apispec.NewRegion(want))) == 0
 }

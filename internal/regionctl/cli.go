@@ -1,24 +1,27 @@
 // Package regionctl is the regionctl command: a client of the regiond API built on the generated
-// Go client (gen/api). Main runs it in-process, so that tests drive it against a real server.
+// Go client (gen/client). Main runs it in-process, so that tests drive it against a real server.
 package regionctl
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/cmdline"
 )
 
 // CLI is the command line of regionctl.
 type CLI struct {
-	Server  string        `placeholder:"URL" help:"The regiond server, e.g. http://localhost:8080 (else $REGIOND_URL, else server: in the config file)."`
-	Token   string        `placeholder:"TOKEN" help:"The API token (else $REGIOND_TOKEN, else token: in the config file). Prefer those two: a flag is visible to other local users."`
-	Config  string        `type:"path" placeholder:"PATH" help:"The config file (default $XDG_CONFIG_HOME/regionctl/config.yaml, or ~/.config/regionctl/config.yaml)."`
-	Timeout time.Duration `default:"30s" help:"Deadline of each request to the server."`
+	Server  string           `placeholder:"URL" help:"The regiond server, e.g. http://localhost:8080 (else $REGIOND_URL, else server: in the config file)."`
+	Token   string           `placeholder:"TOKEN" help:"The API token (else $REGIOND_TOKEN, else token: in the config file). Prefer those two: a flag is visible to other local users."`
+	Config  string           `type:"path" placeholder:"PATH" help:"The config file (default $XDG_CONFIG_HOME/regionctl/config.yaml, or ~/.config/regionctl/config.yaml)."`
+	Timeout time.Duration    `default:"30s" help:"Deadline of each request to the server."`
+	Version kong.VersionFlag `help:"Print regionctl's version, and that of the openapi.yaml it validates against, and exit."`
 
 	List      ListCmd      `cmd:"" help:"List regions (a table by default; -o json or yaml)."`
 	Get       GetCmd       `cmd:"" help:"Show one region (its ETag goes to stderr)."`
@@ -43,6 +46,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		kong.Writers(stdout, stderr),
 		kong.ShortUsageOnError(),
 		kong.Bind(rc),
+		kong.Vars{"version": version()},
 		cmdline.Exit(),
 	)
 	if err != nil {
@@ -50,6 +54,28 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		return 2
 	}
 	return cmdline.Run(parser, args, func(err error) int { return report(stderr, err) })
+}
+
+// Version is regionctl's version, set at build time
+// (-ldflags "-X github.com/regiond/regiond/internal/regionctl.Version=..."); without it, the module
+// version Go recorded (a `go install ...@vX.Y.Z` build), else "dev".
+var Version = ""
+
+// version is what --version prints: regionctl's version, and the API version of the openapi.yaml
+// built into it (the one validate checks against).
+func version() string {
+	v := Version
+	if info, ok := debug.ReadBuildInfo(); v == "" && ok && info.Main.Version != "(devel)" {
+		v = info.Main.Version
+	}
+	if v == "" {
+		v = "dev"
+	}
+	api := "unknown"
+	if spec, err := apispec.Load(); err == nil {
+		api = spec.Info.Version
+	}
+	return fmt.Sprintf("regionctl %s (openapi.yaml %s)", v, api)
 }
 
 // report prints err and returns the exit code it deserves.

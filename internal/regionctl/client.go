@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/regiond/regiond/gen/api"
+	apiclient "github.com/regiond/regiond/gen/client"
 )
 
-// client is the generated API client, set up with the server, the token and a timeout.
+// client is the generated API client (gen/client), set up with the server, the token and a timeout.
 type client struct {
-	api    *api.ClientWithResponses
+	api    *apiclient.ClientWithResponses
 	http   *http.Client
 	target *target
 }
@@ -28,7 +28,7 @@ func (rc *runContext) client() (*client, error) {
 		return nil, err
 	}
 	c := &client{http: &http.Client{Timeout: rc.cli.Timeout, Transport: warningPrinter{next: http.DefaultTransport, w: rc.stderr}}, target: t}
-	c.api, err = api.NewClientWithResponses(t.server.String(), api.WithHTTPClient(c.http), api.WithRequestEditorFn(c.authorize))
+	c.api, err = apiclient.NewClientWithResponses(t.server.String(), apiclient.WithHTTPClient(c.http), apiclient.WithRequestEditorFn(c.authorize))
 	if err != nil {
 		return nil, usagef("%s: %v", t.serverSource, err)
 	}
@@ -102,7 +102,7 @@ type apiError struct {
 	status    int
 	title     string
 	detail    string
-	fields    []api.FieldError
+	fields    []apiclient.FieldError
 	requestID string
 	hint      string
 }
@@ -133,7 +133,7 @@ func (e *apiError) Error() string {
 	return b.String()
 }
 
-func joinFields(fields []api.FieldError) string {
+func joinFields(fields []apiclient.FieldError) string {
 	parts := make([]string, len(fields))
 	for i, f := range fields {
 		parts[i] = f.Field + ": " + f.Message
@@ -146,7 +146,7 @@ func joinFields(fields []api.FieldError) string {
 func (c *client) fail(resp *http.Response, body []byte) error {
 	e := &apiError{status: resp.StatusCode, title: http.StatusText(resp.StatusCode), requestID: resp.Header.Get("X-Request-Id")}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	var p api.Problem
+	var p apiclient.Problem
 	if (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &p) == nil && p.Status != 0 {
 		if p.Title != "" {
 			e.title = p.Title
@@ -155,8 +155,8 @@ func (c *client) fail(resp *http.Response, body []byte) error {
 		if p.Errors != nil {
 			e.fields = *p.Errors
 		}
-		if p.RequestId != nil && *p.RequestId != "" {
-			e.requestID = *p.RequestId
+		if p.RequestId != "" {
+			e.requestID = p.RequestId
 		}
 		return e
 	}

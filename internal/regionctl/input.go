@@ -14,7 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// readInput reads -f: a file, or stdin for "-".
+// readInput reads -f: a file, or stdin for "-". A file that cannot be read is a bad command
+// line (exit 2), as a missing flag is.
 func (rc *runContext) readInput(path string) ([]byte, error) {
 	if path == "-" {
 		data, err := io.ReadAll(rc.stdin)
@@ -25,7 +26,7 @@ func (rc *runContext) readInput(path string) ([]byte, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err // *PathError names the file
+		return nil, usagef("%v", err) // *PathError names the file
 	}
 	return data, nil
 }

@@ -10,8 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/regiond/regiond/gen/api"
-	"github.com/regiond/regiond/internal/apispec"
+	apiclient "github.com/regiond/regiond/gen/client"
 )
 
 // OutputFlag selects how regions are printed.
@@ -20,17 +19,17 @@ type OutputFlag struct {
 }
 
 // statusNames are the names of the statuses, as the API describes them.
-var statusNames = map[api.RegionStatus]string{
-	api.RegionStatusEditing:     "editing",
-	api.RegionStatusEnabled:     "enabled",
-	api.RegionStatusDisabled:    "disabled",
-	api.RegionStatusMaintenance: "maintenance",
+var statusNames = map[apiclient.RegionStatus]string{
+	apiclient.RegionStatusEditing:     "editing",
+	apiclient.RegionStatusEnabled:     "enabled",
+	apiclient.RegionStatusDisabled:    "disabled",
+	apiclient.RegionStatusMaintenance: "maintenance",
 }
 
 // parseStatus accepts a status as the API writes it ("0".."3") or by name.
-func parseStatus(s string) (api.RegionStatus, error) {
+func parseStatus(s string) (apiclient.RegionStatus, error) {
 	s = strings.TrimSpace(s)
-	if st := api.RegionStatus(s); st.Valid() {
+	if st := apiclient.RegionStatus(s); st.Valid() {
 		return st, nil
 	}
 	for st, name := range statusNames {
@@ -91,7 +90,7 @@ func writeTable(w io.Writer, items []json.RawMessage) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION_ID\tNAME\tALIAS\tSTATUS\tSCOPE\tURL")
 	for _, it := range items {
-		var r api.RegionInfoResp
+		var r apiclient.RegionInfoResp
 		if err := json.Unmarshal(it, &r); err != nil {
 			return fmt.Errorf("the server sent a region that does not parse: %v", err)
 		}
@@ -99,8 +98,8 @@ func writeTable(w io.Writer, items []json.RawMessage) error {
 		if name, ok := statusNames[r.Status]; ok {
 			status += " " + name
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(apispec.Or(r.RegionId, "")), cell(r.RegionName), cell(r.RegionAlias),
-			cell(status), cell(string(apispec.Or(r.Scope, ""))), cell(r.Url))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(r.RegionId), cell(r.RegionName), cell(r.RegionAlias),
+			cell(status), cell(string(r.Scope)), cell(r.Url))
 	}
 	return tw.Flush()
 }

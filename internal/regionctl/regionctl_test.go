@@ -119,7 +119,7 @@ func (h *harness) create(name string, status api.RegionStatus, scope api.RegionS
 	if err != nil || resp.StatusCode() != http.StatusCreated {
 		h.t.Fatalf("create %s: %v %s", name, err, resp.Body)
 	}
-	return *resp.JSON201.RegionId
+	return resp.JSON201.RegionId
 }
 
 // apiJSON is a region as the server represents it to the admin.
@@ -414,7 +414,7 @@ status: "0"
 		t.Fatal("a refused apply changed the database")
 	}
 	h.fails(1, []string{"two.yaml: holds more than one YAML document"}, "apply", "-f", h.file("two.yaml", region+"---\n"+region))
-	h.fails(1, []string{"no such file"}, "apply", "-f", filepath.Join(t.TempDir(), "missing.yaml"))
+	h.fails(2, []string{"no such file"}, "apply", "-f", filepath.Join(t.TempDir(), "missing.yaml")) // a bad command line
 }
 
 // TestApplyConflict changes the region between apply's read and its write, through a proxy that
@@ -514,6 +514,12 @@ func TestUsage(t *testing.T) {
 	h.fails(2, nil)
 	h.fails(2, []string{"unexpected argument"}, "frobnicate")
 	h.fails(2, []string{"missing flags: --file=FILE"}, "create")
+	missing := filepath.Join(t.TempDir(), "region.yaml")
+	h.fails(2, []string{"open " + missing + ": no such file or directory"}, "create", "-f", missing)
+	h.fails(2, []string{"open " + missing + ": no such file or directory"}, "apply", "-f", missing)
+	if r := h.ok("--version"); !regexp.MustCompile(`^regionctl \S+ \(openapi\.yaml 1\.\d+\.\d+\)\n$`).MatchString(r.stdout) {
+		t.Fatalf("--version: %q", r.stdout)
+	}
 	h.fails(2, []string{"expected \"<region-id>\""}, "get")
 	if r := h.ok("--help"); !strings.Contains(r.stdout, "set-status <region-id> <status>") {
 		t.Fatalf("--help: %q", r.stdout)

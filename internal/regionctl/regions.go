@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regiond/regiond/gen/api"
+	apiclient "github.com/regiond/regiond/gen/client"
 	"github.com/regiond/regiond/internal/apispec"
 	"github.com/regiond/regiond/internal/region"
 )
@@ -27,9 +27,9 @@ type ListCmd struct {
 }
 
 func (c *ListCmd) Run(rc *runContext) error {
-	params := &api.ListRegionsParams{Limit: c.Limit}
+	params := &apiclient.ListRegionsParams{Limit: c.Limit}
 	if len(c.Status) > 0 {
-		var statuses []api.RegionStatus
+		var statuses []apiclient.RegionStatus
 		for _, s := range c.Status {
 			for _, part := range strings.Split(s, ",") {
 				st, err := parseStatus(part)
@@ -42,7 +42,7 @@ func (c *ListCmd) Run(rc *runContext) error {
 		params.Status = &statuses
 	}
 	if c.Scope != "" {
-		scope := api.RegionScope(c.Scope)
+		scope := apiclient.RegionScope(c.Scope)
 		if !scope.Valid() {
 			return usagef("--scope must be private or public, not %q", c.Scope)
 		}
@@ -76,7 +76,7 @@ func (c *ListCmd) Run(rc *runContext) error {
 
 // list reads a page of regions, and with all every following page, through the Link headers.
 // It returns the regions as the server sent them, and the next page's link when one is left.
-func (c *client) list(ctx context.Context, params *api.ListRegionsParams, all bool) ([]json.RawMessage, string, error) {
+func (c *client) list(ctx context.Context, params *apiclient.ListRegionsParams, all bool) ([]json.RawMessage, string, error) {
 	resp, err := c.api.ListRegionsWithResponse(ctx, params)
 	if err != nil {
 		return nil, "", c.callError(err)
@@ -98,7 +98,7 @@ func (c *client) list(ctx context.Context, params *api.ListRegionsParams, all bo
 }
 
 // follow requests the page a Link header points to.
-func (c *client) follow(ctx context.Context, link string) (*api.ListRegionsResponse, error) {
+func (c *client) follow(ctx context.Context, link string) (*apiclient.ListRegionsResponse, error) {
 	u, err := c.resolve(link)
 	if err != nil {
 		return nil, err
@@ -114,14 +114,14 @@ func (c *client) follow(ctx context.Context, link string) (*api.ListRegionsRespo
 	if err != nil {
 		return nil, c.callError(err)
 	}
-	resp, err := api.ParseListRegionsResponse(httpResp)
+	resp, err := apiclient.ParseListRegionsResponse(httpResp)
 	if err != nil {
 		return nil, c.callError(err)
 	}
 	return resp, nil
 }
 
-func (c *client) page(resp *api.ListRegionsResponse) ([]json.RawMessage, string, error) {
+func (c *client) page(resp *apiclient.ListRegionsResponse) ([]json.RawMessage, string, error) {
 	if resp.StatusCode() != http.StatusOK {
 		return nil, "", c.fail(resp.HTTPResponse, resp.Body)
 	}
@@ -217,7 +217,7 @@ func (c *DeleteCmd) Run(rc *runContext) error {
 	if err != nil {
 		return err
 	}
-	resp, err := cl.api.DeleteRegionWithResponse(context.Background(), c.ID, &api.DeleteRegionParams{IfMatch: quoteETag(c.IfMatch)})
+	resp, err := cl.api.DeleteRegionWithResponse(context.Background(), c.ID, &apiclient.DeleteRegionParams{IfMatch: quoteETag(c.IfMatch)})
 	if err != nil {
 		return cl.callError(err)
 	}
@@ -246,7 +246,7 @@ func (c *SetStatusCmd) Run(rc *runContext) error {
 		return err
 	}
 	resp, err := cl.api.UpdateRegionWithApplicationMergePatchPlusJSONBodyWithResponse(context.Background(), c.ID,
-		&api.UpdateRegionParams{IfMatch: quoteETag(c.IfMatch)}, api.RegionPatch{Status: &st})
+		&apiclient.UpdateRegionParams{IfMatch: quoteETag(c.IfMatch)}, apiclient.RegionPatch{Status: &st})
 	if err != nil {
 		return cl.callError(err)
 	}

@@ -25,7 +25,7 @@ import (
 // server answers with 422.
 type ValidateCmd struct {
 	Operation string `required:"" placeholder:"ID" help:"The operationId whose request body the file is: createRegion, replaceRegion, updateRegion or createToken."`
-	File      string `short:"f" required:"" placeholder:"FILE" help:"The JSON request body (- for stdin)."`
+	File      string `short:"f" required:"" placeholder:"FILE" help:"The request body, in JSON or YAML (- for stdin)."`
 	Output    string `short:"o" enum:"text,json" default:"text" help:"Report format: text (field: message lines) or json (the errors array of the server's problem)."`
 }
 
@@ -34,13 +34,18 @@ func (c *ValidateCmd) Run(rc *runContext) error {
 	if err != nil {
 		return err
 	}
-	body, err := rc.readInput(c.File)
+	if _, err := bodyRoute(spec, c.Operation); err != nil {
+		return err
+	}
+	data, err := rc.readInput(c.File)
 	if err != nil {
 		return err
 	}
-	errs, err := validateBody(context.Background(), spec, c.Operation, body)
-	if err != nil {
-		return err
+	body, errs := requestJSON(data)
+	if errs == nil {
+		if errs, err = validateBody(context.Background(), spec, c.Operation, body); err != nil {
+			return err
+		}
 	}
 	name := inputName(c.File)
 	if c.Output == "json" {
@@ -61,6 +66,22 @@ func (c *ValidateCmd) Run(rc *runContext) error {
 		return &quietError{code: 1}
 	}
 	return nil
+}
+
+// requestJSON is the request body a file stands for: JSON exactly as it is written, or YAML read as
+// create and apply read a region — every top-level scalar a string, as every top-level scalar
+// member of this API's request bodies is (a plain `status: 1` is "1"). A body that is neither is
+// one field error.
+func requestJSON(data []byte) ([]byte, []api.FieldError) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] == '{' || trimmed[0] == '[' || !utf8.Valid(data) {
+		return data, nil // JSON, or no body: checked as the server checks it
+	}
+	body, err := toJSON(data, true)
+	if err != nil {
+		return nil, []api.FieldError{{Field: "body", Message: err.Error()}}
+	}
+	return body, nil
 }
 
 // validateBody checks body as the request body of operationID and returns one entry per
@@ -91,9 +112,9 @@ func validateBody(ctx context.Context, spec *openapi3.T, operationID string, bod
 // schemaErrors checks body against the operation's request body in the spec, with the options
 // the server's request validator uses (its 400s).
 func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, body []byte) ([]api.FieldError, error) {
-	route, known := findOperation(spec, operationID)
-	if route == nil || route.Operation.RequestBody == nil || route.Operation.RequestBody.Value == nil {
-		return nil, usagef("--operation: %q is not an operation with a request body; use one of %s", operationID, strings.Join(known, ", "))
+	route, err := bodyRoute(spec, operationID)
+	if err != nil {
+		return nil, err
 	}
 	rb := route.Operation.RequestBody.Value
 	mediaTypes := make([]string, 0, len(rb.Content))
@@ -116,6 +137,15 @@ func schemaErrors(ctx context.Context, spec *openapi3.T, operationID string, bod
 		return apispec.FieldErrors(err), nil
 	}
 	return nil, nil
+}
+
+// bodyRoute is the route of an operation that takes a request body; any other is a usage error.
+func bodyRoute(spec *openapi3.T, operationID string) (*routers.Route, error) {
+	route, known := findOperation(spec, operationID)
+	if route == nil || route.Operation.RequestBody == nil || route.Operation.RequestBody.Value == nil {
+		return nil, usagef("--operation: %q is not an operation with a request body; use one of %s", operationID, strings.Join(known, ", "))
+	}
+	return route, nil
 }
 
 // findOperation returns the route of an operation, and the operations that take a body.

@@ -59,7 +59,34 @@ func TestValidate(t *testing.T) {
 	h.fails(2, []string{`--operation: "getRegion" is not an operation with a request body; use one of createRegion, createToken, replaceRegion, updateRegion`},
 		"validate", "--operation", "getRegion", "-f", path)
 	h.fails(2, []string{"missing flags: --operation=ID"}, "validate", "-f", path)
-	h.fails(1, []string{"no such file"}, "validate", "--operation", "createRegion", "-f", path+".missing")
+	h.fails(2, []string{"no such file"}, "validate", "--operation", "createRegion", "-f", path+".missing")
+}
+
+// TestValidateYAML: validate reads YAML as create and apply do (a plain `status: 1` is the
+// string "1"), and checks the JSON it becomes exactly as it checks JSON.
+func TestValidateYAML(t *testing.T) {
+	valid := "region_name: rainbond-hz\nregion_alias: Hangzhou\nurl: https://region-hz.example.com:8443\nstatus: 1\n"
+	if r := validate(t, "createRegion", valid); r.code != 0 || r.stdout != "stdin: valid createRegion request body\n" {
+		t.Fatalf("valid YAML: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := validate(t, "updateRegion", "status: 3\ndesc: in maintenance\nssl_ca_cert: null\n"); r.code != 0 {
+		t.Fatalf("a YAML merge patch: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	r := validate(t, "createRegion", "region_name: Rainbond HZ\nurl: [5]\nowner: me\n")
+	want := "stdin: invalid createRegion request body:\n" +
+		"  owner: is not a known field\n" +
+		"  region_name: string doesn't match the regular expression \"^[a-z]([-a-z0-9]*[a-z0-9])?$\"\n" +
+		"  url: value must be a string\n" +
+		"  region_alias: is required\n"
+	if r.code != 1 || r.stdout != want {
+		t.Fatalf("invalid YAML body: %d\n%s\nwant\n%s", r.code, r.stdout, want)
+	}
+	if r := validate(t, "createToken", "scopes: [regions:read]\nexpires_at: 2027-02-18T09:30:00Z\n"); r.code != 0 {
+		t.Fatalf("a YAML token body: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := validate(t, "createRegion", "region_name: [\n"); r.code != 1 || !strings.Contains(r.stdout, "  body: is not valid YAML") {
+		t.Fatalf("a body that is not YAML: %d %q %q", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestValidateMatchesServer sends bodies to a real server and to validate: both must name the

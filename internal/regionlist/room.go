@@ -103,10 +103,10 @@ func New(o Options) *Room {
 	return r
 }
 
-// Takes reports whether the room answers r before Echo: Rainbond's bare list — GET of the list
-// path with no query and no body — a syntactic decision, made before any routing.
+// Takes reports whether the room answers r before Echo: Rainbond's bare list — GET (or HEAD) of
+// the list path with no query and no body — a syntactic decision, made before any routing.
 func (room *Room) Takes(r *http.Request) bool {
-	return room.takes && r.Method == http.MethodGet && r.URL.Path == room.path && r.URL.RawQuery == "" &&
+	return room.takes && (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == room.path && r.URL.RawQuery == "" &&
 		r.ContentLength == 0 && len(r.TransferEncoding) == 0
 }
 

@@ -138,7 +138,7 @@ func TestDatabaseOutage(t *testing.T) {
 					var r api.RegionInfoResp
 					json.Unmarshal(body, &r)
 					mu.Lock()
-					acked = append(acked, *r.RegionId)
+					acked = append(acked, r.RegionId)
 					mu.Unlock()
 				}
 				status, body, h = do("GET", "/openapi/v1/regions", "", "")

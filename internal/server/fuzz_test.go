@@ -392,7 +392,7 @@ func checkProblemDoc(t *testing.T, h http.Header, status int, body []byte, fail 
 	if p.Status != status || p.Code != status || p.Msg != p.Detail || p.Detail == "" || p.Title == "" {
 		fail("a malformed problem: want status == code == %d, msg == detail, both set", status)
 	}
-	if p.RequestId == nil || *p.RequestId != h.Get("X-Request-Id") {
+	if p.RequestId == "" || p.RequestId != h.Get("X-Request-Id") {
 		fail("the problem's request_id is not the X-Request-Id header")
 	}
 }

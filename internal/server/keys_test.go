@@ -34,7 +34,7 @@ func TestWrongKeyServesWhatItCan(t *testing.T) {
 		}
 		var r api.RegionInfoResp
 		json.Unmarshal(body, &r)
-		id := *r.RegionId
+		id := r.RegionId
 
 		wrong := apitest.Start(t, dsn, apitest.Options{Keyring: other})
 		wrong.Secret(key)

@@ -38,8 +38,8 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 		}
 		r := created.JSON201
-		id := *r.RegionId
-		if len(id) != 36 || r.Status != api.RegionStatusEnabled || *r.Scope != api.RegionScopePrivate || *r.Wsurl != "wss://region-hz.example.com:6060" {
+		id := r.RegionId
+		if len(id) != 36 || r.Status != api.RegionStatusEnabled || r.Scope != api.RegionScopePrivate || r.Wsurl != "wss://region-hz.example.com:6060" {
 			t.Fatalf("created: %+v", r)
 		}
 		if loc := created.HTTPResponse.Header.Get("Location"); loc != "/openapi/v1/regions/"+id {
@@ -77,7 +77,7 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("replace: %v %d %s", err, replaced.StatusCode(), replaced.Body)
 		}
 		rr := replaced.JSON200
-		if rr.RegionAlias != "Hangzhou 2" || *rr.Wsurl != "" || rr.Status != api.RegionStatusMaintenance || !rr.SslCaCert.IsNull() || !rr.KeyFile.IsNull() {
+		if rr.RegionAlias != "Hangzhou 2" || rr.Wsurl != "" || rr.Status != api.RegionStatusMaintenance || !rr.SslCaCert.IsNull() || !rr.KeyFile.IsNull() {
 			t.Fatalf("replaced: %+v", rr)
 		}
 		etag2 := replaced.HTTPResponse.Header.Get("ETag")

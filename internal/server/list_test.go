@@ -142,15 +142,15 @@ func TestFiltersWithPaging(t *testing.T) {
 		filters := []filter{
 			{"status=1", func(r api.RegionInfoResp) bool { return r.Status == "1" }},
 			{"status=0&status=3", func(r api.RegionInfoResp) bool { return r.Status == "0" || r.Status == "3" }},
-			{"scope=public", func(r api.RegionInfoResp) bool { return *r.Scope == "public" }},
+			{"scope=public", func(r api.RegionInfoResp) bool { return r.Scope == "public" }},
 			{"q=hang", func(r api.RegionInfoResp) bool { return strings.Contains(strings.ToLower(r.RegionAlias), "hang") }},
 			{"q=F-1", func(r api.RegionInfoResp) bool { return strings.HasPrefix(r.RegionName, "f-1") }},
 			{"q=" + url.QueryEscape("_"), func(r api.RegionInfoResp) bool { return strings.Contains(r.RegionAlias, "_") }},
 			{"q=" + url.QueryEscape("100%"), func(r api.RegionInfoResp) bool { return strings.Contains(r.RegionAlias, "100%") }},
 			{"status=2&scope=private&q=shang", func(r api.RegionInfoResp) bool {
-				return r.Status == "2" && *r.Scope == "private" && strings.Contains(strings.ToLower(r.RegionAlias), "shang")
+				return r.Status == "2" && r.Scope == "private" && strings.Contains(strings.ToLower(r.RegionAlias), "shang")
 			}},
-			{"scope=private&status=1&status=2", func(r api.RegionInfoResp) bool { return *r.Scope == "private" && (r.Status == "1" || r.Status == "2") }},
+			{"scope=private&status=1&status=2", func(r api.RegionInfoResp) bool { return r.Scope == "private" && (r.Status == "1" || r.Status == "2") }},
 		}
 		for _, f := range filters {
 			var want []string

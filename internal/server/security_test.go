@@ -188,7 +188,7 @@ func TestSecrets(t *testing.T) {
 		}
 		var created api.RegionInfoResp
 		json.Unmarshal(body, &created)
-		id := *created.RegionId
+		id := created.RegionId
 
 		// At rest: ciphertext only.
 		w, _ := e.Store.DBs()

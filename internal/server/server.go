@@ -168,12 +168,22 @@ func routes(cfg Config, h *handlers.Handlers, validator *transport.Validator, er
 		}))
 	}
 	e.Use(validator.Middleware)
-	api.RegisterHandlersWithBaseURL(e, api.NewStrictHandler(h, nil), cfg.BasePath)
-	if err := docs.Register(e, cfg.BasePath); err != nil {
+	router := withHead{e}
+	api.RegisterHandlersWithBaseURL(router, api.NewStrictHandler(h, nil), cfg.BasePath)
+	if err := docs.Register(router, cfg.BasePath); err != nil {
 		return nil, err
 	}
-	e.GET(cfg.BasePath+"/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
+	router.GET(cfg.BasePath+"/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})))
 	return e, nil
+}
+
+// withHead registers every GET route for HEAD too (RFC 9110 9.3.2), with the same handler:
+// net/http sends a HEAD response's status and headers and drops its body.
+type withHead struct{ *echo.Echo }
+
+func (r withHead) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	r.Echo.HEAD(path, h, m...)
+	return r.Echo.GET(path, h, m...)
 }
 
 // Handler is the server's HTTP handler: the list room for the requests it takes, Echo for the

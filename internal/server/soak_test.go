@@ -100,19 +100,19 @@ func TestSoak(t *testing.T) {
 							want                   int
 							headers                []string
 						}{
-							{"GET", "/openapi/v1/regions/" + *r.RegionId, "", "", 200, nil},
-							{"PATCH", "/openapi/v1/regions/" + *r.RegionId, "application/merge-patch+json", `{"status":"3"}`, 200, []string{"If-Match", etag}},
+							{"GET", "/openapi/v1/regions/" + r.RegionId, "", "", 200, nil},
+							{"PATCH", "/openapi/v1/regions/" + r.RegionId, "application/merge-patch+json", `{"status":"3"}`, 200, []string{"If-Match", etag}},
 							{"GET", "/openapi/v1/regions", "", "", 200, nil},
 							{"GET", "/openapi/v1/regions?limit=20&status=3", "", "", 200, nil},
 							{"GET", "/openapi/v1/regions?q=soak-" + fmt.Sprint(w), "", "", 200, nil},
-							{"GET", "/openapi/v1/regions/" + *r.RegionId, "", "", 200, nil},
+							{"GET", "/openapi/v1/regions/" + r.RegionId, "", "", 200, nil},
 						}
 						if i%2 == 0 {
 							steps = append(steps, struct {
 								method, path, ct, body string
 								want                   int
 								headers                []string
-							}{"DELETE", "/openapi/v1/regions/" + *r.RegionId, "", "", 204, nil})
+							}{"DELETE", "/openapi/v1/regions/" + r.RegionId, "", "", 204, nil})
 						}
 						for _, s := range steps {
 							resp, body, err := do(s.method, s.path, s.ct, s.body, s.headers...)

@@ -89,7 +89,7 @@ func TestLookalikeEnterprises(t *testing.T) {
 			resp, body := e.Do("GET", "/openapi/v1/regions", me.admin, "", nil)
 			var regions []api.RegionInfoResp
 			json.Unmarshal(body, &regions)
-			if resp.StatusCode != 200 || len(regions) != 1 || *regions[0].RegionId != me.regionID {
+			if resp.StatusCode != 200 || len(regions) != 1 || regions[0].RegionId != me.regionID {
 				t.Errorf("%q lists regions: %d %s", ent, resp.StatusCode, body)
 			}
 			resp, body = e.Do("GET", "/openapi/v1/tokens", me.admin, "", nil)

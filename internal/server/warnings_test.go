@@ -42,7 +42,7 @@ func TestCertificateWarnings(t *testing.T) {
 		}
 		var r api.RegionInfoResp
 		json.Unmarshal(created, &r)
-		id := *r.RegionId
+		id := r.RegionId
 
 		resp, patched := e.Do("PATCH", "/openapi/v1/regions/"+id, e.Admin, "application/merge-patch+json", body(map[string]any{"ssl_ca_cert": notYet}))
 		if want := []string{header(notYetWarning), header(expiredWarning)}; resp.StatusCode != 200 || !slices.Equal(resp.Header.Values("Warning"), want) {

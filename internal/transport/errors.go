@@ -43,10 +43,6 @@ func (e *Errors) Write(w http.ResponseWriter, r *http.Request, err error, route 
 	if pe.Status >= 500 {
 		e.Log.ErrorContext(r.Context(), "request failed", "request_id", info.ID, "status", pe.Status, "route", route, "error", errorText(pe))
 	}
-	if r.Method == http.MethodHead {
-		w.WriteHeader(pe.Status)
-		return pe.Status
-	}
 	if werr := problem.Write(w, pe, r.URL.Path, info.ID); werr != nil {
 		e.Log.Debug("writing an error response failed", "error", werr)
 	}

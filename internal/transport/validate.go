@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -86,9 +87,7 @@ func NewValidator(spec *openapi3.T, opts ValidatorOptions) (*Validator, error) {
 			return nil, fmt.Errorf("operation %s is secured but has no x-required-scopes", op.OperationID)
 		}
 		if op.RequestBody != nil && op.RequestBody.Value != nil {
-			for mt := range op.RequestBody.Value.Content {
-				o.mediaTypes = append(o.mediaTypes, mt)
-			}
+			o.mediaTypes = slices.Sorted(maps.Keys(op.RequestBody.Value.Content))
 		}
 		for _, p := range append(route.PathItem.Parameters, op.Parameters...) {
 			if p.Value.In == openapi3.ParameterInQuery {
@@ -141,7 +140,11 @@ func (v *Validator) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // names and values), in that order. ok is false when routePath is no operation of the spec.
 // Errors are problems naming each offending field: 415 for a wrong media type, 400 for the rest.
 func (v *Validator) Check(req *http.Request, routePath string, names, values []string) (ok bool, err error) {
-	op := v.ops[req.Method][routePath]
+	method := req.Method
+	if method == http.MethodHead {
+		method = http.MethodGet // HEAD is the GET without its body: the same caller, the same checks
+	}
+	op := v.ops[method][routePath]
 	if op == nil {
 		return false, nil
 	}
@@ -227,11 +230,15 @@ func hasBody(r *http.Request) bool {
 	return r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0)
 }
 
+// checkMediaType accepts a body of one of the operation's media types, in UTF-8, and writes its
+// Content-Type back in lower case: the generated handler picks the body's type by a
+// case-sensitive prefix ("Application/JSON" would match none).
 func checkMediaType(r *http.Request, accepted []string) error {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err == nil && slices.Contains(accepted, mt) {
 		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			r.Header.Set("Content-Type", mt)
 			return nil
 		}
 	}

@@ -16,15 +16,17 @@ type Problem = components["schemas"]["Problem"];
 
 // Compile-time checks that the generated types say what the spec says. Each line fails `tsc`
 // when the types drift: `status` is the union of Rainbond's four strings, not any string, and the
-// TLS fields are nullable (an unset or hidden field is an explicit null).
+// TLS fields are nullable (an unset or hidden field is an explicit null) and, like every member
+// the server always sends, required.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
 export type TypeChecks = [
   Assert<Equal<RegionStatus, "0" | "1" | "2" | "3">>,
   Assert<Equal<Region["status"], "0" | "1" | "2" | "3">>,
-  Assert<Equal<Region["ssl_ca_cert"], string | null | undefined>>,
-  Assert<Equal<Region["cert_file"], string | null | undefined>>,
-  Assert<Equal<Region["key_file"], string | null | undefined>>,
+  Assert<Equal<Region["ssl_ca_cert"], string | null>>,
+  Assert<Equal<Region["cert_file"], string | null>>,
+  Assert<Equal<Region["key_file"], string | null>>,
+  Assert<Equal<Region["region_id"], string>>,
   Assert<Equal<Region["region_name"], string>>,
 ];
 // @ts-expect-error "4" is not a region status.
@@ -46,7 +48,7 @@ function fail(step: string, status: number, error?: Problem): never {
 
 // tls renders the three nullable TLS fields, telling null (unset or hidden) from a value.
 function tls(r: Region): string {
-  const show = (v: string | null | undefined): string => (v === null ? "null" : v === undefined ? "absent" : "set");
+  const show = (v: string | null): string => (v === null ? "null" : "set");
   return [r.ssl_ca_cert, r.cert_file, r.key_file].map(show).join(",");
 }
 

@@ -3,17 +3,18 @@
 
 // Swagger UI fills every parameter with its example when "Try it out" opens. For an optional
 // parameter that turns a plain call into a filtered one (the region list's examples select
-// "public" regions named like "hz"), and page_token's example, an opaque cursor, is always
-// refused with 400. So optional parameters start empty; required ones (path ids) keep their
-// example as a model to edit. openapi.yaml keeps every example.
-function OptionalParametersStartEmpty() {
+// "public" regions named like "hz"), page_token's example, an opaque cursor, is always refused
+// with 400, and a path id's example names a region or token that does not exist (404). So every
+// parameter starts empty: a required one must be filled in before Execute. openapi.yaml keeps
+// every example.
+function ParametersStartEmpty() {
   return {
     statePlugins: {
       spec: {
         wrapSelectors: {
           parameterWithMetaByIdentity: (original) => (state, ...args) => {
             const param = original(...args);
-            if (!param || !param.delete || param.get("required") === true) {
+            if (!param || !param.delete) {
               return param;
             }
             return param.delete("example").delete("examples").deleteIn(["schema", "example"]);
@@ -30,7 +31,7 @@ window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    plugins: [OptionalParametersStartEmpty],
+    plugins: [ParametersStartEmpty],
     layout: "BaseLayout",
     validatorUrl: null,
     displayRequestDuration: true,
