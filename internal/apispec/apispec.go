@@ -180,13 +180,30 @@ func NewRegion(b api.RegionCreate) region.Region {
 		WSURL:       Or(b.Wsurl, ""),
 		HTTPDomain:  Or(b.Httpdomain, ""),
 		TCPDomain:   Or(b.Tcpdomain, ""),
-		Status:      region.Status(Or(b.Status, api.RegionStatusEnabled)),
+		Status:      StatusOr(b.Status, region.Status(api.RegionStatusEnabled)),
 		Desc:        Or(b.Desc, ""),
 		Scope:       region.Scope(Or(b.Scope, api.RegionScopePrivate)),
 		SSLCACert:   TLSValue(b.SslCaCert),
 		CertFile:    TLSValue(b.CertFile),
 		KeyFile:     TLSValue(b.KeyFile),
 	}
+}
+
+// StatusOr is the status a request sets, def when it sets none. Requests carry it as the string
+// "0".."3" or, as Rainbond's own OpenAPI document declares it, the integer 0..3: both are the same
+// status, stored and answered as the string.
+func StatusOr(in *api.RegionStatusInput, def region.Status) region.Status {
+	if in == nil {
+		return def
+	}
+	if st, err := in.AsRegionStatus(); err == nil {
+		return region.Status(st)
+	}
+	if code, err := in.AsRegionStatusCode(); err == nil {
+		return region.Status(strconv.Itoa(int(code)))
+	}
+	b, _ := in.MarshalJSON()
+	return region.Status(b) // neither form: region.Validate refuses it, naming status
 }
 
 // TLSValue reads a TLS field of a request: null and "" both mean none.
