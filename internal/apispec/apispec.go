@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -199,11 +200,13 @@ func StatusOr(in *api.RegionStatusInput, def region.Status) region.Status {
 	if st, err := in.AsRegionStatus(); err == nil {
 		return region.Status(st)
 	}
-	if code, err := in.AsRegionStatusCode(); err == nil {
-		return region.Status(strconv.Itoa(int(code)))
+	// A JSON number: JSON Schema's integer 1 is also 1.0 and 1e0, which the validator lets through.
+	raw, _ := in.MarshalJSON()
+	var n float64
+	if err := json.Unmarshal(raw, &n); err == nil && n == math.Trunc(n) && n >= 0 && n <= 3 {
+		return region.Status(strconv.Itoa(int(n)))
 	}
-	b, _ := in.MarshalJSON()
-	return region.Status(b) // neither form: region.Validate refuses it, naming status
+	return def // unreachable once the request is validated: the schema allows no other value
 }
 
 // TLSValue reads a TLS field of a request: null and "" both mean none.
