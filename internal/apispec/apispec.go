@@ -118,6 +118,8 @@ func FieldErrors(err error) []api.FieldError {
 				msg = "is required"
 			case e.SchemaField == "nullable":
 				msg = "cannot be null"
+			case e.SchemaField == "oneOf" && allowed(e.Schema) != "":
+				msg = "must be one of " + allowed(e.Schema)
 			}
 			add(f, msg)
 		case *openapi3filter.ParseError:
@@ -148,6 +150,21 @@ func FieldErrors(err error) []api.FieldError {
 		add("body", "does not match the API description")
 	}
 	return out
+}
+
+// allowed lists the values a schema's enum allows, as JSON ("0", "1", 0, 1); "" when it has none.
+// kin-openapi words a value outside a oneOf of enums (status: the string or the integer) as
+// matching no schema, without saying what would.
+func allowed(s *openapi3.Schema) string {
+	if s == nil || len(s.Enum) == 0 {
+		return ""
+	}
+	vals := make([]string, len(s.Enum))
+	for i, v := range s.Enum {
+		b, _ := json.Marshal(v)
+		vals[i] = string(b)
+	}
+	return strings.Join(vals, ", ")
 }
 
 // joinPointer names a body member: "region_name", "scopes[1]". Query parameters and headers keep

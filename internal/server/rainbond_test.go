@@ -255,9 +255,10 @@ func TestStatusForms(t *testing.T) {
 					p = "/regions"
 				}
 				resp, body := raw(req[0], p, req[1])
-				var pr struct{ Errors []struct{ Field string } }
+				var pr struct{ Errors []struct{ Field, Message string } }
 				json.Unmarshal(body, &pr)
-				if resp.StatusCode != http.StatusBadRequest || len(pr.Errors) == 0 || pr.Errors[0].Field != "status" {
+				if resp.StatusCode != http.StatusBadRequest || len(pr.Errors) != 1 || pr.Errors[0].Field != "status" ||
+					!strings.HasPrefix(pr.Errors[0].Message, `must be one of "0", "1", "2", "3", 0, 1, 2, 3`) && bad != `null` {
 					t.Errorf("%s status %s: %d %s, want a 400 naming status", req[0], bad, resp.StatusCode, body)
 				}
 			}

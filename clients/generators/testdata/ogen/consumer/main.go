@@ -76,7 +76,7 @@ func main() {
 
 	gr, err := c.GetRegion(ctx, api.GetRegionParams{RegionID: id})
 	must("get", err)
-	got, ok := gr.(*api.GetRegionOKHeaders)
+	got, ok := gr.(*api.RegionInfoRHeaders) // the region, as RegionInfoR (extend_info adds to it)
 	if !ok {
 		fail("get", gr)
 	}
