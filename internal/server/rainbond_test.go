@@ -255,7 +255,9 @@ func TestStatusForms(t *testing.T) {
 					p = "/regions"
 				}
 				resp, body := raw(req[0], p, req[1])
-				var pr struct{ Errors []struct{ Field, Message string } }
+				var pr struct {
+					Errors []struct{ Field, Message string }
+				}
 				json.Unmarshal(body, &pr)
 				if resp.StatusCode != http.StatusBadRequest || len(pr.Errors) != 1 || pr.Errors[0].Field != "status" ||
 					!strings.HasPrefix(pr.Errors[0].Message, `must be one of "0", "1", "2", "3", 0, 1, 2, 3`) && bad != `null` {
