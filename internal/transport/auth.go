@@ -48,6 +48,8 @@ type Authenticator struct {
 
 type cachedToken struct {
 	tok     token.Token
+	hash    [sha256.Size]byte // tok.Hash decoded, once; hashOK when it decoded to a SHA-256
+	hashOK  bool
 	fetched time.Time
 	touched atomic.Int64 // when last_used_at was last written (unix seconds)
 }
@@ -95,7 +97,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 		return token.Principal{}, problem.New(http.StatusUnauthorized, "a valid token is required in the Authorization header").
 			WithHeader("WWW-Authenticate", `Bearer realm="regiond"`)
 	}
-	sum := sha256.Sum256([]byte(secret))
+	var buf [64]byte // a token's bytes, on the stack: []byte(secret) allocated for every request
+	sum := sha256.Sum256(append(buf[:0], secret...))
 	now := time.Now()
 	a.mu.RLock()
 	ct := a.cache[sum]
@@ -125,6 +128,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 		}
 		a.Lookups.Found.Add(1)
 		ct = &cachedToken{tok: tok, fetched: now}
+		n, err := hex.Decode(ct.hash[:], []byte(tok.Hash))
+		ct.hashOK = err == nil && n == sha256.Size
 		if tok.LastUsedAt != nil {
 			ct.touched.Store(tok.LastUsedAt.Unix())
 		}
@@ -132,8 +137,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 	}
 	// The lookup was by hash; comparing the hashes in constant time keeps it so should the lookup
 	// ever change (a prefix index, say).
-	var stored [sha256.Size]byte
-	if n, err := hex.Decode(stored[:], []byte(ct.tok.Hash)); err != nil || n != sha256.Size || subtle.ConstantTimeCompare(stored[:], sum[:]) != 1 {
+	if !ct.hashOK || subtle.ConstantTimeCompare(ct.hash[:], sum[:]) != 1 {
 		return token.Principal{}, a.refuse(client, now, "the token is not valid")
 	}
 	if why := ct.tok.Usable(now); why != "" {
