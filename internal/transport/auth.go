@@ -104,7 +104,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 	ct := a.cache[sum]
 	a.mu.RUnlock()
 	stale := ct == nil || now.Sub(ct.fetched) >= a.ttl
-	known := ct != nil && ct.tok.Usable(now) == "" // accepted here before, if perhaps too long ago
+	why := "the token is not valid"
+	if ct != nil {
+		why = ct.tok.Usable(now)
+	}
+	known := why == "" // accepted here before, if perhaps too long ago
 	if !known {
 		// Refused before the lookup when the address has failed too often; charged only when the
 		// token then fails, so that the first uses of new, valid tokens never count.
@@ -134,13 +138,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 			ct.touched.Store(tok.LastUsedAt.Unix())
 		}
 		a.put(sum, ct)
+		why = tok.Usable(now)
 	}
 	// The lookup was by hash; comparing the hashes in constant time keeps it so should the lookup
 	// ever change (a prefix index, say).
 	if !ct.hashOK || subtle.ConstantTimeCompare(ct.hash[:], sum[:]) != 1 {
 		return token.Principal{}, a.refuse(client, now, "the token is not valid")
 	}
-	if why := ct.tok.Usable(now); why != "" {
+	if why != "" {
 		return token.Principal{}, a.refuse(client, now, why)
 	}
 	a.touch(ct, now)
@@ -232,11 +237,11 @@ func NewLimiter(perSecond float64, burst int, refusal string) *Limiter {
 
 // Allow takes one request from key's bucket, or returns a 429 problem.
 func (l *Limiter) Allow(key string) error {
-	now := time.Now()
 	lim := l.bucket(key)
 	if lim == nil {
 		return nil
 	}
+	now := time.Now()
 	r := lim.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)

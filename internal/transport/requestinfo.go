@@ -125,11 +125,20 @@ func (x *Exchange) Info() *RequestInfo { return &x.ctx.info }
 func WithRequestInfo(w http.ResponseWriter, r *http.Request) (*Exchange, *http.Request) {
 	h := w.Header()
 	x := &Exchange{Writer: ResponseWriter{ResponseWriter: w}}
-	x.ctx = infoContext{Context: r.Context(), info: RequestInfo{ID: requestID(r.Header.Get(HeaderRequestID)), header: h}}
+	x.ctx = infoContext{Context: r.Context(), info: RequestInfo{ID: requestID(first(r.Header, HeaderRequestID)), header: h}}
 	x.id[0] = x.ctx.info.ID
 	h[HeaderRequestID] = x.id[:]
 	setSecurityHeaders(h, r)
 	return x, r.WithContext(&x.ctx)
+}
+
+// first is h.Get(key) for a key already in canonical form: Get canonicalizes it again on every
+// call, which cost more than the lookup.
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // ResponseWriter remembers the status and counts the bytes of a response served outside Echo,

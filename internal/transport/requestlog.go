@@ -141,7 +141,7 @@ func appendString(b []byte, key, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plain[c] {
 				i++
 				continue
 			}
@@ -179,3 +179,12 @@ func appendString(b []byte, key, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plain are the ASCII bytes a JSON string holds as they are: a table, as encoding/json's safeSet,
+// is a load per byte where the comparisons were three.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
