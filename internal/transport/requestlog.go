@@ -56,17 +56,17 @@ func (l *requestLog) write(req *http.Request, info *RequestInfo, route string, s
 	b = appendTime(b, start.Add(elapsed)) // the time slog would take: now
 	b = append(b, `","level":"INFO","msg":"request"`...)
 	if info.TraceID != "" {
-		b = appendString(b, "trace_id", info.TraceID)
+		b = appendString(b, `,"trace_id":"`, info.TraceID)
 	}
-	b = appendString(b, "method", req.Method)
-	b = appendString(b, "route", route)
-	b = appendString(b, "path", req.URL.Path)
+	b = appendString(b, `,"method":"`, req.Method)
+	b = appendString(b, `,"route":"`, route)
+	b = appendString(b, `,"path":"`, req.URL.Path)
 	b = strconv.AppendInt(append(b, `,"status":`...), int64(status), 10)
 	b = appendMillis(append(b, `,"latency_ms":`...), elapsed.Microseconds())
 	b = strconv.AppendInt(append(b, `,"bytes":`...), size, 10)
-	b = appendString(b, "request_id", info.ID)
-	b = appendString(b, "token_id", info.Principal.TokenID)
-	b = appendString(b, "remote", remote)
+	b = appendString(b, `,"request_id":"`, info.ID)
+	b = appendString(b, `,"token_id":"`, info.Principal.TokenID)
+	b = appendString(b, `,"remote":"`, remote)
 	if info.Aborted {
 		b = append(b, `,"aborted":true`...)
 	}
@@ -133,11 +133,11 @@ func appendMillis(b []byte, us int64) []byte {
 	return b
 }
 
-// appendString appends `,"key":"value"` with value escaped as slog's JSON handler escapes strings
-// (encoding/json's rules without HTML escaping): quotes, backslashes and control characters,
-// invalid UTF-8 as U+FFFD, and U+2028 and U+2029.
-func appendString(b []byte, key, s string) []byte {
-	b = append(append(append(b, `,"`...), key...), `":"`...)
+// appendString appends a member's start (`,"key":"`), then its value escaped as slog's JSON
+// handler escapes strings (encoding/json's rules without HTML escaping): quotes, backslashes and
+// control characters, invalid UTF-8 as U+FFFD, and U+2028 and U+2029; then the closing quote.
+func appendString(b []byte, member, s string) []byte {
+	b = append(b, member...)
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
