@@ -2,7 +2,7 @@
 // server, the bulk seeding of a large database, and the report. The script starts the processes,
 // drives them with wrk and records raw numbers; this program does what is awkward in bash.
 //
-//	regiond-bench ceiling --body FILE [--addr 127.0.0.1:0]   serve FILE's bytes, print the address
+//	regiond-bench ceiling --body FILE [--headers FILE] [--addr 127.0.0.1:0]   serve FILE's bytes, print the address
 //	regiond-bench seed --database DSN --count N              insert N regions in batches, fast
 //	regiond-bench report --results FILE --meta FILE [--markdown OUT]
 package main

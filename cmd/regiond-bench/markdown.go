@@ -77,7 +77,9 @@ func writeMarkdown(w io.Writer, rs []record, meta map[string]string) {
 		"127.0.0.1:3306, dropped and recreated by the script. The 50 regions are created through the API; "+
 		"tokens with `regiond token create`.\n", meta["mysql_db"], meta["mysql_db_large"])
 	fmt.Fprintf(w, "- The ceiling is `cmd/regiond-bench` `ceiling`: a plain `net/http` server writing the exact "+
-		"body regiond returned for the list (fetched once), with only Content-Type and Content-Length set.\n")
+		"body regiond returned for the list (fetched once), with only Content-Type and Content-Length set. "+
+		"The ceiling writing regiond's headers too is the same server with `--headers`, given the headers "+
+		"regiond answered with (a new X-Request-Id each time).\n")
 	fmt.Fprintf(w, "- %s rounds; in each, every variant runs once for %s, in an order rotated from round to "+
 		"round, after one warm-up run each before the first round.\n", meta["rounds"], meta["duration"])
 	fmt.Fprintf(w, "- Reads: `%s`\n", meta["cmd_read"])

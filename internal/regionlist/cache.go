@@ -110,7 +110,9 @@ func (c *cache) Get(k key) *entry {
 	if ok && fresh {
 		if it := el.Value.(*item); it.entry.Generation == c.known[k.Enterprise] {
 			e = it.entry
-			c.lru.MoveToFront(el)
+			if c.lru.Front() != el {
+				c.lru.MoveToFront(el)
+			}
 		}
 	}
 	c.mu.Unlock()

@@ -116,10 +116,10 @@ func (room *Room) Takes(r *http.Request) bool {
 // the log line and the metrics.
 func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info, r := transport.WithRequestInfo(w, r)
-	sw := &sizeWriter{ResponseWriter: w}
-	status := room.serveBare(sw, r)
-	room.recorder.Record(r, info, room.path, status, sw.size, start)
+	x, r := transport.WithRequestInfo(w, r)
+	status := room.serveBare(&x.Writer, r)
+	info := x.Info()
+	room.recorder.Record(r, info, room.path, status, x.Writer.Size, start)
 	room.taken.Inc()
 	if info.Abandoned || info.Aborted {
 		panic(http.ErrAbortHandler) // as transport.Track does on Echo's side
@@ -127,7 +127,7 @@ func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveBare writes the bare list, or its problem, and returns the status it began with.
-func (room *Room) serveBare(w *sizeWriter, r *http.Request) (status int) {
+func (room *Room) serveBare(w *transport.ResponseWriter, r *http.Request) (status int) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -147,37 +147,11 @@ func (room *Room) serveBare(w *sizeWriter, r *http.Request) (status int) {
 	if err == nil {
 		err = resp.VisitListRegionsResponse(w)
 	}
-	if err != nil && w.status == 0 { // else the response has begun: it stands, or was aborted
+	if err != nil && w.Status == 0 { // else the response has begun: it stands, or was aborted
 		return room.errors.Write(w, r, err, room.path)
 	}
-	return w.status
+	return w.Status
 }
-
-// sizeWriter remembers the status and counts the bytes of a response, for its log line.
-type sizeWriter struct {
-	http.ResponseWriter
-	status int
-	size   int64
-}
-
-func (w *sizeWriter) WriteHeader(status int) {
-	if w.status == 0 {
-		w.status = status
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *sizeWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.size += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection (a stream's write deadline).
-func (w *sizeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // List answers a list request: the bare list from the snapshot, or streamed when it is too large
 // to keep; a filtered list streamed; a paged list a page at a time.

@@ -48,6 +48,8 @@ type Authenticator struct {
 
 type cachedToken struct {
 	tok     token.Token
+	hash    [sha256.Size]byte // tok.Hash decoded, once; hashOK when it decoded to a SHA-256
+	hashOK  bool
 	fetched time.Time
 	touched atomic.Int64 // when last_used_at was last written (unix seconds)
 }
@@ -95,13 +97,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 		return token.Principal{}, problem.New(http.StatusUnauthorized, "a valid token is required in the Authorization header").
 			WithHeader("WWW-Authenticate", `Bearer realm="regiond"`)
 	}
-	sum := sha256.Sum256([]byte(secret))
+	var buf [64]byte // a token's bytes, on the stack: []byte(secret) allocated for every request
+	sum := sha256.Sum256(append(buf[:0], secret...))
 	now := time.Now()
 	a.mu.RLock()
 	ct := a.cache[sum]
 	a.mu.RUnlock()
 	stale := ct == nil || now.Sub(ct.fetched) >= a.ttl
-	known := ct != nil && ct.tok.Usable(now) == "" // accepted here before, if perhaps too long ago
+	why := "the token is not valid"
+	if ct != nil {
+		why = ct.tok.Usable(now)
+	}
+	known := why == "" // accepted here before, if perhaps too long ago
 	if !known {
 		// Refused before the lookup when the address has failed too often; charged only when the
 		// token then fails, so that the first uses of new, valid tokens never count.
@@ -125,18 +132,20 @@ func (a *Authenticator) Authenticate(ctx context.Context, header, client string)
 		}
 		a.Lookups.Found.Add(1)
 		ct = &cachedToken{tok: tok, fetched: now}
+		n, err := hex.Decode(ct.hash[:], []byte(tok.Hash))
+		ct.hashOK = err == nil && n == sha256.Size
 		if tok.LastUsedAt != nil {
 			ct.touched.Store(tok.LastUsedAt.Unix())
 		}
 		a.put(sum, ct)
+		why = tok.Usable(now)
 	}
 	// The lookup was by hash; comparing the hashes in constant time keeps it so should the lookup
 	// ever change (a prefix index, say).
-	var stored [sha256.Size]byte
-	if n, err := hex.Decode(stored[:], []byte(ct.tok.Hash)); err != nil || n != sha256.Size || subtle.ConstantTimeCompare(stored[:], sum[:]) != 1 {
+	if !ct.hashOK || subtle.ConstantTimeCompare(ct.hash[:], sum[:]) != 1 {
 		return token.Principal{}, a.refuse(client, now, "the token is not valid")
 	}
-	if why := ct.tok.Usable(now); why != "" {
+	if why != "" {
 		return token.Principal{}, a.refuse(client, now, why)
 	}
 	a.touch(ct, now)
@@ -228,11 +237,11 @@ func NewLimiter(perSecond float64, burst int, refusal string) *Limiter {
 
 // Allow takes one request from key's bucket, or returns a 429 problem.
 func (l *Limiter) Allow(key string) error {
-	now := time.Now()
 	lim := l.bucket(key)
 	if lim == nil {
 		return nil
 	}
+	now := time.Now()
 	r := lim.ReserveN(now, 1)
 	if delay := r.DelayFrom(now); delay > 0 {
 		r.CancelAt(now)

@@ -27,7 +27,7 @@ type Authorizer struct {
 func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
 	info := Info(r.Context())
 	client, _, _ := net.SplitHostPort(r.RemoteAddr)
-	p, err := a.Tokens.Authenticate(r.Context(), r.Header.Get("Authorization"), client)
+	p, err := a.Tokens.Authenticate(r.Context(), first(r.Header, "Authorization"), client)
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,8 @@ func Track(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h["Cache-Control"] = noStore
-		info := &RequestInfo{header: h}
-		c.SetRequest(withInfo(c.Request(), info))
+		r, info := withInfo(c.Request(), h)
+		c.SetRequest(r)
 		_ = next(c) // answered and logged by RequestLogger (HandleError)
 		if info.Abandoned || info.Aborted {
 			panic(http.ErrAbortHandler)

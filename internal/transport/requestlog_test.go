@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,39 @@ func TestRequestLogWritesWhatSlogWrites(t *testing.T) {
 		if g, w := timeField.ReplaceAllString(got[i], ""), timeField.ReplaceAllString(want[i], ""); g != w {
 			t.Fatalf("line %d differs:\nstraight: %s\nslog:     %s", i, g, w)
 		}
+	}
+}
+
+// TestLineTimeAndLatency: the time and latency written by hand are what time.RFC3339Nano and
+// encoding/json's float (strconv's shortest 'f') write, in any zone and across seconds.
+func TestLineTimeAndLatency(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("", 8*3600), time.FixedZone("", -(3*3600 + 30*60)), time.Local}
+	base := time.Date(2026, 11, 29, 23, 59, 58, 0, time.UTC)
+	for i := 0; i < 20000; i++ {
+		at := base.Add(time.Duration(i) * 137 * time.Microsecond * 7).In(zones[i%len(zones)])
+		if i%3 == 0 {
+			at = at.Add(time.Duration(i % 1000)) // nanoseconds with trailing zeros or none
+		}
+		if got, want := string(appendTime(nil, at)), at.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", at, got, want)
+		}
+	}
+	for _, at := range []time.Time{time.Date(999, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(12026, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got, want := string(appendTime(nil, at)), at.Format(time.RFC3339Nano); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", at, got, want)
+		}
+	}
+	check := func(us int64) {
+		if got, want := string(appendMillis(nil, us)), strconv.FormatFloat(float64(us)/1000, 'f', -1, 64); got != want {
+			t.Fatalf("appendMillis(%d) = %s, want %s", us, got, want)
+		}
+	}
+	for us := int64(0); us < 200000; us++ {
+		check(us)
+	}
+	for us := int64(1); us > 0 && us < 1<<62; us = us*3 + 7 {
+		check(us)
+		check(us - 1)
+		check(1<<40 - us%1000)
 	}
 }

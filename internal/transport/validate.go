@@ -148,11 +148,10 @@ func (v *Validator) Check(req *http.Request, routePath string, names, values []s
 	if op == nil {
 		return false, nil
 	}
-	// One allocation for both inputs: the list room comes here for every bare list.
-	inputs := &struct {
-		auth     openapi3filter.AuthenticationInput
-		validate openapi3filter.RequestValidationInput
-	}{validate: openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: v.options}}
+	// kin-openapi's inputs escape: they are kept in the request's RequestInfo, whose allocation
+	// the request makes anyway (the list room comes here for every bare list).
+	inputs := &Info(req.Context()).inputs
+	*inputs = validationInputs{validate: openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: v.options}}
 	input := &inputs.validate
 	if op.secured {
 		inputs.auth.RequestValidationInput = input
@@ -164,6 +163,12 @@ func (v *Validator) Check(req *http.Request, routePath string, names, values []s
 		return true, nil // sends none of the operation's parameters, all optional: nothing to check
 	}
 	return true, v.validate(input, op, names, values)
+}
+
+// validationInputs are the inputs of kin-openapi's authentication and validation of a request.
+type validationInputs struct {
+	auth     openapi3filter.AuthenticationInput
+	validate openapi3filter.RequestValidationInput
 }
 
 func (v *Validator) validate(input *openapi3filter.RequestValidationInput, op *operation, names, values []string) error {
