@@ -135,7 +135,7 @@ func (s *Scheduler) start(ctx context.Context, free int) (int, error) {
 func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) {
 	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable)
 	h := res.Health
-	stored, err := s.Prober.Store.RecordHealth(ctx, res, claim, s.Prober.schedule(*h.CheckedAt))
+	stored, err := s.Prober.Store.RecordHealth(ctx, res, claim, s.Prober.schedule(s.Prober.now()))
 	switch {
 	case err != nil:
 		s.Log.Warn("storing a region's health failed; it is probed again when its claim expires", "region_id", h.RegionID, "error", err)
