@@ -88,6 +88,7 @@ const (
 	ReasonDenied              RegionHealthReason = "denied"
 	ReasonHTTPStatus          RegionHealthReason = "http_status"
 	ReasonInvalidMaterial     RegionHealthReason = "invalid_material"
+	ReasonNone                RegionHealthReason = "<nil>"
 	ReasonRefused             RegionHealthReason = "refused"
 	ReasonTLSExpired          RegionHealthReason = "tls_expired"
 	ReasonTLSHandshake        RegionHealthReason = "tls_handshake"
@@ -105,6 +106,8 @@ func (e RegionHealthReason) Valid() bool {
 	case ReasonHTTPStatus:
 		return true
 	case ReasonInvalidMaterial:
+		return true
+	case ReasonNone:
 		return true
 	case ReasonRefused:
 		return true

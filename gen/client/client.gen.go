@@ -87,6 +87,7 @@ const (
 	ReasonDenied              RegionHealthReason = "denied"
 	ReasonHTTPStatus          RegionHealthReason = "http_status"
 	ReasonInvalidMaterial     RegionHealthReason = "invalid_material"
+	ReasonNone                RegionHealthReason = "<nil>"
 	ReasonRefused             RegionHealthReason = "refused"
 	ReasonTLSExpired          RegionHealthReason = "tls_expired"
 	ReasonTLSHandshake        RegionHealthReason = "tls_handshake"
@@ -104,6 +105,8 @@ func (e RegionHealthReason) Valid() bool {
 	case ReasonHTTPStatus:
 		return true
 	case ReasonInvalidMaterial:
+		return true
+	case ReasonNone:
 		return true
 	case ReasonRefused:
 		return true
