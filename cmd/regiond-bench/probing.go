@@ -18,13 +18,13 @@ func writeProbing(w io.Writer, rs []record, meta map[string]string) {
 	rounds := roundsOf(runs)
 	fmt.Fprintf(w, "## The list while %s regions are probed every second\n\n"+
 		"The 50-region list (`GET /openapi/v1/regions`, %s connections, access log on, SQLite) from regiond "+
-		"serving with `--probe-interval 1s --probe-deny-cidrs none` while %s regions of another enterprise "+
+		"serving with `--probe-interval 1s --probe-concurrency %s --probe-deny-cidrs none` while %s regions of another enterprise "+
 		"point at a fake rbd-api on this machine (`regiond-bench rbdapi`, plain HTTP: it answers "+
 		"`/v2/health`, `/v2/version`, `/v2/cluster`), next to the same server with `--probe-interval 0`. "+
 		"The servers take turns on one database, one at a time, each after a %s warm-up (the prober's "+
 		"first pass over every region included). Probes/s is counted at the fake rbd-api over the measured "+
 		"run. Medians over %d rounds; ratios within a round.\n\n",
-		fmtCount(meta["probe_n"]), meta["conns"], fmtCount(meta["probe_n"]), meta["probe_warmup"], len(rounds))
+		fmtCount(meta["probe_n"]), meta["conns"], meta["probe_concurrency"], fmtCount(meta["probe_n"]), meta["probe_warmup"], len(rounds))
 	var rows [][]string
 	var rpsRatios, p99Ratios []float64
 	for _, r := range pick(runs, "variant", "probing") {

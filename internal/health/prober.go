@@ -58,7 +58,7 @@ func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (r
 		return region.Health{}, err
 	}
 	res := p.probe(ctx, r, unreadable)
-	if _, err := p.Store.RecordHealth(ctx, res, "", p.schedule(p.now())); err != nil {
+	if _, err := p.Store.RecordHealth(ctx, res, p.schedule(p.now())); err != nil {
 		return region.Health{}, err
 	}
 	return p.Store.RegionHealth(ctx, enterpriseID, regionID)

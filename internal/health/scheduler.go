@@ -15,7 +15,8 @@ import (
 // through claims on the store's health rows: it claims due regions only as it has room to probe
 // them at once (at most Concurrency in flight), so that a claim never waits behind other probes
 // and expires unprobed. A claim lasts twice the probe timeout and some; a replica that dies
-// holding one only delays those regions until it expires.
+// holding one only delays those regions until it expires. Results are written by one writer, many
+// to a transaction.
 type Scheduler struct {
 	Prober *Prober
 	// Holder names this replica in its claims; every replica needs its own.
@@ -26,7 +27,6 @@ type Scheduler struct {
 	seq      atomic.Uint64
 	inflight atomic.Int64
 	freed    chan struct{}
-	wg       sync.WaitGroup
 	once     sync.Once
 }
 
@@ -56,7 +56,8 @@ func (s *Scheduler) interval() time.Duration {
 // room, at once when every slot was filled.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.init()
-	defer s.wg.Wait()
+	b := s.newBatch(ctx)
+	defer b.finish()
 	tick := min(s.interval()/4, time.Second)
 	var adopted time.Time
 	for {
@@ -68,7 +69,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 			}
 		}
 		free := s.Concurrency - int(s.inflight.Load())
-		started, err := s.start(ctx, free)
+		started, err := s.start(ctx, b, free)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("claiming due regions to probe failed; retried shortly", "error", err)
 		}
@@ -97,13 +98,14 @@ func (s *Scheduler) Run(ctx context.Context) {
 // it probed. Run does the same continuously; tests call Pass to take one step at a time.
 func (s *Scheduler) Pass(ctx context.Context) (int, error) {
 	s.init()
-	n, err := s.start(ctx, s.Concurrency)
-	s.wg.Wait()
+	b := s.newBatch(ctx)
+	n, err := s.start(ctx, b, s.Concurrency)
+	b.finish()
 	return n, err
 }
 
 // start claims up to free due regions and starts a probe of each.
-func (s *Scheduler) start(ctx context.Context, free int) (int, error) {
+func (s *Scheduler) start(ctx context.Context, b *batch, free int) (int, error) {
 	if free <= 0 {
 		return 0, nil
 	}
@@ -113,37 +115,85 @@ func (s *Scheduler) start(ctx context.Context, free int) (int, error) {
 	claims, err := s.Prober.Store.ClaimDueRegions(ctx, claim, now, now.Add(ttl), free)
 	for _, c := range claims {
 		s.inflight.Add(1)
-		s.wg.Add(1)
+		b.probes.Add(1)
 		go func() {
 			defer func() {
 				s.inflight.Add(-1)
-				s.wg.Done()
+				b.probes.Done()
 				select {
 				case s.freed <- struct{}{}:
 				default:
 				}
 			}()
-			s.probe(context.WithoutCancel(ctx), c, claim)
+			// The probe runs to its end whatever happens to ctx: a result cut short by a
+			// shutdown would be a false "timeout".
+			b.results <- s.probe(context.WithoutCancel(ctx), c, claim)
 		}()
 	}
 	return len(claims), err
 }
 
-// probe checks one claimed region and stores the result under the claim. It runs to the end
-// whatever happens to the scheduler's context: a result cut short by a shutdown would be a false
-// "timeout".
-func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) {
+// probe checks one claimed region; the result is stored under the claim.
+func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
 	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable)
 	h := res.Health
-	stored, err := s.Prober.Store.RecordHealth(ctx, res, claim, s.Prober.schedule(s.Prober.now()))
-	switch {
-	case err != nil:
-		s.Log.Warn("storing a region's health failed; it is probed again when its claim expires", "region_id", h.RegionID, "error", err)
-	case !stored:
-		s.Log.Debug("a region's probe result was not stored: its claim was taken over, or it was probed on demand meanwhile", "region_id", h.RegionID)
-	case h.State == "healthy" && c.ConsecutiveFailures > 0:
+	failures := c.ConsecutiveFailures + 1
+	switch healthy := h.State == "healthy"; {
+	case healthy && c.ConsecutiveFailures > 0:
 		s.Log.Info("region healthy again", "region_id", h.RegionID, "failures", c.ConsecutiveFailures)
-	case h.State != "healthy" && c.ConsecutiveFailures == 0:
+	case !healthy && c.ConsecutiveFailures == 0:
 		s.Log.Warn("region unhealthy", "region_id", h.RegionID, "reason", h.Reason, "detail", h.Detail)
 	}
+	if h.State == "healthy" {
+		failures = 0
+	}
+	return store.ClaimedResult{ProbeResult: res, Claim: claim, ConsecutiveFailures: failures,
+		NextProbeAt: s.Prober.now().Add(Delay(s.Prober.Interval, failures))}
+}
+
+// batch is the probes one Run or Pass starts, and the writer that stores their results: each
+// write takes every result waiting, in one transaction.
+type batch struct {
+	s       *Scheduler
+	ctx     context.Context
+	probes  sync.WaitGroup
+	results chan store.ClaimedResult
+	written chan struct{}
+}
+
+func (s *Scheduler) newBatch(ctx context.Context) *batch {
+	b := &batch{s: s, ctx: context.WithoutCancel(ctx), results: make(chan store.ClaimedResult, s.Concurrency), written: make(chan struct{})}
+	go b.write()
+	return b
+}
+
+func (b *batch) write() {
+	defer close(b.written)
+	for r := range b.results {
+		rs := []store.ClaimedResult{r}
+	more:
+		for len(rs) < 256 {
+			select {
+			case r, ok := <-b.results:
+				if !ok {
+					break more
+				}
+				rs = append(rs, r)
+			default:
+				break more
+			}
+		}
+		if stored, err := b.s.Prober.Store.RecordClaimedHealth(b.ctx, rs); err != nil {
+			b.s.Log.Warn("storing regions' health failed; they are probed again when their claims expire", "regions", len(rs), "error", err)
+		} else if stored < len(rs) {
+			b.s.Log.Debug("probe results not stored: their claims were taken over, or a probe on demand stored a fresher one", "results", len(rs)-stored)
+		}
+	}
+}
+
+// finish waits for the probes in flight and for their results to be stored.
+func (b *batch) finish() {
+	b.probes.Wait()
+	close(b.results)
+	<-b.written
 }

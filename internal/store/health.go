@@ -181,27 +181,22 @@ type ProbeResult struct {
 	SSLCACertNotAfter, CertFileNotAfter *time.Time
 }
 
-// RecordHealth stores a probe's result and schedules the region's next probe at next(the
-// consecutive failures counting this result). With a claim, only while the region is still
-// claimed by it (ok false otherwise: another replica took it over, or a probe on demand stored a
-// fresher result); without one (a probe on demand), always, clearing any claim. A healthy result
-// resets the failures, sets last_healthy_at, and replaces the version and the cluster resources
-// it carries (those it lacks keep their previous values); an unhealthy one changes neither.
-func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, claim string, next func(failures int) time.Time) (ok bool, err error) {
+// RecordHealth stores the result of a probe on demand and schedules the region's next probe at
+// next(the consecutive failures counting this result), whatever claim holds the row (it clears
+// it: the claimed result, older, is then refused). ok is false when the region is gone.
+func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, next func(failures int) time.Time) (ok bool, err error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
+	insert := "INSERT IGNORE"
+	if s.dsn.Backend == SQLite {
+		insert = "INSERT OR IGNORE"
+	}
 	h, db := res.Health, s.w.WithContext(ctx)
 	err = retryConflicts(ctx, func() error {
-		if claim == "" {
-			insert := "INSERT IGNORE"
-			if s.dsn.Backend == SQLite {
-				insert = "INSERT OR IGNORE"
-			}
-			err := db.Exec(insert+" INTO regiond_region_health (region_id, next_probe_at) SELECT region_id, ? FROM region_info WHERE region_id = ?",
-				now(), h.RegionID).Error
-			if err != nil {
-				return err
-			}
+		err := db.Exec(insert+" INTO regiond_region_health (region_id, next_probe_at) SELECT region_id, ? FROM region_info WHERE region_id = ?",
+			now(), h.RegionID).Error
+		if err != nil {
+			return err
 		}
 		var failures []int
 		if err := db.Raw("SELECT consecutive_failures FROM regiond_region_health WHERE region_id = ?", h.RegionID).Scan(&failures).Error; err != nil {
@@ -210,37 +205,73 @@ func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, claim string,
 		if len(failures) == 0 {
 			return nil // the region is gone
 		}
-		healthy := h.State == "healthy"
 		after := failures[0] + 1
-		set := map[string]any{"state": h.State, "reason": h.Reason, "detail": h.Detail, "checked_at": timeOrNil(h.CheckedAt),
-			"latency_ms": h.LatencyMS, "ssl_ca_cert_not_after": timeOrNil(res.SSLCACertNotAfter),
-			"cert_file_not_after": timeOrNil(res.CertFileNotAfter), "claimed_by": nil, "claimed_until": nil}
-		if healthy {
+		if h.State == "healthy" {
 			after = 0
-			set["last_healthy_at"] = timeOrNil(h.CheckedAt)
-			if h.Version != "" {
-				set["version"] = h.Version
-			}
-			if c := h.Cluster; c != nil {
-				for col, v := range map[string]*float64{"cluster_cpu_total_cores": c.CPUTotalCores, "cluster_cpu_used_cores": c.CPUUsedCores,
-					"cluster_memory_total_bytes": c.MemoryTotalBytes, "cluster_memory_used_bytes": c.MemoryUsedBytes,
-					"cluster_disk_total_bytes": c.DiskTotalBytes, "cluster_disk_used_bytes": c.DiskUsedBytes} {
-					if v != nil {
-						set[col] = *v
-					}
-				}
-			}
 		}
-		set["consecutive_failures"], set["next_probe_at"] = after, next(after).UTC()
-		q := db.Table("regiond_region_health").Where("region_id = ?", h.RegionID)
-		if claim != "" {
-			q = q.Where("claimed_by = ?", claim)
-		}
-		res := q.Updates(set)
-		ok = res.RowsAffected == 1
-		return res.Error
+		q := db.Table("regiond_region_health").Where("region_id = ?", h.RegionID).Updates(healthUpdate(res, after, next(after)))
+		ok = q.RowsAffected == 1
+		return q.Error
 	})
 	return ok, classify(err)
+}
+
+// ClaimedResult is the result of a probe of a claimed region, ready to store.
+type ClaimedResult struct {
+	ProbeResult
+	// Claim is the claim the region was probed under (ClaimDueRegions).
+	Claim string
+	// ConsecutiveFailures counts this result (0 when healthy).
+	ConsecutiveFailures int
+	NextProbeAt         time.Time
+}
+
+// RecordClaimedHealth stores the results of claimed probes in one transaction (one commit for
+// many results: the prober's writes are most of its cost), each only while its region is still
+// claimed by its claim: another replica took over an expired claim, or a probe on demand stored a
+// fresher result. It returns how many were stored.
+func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult) (stored int, err error) {
+	err = s.update(ctx, func(tx *gorm.DB) error {
+		stored = 0
+		for _, r := range results {
+			q := tx.Table("regiond_region_health").Where("region_id = ? AND claimed_by = ?", r.Health.RegionID, r.Claim).
+				Updates(healthUpdate(r.ProbeResult, r.ConsecutiveFailures, r.NextProbeAt))
+			if q.Error != nil {
+				return q.Error
+			}
+			stored += int(q.RowsAffected)
+		}
+		return nil
+	})
+	return stored, err
+}
+
+// healthUpdate is the columns a result sets. A healthy result sets last_healthy_at, and replaces
+// the version and the cluster resources it carries (those it lacks keep their previous values);
+// an unhealthy one changes neither. The claim is cleared.
+func healthUpdate(res ProbeResult, failures int, next time.Time) map[string]any {
+	h := res.Health
+	set := map[string]any{"state": h.State, "reason": h.Reason, "detail": h.Detail, "checked_at": timeOrNil(h.CheckedAt),
+		"latency_ms": h.LatencyMS, "ssl_ca_cert_not_after": timeOrNil(res.SSLCACertNotAfter),
+		"cert_file_not_after": timeOrNil(res.CertFileNotAfter), "claimed_by": nil, "claimed_until": nil,
+		"consecutive_failures": failures, "next_probe_at": next.UTC()}
+	if h.State != "healthy" {
+		return set
+	}
+	set["last_healthy_at"] = timeOrNil(h.CheckedAt)
+	if h.Version != "" {
+		set["version"] = h.Version
+	}
+	if c := h.Cluster; c != nil {
+		for col, v := range map[string]*float64{"cluster_cpu_total_cores": c.CPUTotalCores, "cluster_cpu_used_cores": c.CPUUsedCores,
+			"cluster_memory_total_bytes": c.MemoryTotalBytes, "cluster_memory_used_bytes": c.MemoryUsedBytes,
+			"cluster_disk_total_bytes": c.DiskTotalBytes, "cluster_disk_used_bytes": c.DiskUsedBytes} {
+			if v != nil {
+				set[col] = *v
+			}
+		}
+	}
+	return set
 }
 
 func timeOrNil(t *time.Time) any {

@@ -48,13 +48,21 @@ func TestRegionHealth(t *testing.T) {
 		cluster := &region.ClusterResources{CPUTotalCores: ptr(24.0), MemoryTotalBytes: ptr(float64(48 << 30))}
 		checked := t0.Add(time.Second)
 		next := func(int) time.Time { return t0.Add(30 * time.Second) }
+		claimed := func(res store.ProbeResult, claim string, failures int, at time.Time) bool {
+			t.Helper()
+			n, err := s.RecordClaimedHealth(ctx, []store.ClaimedResult{{ProbeResult: res, Claim: claim, ConsecutiveFailures: failures, NextProbeAt: at}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
 		healthy := store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: "healthy", CheckedAt: &checked,
 			LatencyMS: ptr[int64](7), Version: "v5.17.3", Cluster: cluster}}
-		if ok, err := s.RecordHealth(ctx, healthy, "b#1", next); err != nil || ok {
-			t.Fatalf("a result was stored under a claim that does not hold the row: %v, %v", ok, err)
+		if claimed(healthy, "b#1", 0, next(0)) {
+			t.Fatal("a result was stored under a claim that does not hold the row")
 		}
-		if ok, err := s.RecordHealth(ctx, healthy, "a#1", next); err != nil || !ok {
-			t.Fatalf("record: %v, %v", ok, err)
+		if !claimed(healthy, "a#1", 0, next(0)) {
+			t.Fatal("a result under its claim was refused")
 		}
 		h, err = s.RegionHealth(ctx, "e1", r.RegionID)
 		if err != nil || h.State != "healthy" || !h.CheckedAt.Equal(checked) || !h.LastHealthyAt.Equal(checked) || *h.LatencyMS != 7 ||
@@ -65,7 +73,6 @@ func TestRegionHealth(t *testing.T) {
 		if c, _ := s.ClaimDueRegions(ctx, "a#2", t0.Add(29*time.Second), t0.Add(time.Hour), 10); len(c) != 0 {
 			t.Fatalf("claimed before it was due: %+v", c)
 		}
-		var failuresSeen []int
 		for i := 1; i <= 3; i++ {
 			at := t0.Add(time.Duration(i) * time.Minute)
 			c, err := s.ClaimDueRegions(ctx, fmt.Sprint("a#f", i), at, at.Add(time.Minute), 10)
@@ -74,24 +81,20 @@ func TestRegionHealth(t *testing.T) {
 			}
 			failed := store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: "unhealthy", Reason: "refused",
 				Detail: "connection refused", CheckedAt: &at, LatencyMS: ptr[int64](1)}}
-			ok, err := s.RecordHealth(ctx, failed, fmt.Sprint("a#f", i), func(f int) time.Time {
-				failuresSeen = append(failuresSeen, f)
-				return at.Add(time.Second)
-			})
-			if err != nil || !ok {
-				t.Fatal(ok, err)
+			if c[0].ConsecutiveFailures != i-1 || !claimed(failed, fmt.Sprint("a#f", i), i, at.Add(time.Second)) {
+				t.Fatalf("failure %d: the claim says %d failures before", i, c[0].ConsecutiveFailures)
 			}
 		}
 		h, _ = s.RegionHealth(ctx, "e1", r.RegionID)
-		if fmt.Sprint(failuresSeen) != "[1 2 3]" || h.ConsecutiveFailures != 3 || h.Reason != "refused" ||
-			!h.LastHealthyAt.Equal(checked) || h.Version != "v5.17.3" || h.Cluster == nil {
-			t.Fatalf("after 3 failures (next saw %v): %+v", failuresSeen, h)
+		if h.ConsecutiveFailures != 3 || h.Reason != "refused" || !h.LastHealthyAt.Equal(checked) || h.Version != "v5.17.3" || h.Cluster == nil {
+			t.Fatalf("after 3 failures: %+v", h)
 		}
 		// A probe on demand needs no claim; healthy without a cluster answer keeps the last one.
 		later := t0.Add(time.Hour)
+		var failuresSeen int
 		if ok, err := s.RecordHealth(ctx, store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: "healthy", CheckedAt: &later,
-			LatencyMS: ptr[int64](3)}}, "", next); err != nil || !ok {
-			t.Fatal(ok, err)
+			LatencyMS: ptr[int64](3)}}, func(f int) time.Time { failuresSeen = f; return later }); err != nil || !ok || failuresSeen != 0 {
+			t.Fatal(ok, err, failuresSeen)
 		}
 		h, _ = s.RegionHealth(ctx, "e1", r.RegionID)
 		if h.ConsecutiveFailures != 0 || h.Reason != "" || !h.LastHealthyAt.Equal(later) || h.Cluster == nil || *h.Cluster.CPUTotalCores != 24 {
@@ -104,7 +107,7 @@ func TestRegionHealth(t *testing.T) {
 		if g, err := s.HealthGauges(ctx); err != nil || len(g) != 0 {
 			t.Fatalf("a deleted region's health is still read: %+v, %v", g, err)
 		}
-		if ok, err := s.RecordHealth(ctx, healthy, "", next); err != nil || ok {
+		if ok, err := s.RecordHealth(ctx, healthy, next); err != nil || ok {
 			t.Fatalf("a probe on demand of a deleted region stored a row: %v, %v", ok, err)
 		}
 	})
@@ -175,12 +178,18 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 		x := taken[0].Region.RegionID
 		at := t0.Add(62 * time.Second)
 		res := store.ProbeResult{Health: region.Health{RegionID: x, State: "healthy", CheckedAt: &at}}
-		next := func(int) time.Time { return at.Add(time.Hour) }
-		if ok, err := a.RecordHealth(ctx, res, owner[x], next); err != nil || ok {
-			t.Fatalf("the dead replica's late result was stored: %v, %v", ok, err)
+		record := func(s *store.Store, claim string) int {
+			n, err := s.RecordClaimedHealth(ctx, []store.ClaimedResult{{ProbeResult: res, Claim: claim, NextProbeAt: at.Add(time.Hour)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
 		}
-		if ok, err := b.RecordHealth(ctx, res, "late#2", next); err != nil || !ok {
-			t.Fatalf("the taker's result was refused: %v, %v", ok, err)
+		if record(a, owner[x]) != 0 {
+			t.Fatal("the dead replica's late result was stored")
+		}
+		if record(b, "late#2") != 1 {
+			t.Fatal("the taker's result was refused")
 		}
 	})
 }
