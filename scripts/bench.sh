@@ -476,6 +476,7 @@ ELAPSED=$(($(date +%s) - START))
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta quick "$QUICK"
+meta only "$ONLY"
 meta shared_note "$NOTE"
 meta cpu "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 meta nproc "$(nproc)"
