@@ -57,6 +57,9 @@ func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (r
 	if err != nil && !unreadable {
 		return region.Health{}, err
 	}
+	// A caller that goes away must not leave a false "timeout" behind: the probe runs to its end
+	// (within the probe timeout) and is stored.
+	ctx = context.WithoutCancel(ctx)
 	res := p.probe(ctx, r, unreadable)
 	if _, err := p.Store.RecordHealth(ctx, res, p.schedule(p.now())); err != nil {
 		return region.Health{}, err
