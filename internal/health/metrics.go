@@ -17,7 +17,8 @@ import (
 type Collector struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// Timeout bounds the store read of one scrape (default 5s).
+	// Timeout bounds the store read of one scrape (default 1s: a hung database must not hold up
+	// the scrape of every other metric).
 	Timeout time.Duration
 }
 
@@ -44,16 +45,17 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	timeout := c.Timeout
 	if timeout <= 0 {
-		timeout = 5 * time.Second
+		timeout = time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	gauges, err := c.Store.HealthGauges(ctx)
 	if err != nil {
+		// The rest of /metrics matters most when the database is down: leave these series out
+		// rather than fail the whole scrape.
 		if c.Log != nil {
-			c.Log.Warn("reading region health for the metrics failed", "error", err)
+			c.Log.Warn("reading region health for the metrics failed; its series are left out of this scrape", "error", err)
 		}
-		ch <- prometheus.NewInvalidMetric(upDesc, err)
 		return
 	}
 	for _, g := range gauges {
