@@ -60,6 +60,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	defer b.finish()
 	tick := min(s.interval()/4, time.Second)
 	var adopted time.Time
+	failing := false
 	for {
 		if now := s.Prober.now(); now.Sub(adopted) >= s.interval() {
 			if err := s.Prober.Store.AdoptRegions(ctx, now); err != nil && ctx.Err() == nil {
@@ -70,8 +71,14 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		free := s.Concurrency - int(s.inflight.Load())
 		started, err := s.start(ctx, b, free)
-		if err != nil && ctx.Err() == nil {
-			s.Log.Warn("claiming due regions to probe failed; retried shortly", "error", err)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			// Once per outage, not once per tick.
+			s.Log.Warn("claiming due regions to probe failed; retried every tick until it works", "error", err)
+			failing = true
+		case err == nil && failing:
+			s.Log.Info("claiming due regions to probe works again")
+			failing = false
 		}
 		if started < free || err != nil {
 			// Nothing more is due now: look again in a while.
