@@ -125,17 +125,38 @@ func (e RegionHealthReason) Valid() bool {
 
 // Defines values for RegionHealthState.
 const (
-	RegionHealthHealthy   RegionHealthState = "healthy"
-	RegionHealthUnhealthy RegionHealthState = "unhealthy"
-	RegionHealthUnknown   RegionHealthState = "unknown"
+	HealthStateHealthy   RegionHealthState = "healthy"
+	HealthStateUnhealthy RegionHealthState = "unhealthy"
+	HealthStateUnknown   RegionHealthState = "unknown"
 )
 
 // Valid indicates whether the value is a known member of the RegionHealthState enum.
 func (e RegionHealthState) Valid() bool {
 	switch e {
-	case RegionHealthHealthy:
+	case HealthStateHealthy:
 		return true
-	case RegionHealthUnhealthy:
+	case HealthStateUnhealthy:
+		return true
+	case HealthStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegionInfoRHealthStatus.
+const (
+	RegionHealthFailure RegionInfoRHealthStatus = "failure"
+	RegionHealthOk      RegionInfoRHealthStatus = "ok"
+	RegionHealthUnknown RegionInfoRHealthStatus = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the RegionInfoRHealthStatus enum.
+func (e RegionInfoRHealthStatus) Valid() bool {
+	switch e {
+	case RegionHealthFailure:
+		return true
+	case RegionHealthOk:
 		return true
 	case RegionHealthUnknown:
 		return true
@@ -180,6 +201,30 @@ func (e RegionStatus) Valid() bool {
 	case RegionStatusEnabled:
 		return true
 	case RegionStatusMaintenance:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegionStatusCode.
+const (
+	RegionStatusCodeDisabled    RegionStatusCode = 2
+	RegionStatusCodeEditing     RegionStatusCode = 0
+	RegionStatusCodeEnabled     RegionStatusCode = 1
+	RegionStatusCodeMaintenance RegionStatusCode = 3
+)
+
+// Valid indicates whether the value is a known member of the RegionStatusCode enum.
+func (e RegionStatusCode) Valid() bool {
+	switch e {
+	case RegionStatusCodeDisabled:
+		return true
+	case RegionStatusCodeEditing:
+		return true
+	case RegionStatusCodeEnabled:
+		return true
+	case RegionStatusCodeMaintenance:
 		return true
 	default:
 		return false
@@ -452,12 +497,13 @@ type RegionCreate struct {
 	// SslCaCert One or more PEM `CERTIFICATE` blocks that sign the cluster API's certificate, or `null` for none.
 	SslCaCert nullable.Nullable[PEMCACert] `json:"ssl_ca_cert,omitempty"`
 
-	// Status The region's lifecycle status, a string as in Rainbond:
-	// `"0"` editing, `"1"` enabled, `"2"` disabled, `"3"` in maintenance.
+	// Status The status a request sets: the string `"0"`..`"3"` (what responses carry, and what
+	// generated clients send) or, for clients generated from Rainbond's own document, the
+	// integer `0`..`3`. Both mean the same; the region stores and answers the string.
 	//
 	//
 	// Example: 1
-	Status *RegionStatus `json:"status,omitempty"`
+	Status *RegionStatusInput `json:"status,omitempty"`
 
 	// Tcpdomain A host name (RFC 1123) or an IP address, or `""` for none.
 	//
@@ -568,6 +614,118 @@ type RegionHealthReason string
 //
 // Example: healthy
 type RegionHealthState string
+
+// RegionInfoR One region as the detail call answers it: the 13 members of `RegionInfoResp`, and with
+// `extend_info=true` the seven members Rainbond's `RegionInfoR` adds, read from what the
+// background health prober last stored for the region (never a call to the region during
+// the request). Those seven are present exactly when `extend_info=true`; a region never
+// probed has `health_status` `"unknown"` and the six numbers `null`, and so does a number
+// the region's API did not report.
+type RegionInfoR struct {
+	// CertFile PEM client certificate for the cluster API; `null` when unset or hidden.
+	CertFile nullable.Nullable[string] `json:"cert_file"`
+
+	// Desc Cluster description.
+	//
+	// Example: Hangzhou production cluster
+	Desc string `json:"desc"`
+
+	// HealthStatus The region API's health at the last probe, in Rainbond's words: `ok` (it
+	// answered), `failure` (it did not), or `unknown` (not probed yet).
+	//
+	//
+	// Example: ok
+	HealthStatus *RegionInfoRHealthStatus `json:"health_status,omitempty"`
+
+	// Httpdomain Root domain under which the cluster's HTTP applications are published, or `""`.
+	//
+	// Example: apps-hz.example.com
+	Httpdomain string `json:"httpdomain"`
+
+	// KeyFile PEM private key of `cert_file`; `null` when unset or hidden, and always `null` in lists.
+	KeyFile nullable.Nullable[string] `json:"key_file"`
+
+	// RegionAlias Cluster alias, for people.
+	//
+	// Example: Hangzhou
+	RegionAlias string `json:"region_alias"`
+
+	// RegionId Region id, made by the server (a UUID).
+	//
+	// Example: 4b2e8f3a-9c1d-4e5f-8a7b-6c5d4e3f2a1b
+	RegionId string `json:"region_id"`
+
+	// RegionName Cluster name, unique in the enterprise; it cannot be changed.
+	//
+	// Example: rainbond-hz
+	RegionName string `json:"region_name"`
+
+	// Scope Who may use the region: `private` (one enterprise) or `public`.
+	//
+	// Example: private
+	Scope RegionScope `json:"scope"`
+
+	// SslCaCert PEM CA certificate(s) of the cluster API; `null` when unset or hidden.
+	SslCaCert nullable.Nullable[string] `json:"ssl_ca_cert"`
+
+	// Status The region's lifecycle status, a string as in Rainbond:
+	// `"0"` editing, `"1"` enabled, `"2"` disabled, `"3"` in maintenance.
+	//
+	//
+	// Example: 1
+	Status RegionStatus `json:"status"`
+
+	// Tcpdomain Host name or IP under which the cluster's TCP applications are published, or `""`.
+	//
+	// Example: tcp-hz.example.com
+	Tcpdomain string `json:"tcpdomain"`
+
+	// TotalCpu CPU the cluster's schedulable nodes can allocate, in cores (rbd-api's `cap_cpu`).
+	//
+	// Example: 16
+	TotalCpu nullable.Nullable[float64] `json:"total_cpu,omitempty"`
+
+	// TotalDisk Size of the region's shared storage, in GiB (rbd-api's `cap_disk`, bytes, divided by 1024³ as Rainbond does).
+	//
+	// Example: 500
+	TotalDisk nullable.Nullable[float64] `json:"total_disk,omitempty"`
+
+	// TotalMemory Memory the cluster's schedulable nodes can allocate, in MiB (rbd-api's `cap_mem`, which Rainbond passes on as it is).
+	//
+	// Example: 65536
+	TotalMemory nullable.Nullable[float64] `json:"total_memory,omitempty"`
+
+	// Url Cluster API URL (http or https).
+	//
+	// Example: https://region-hz.example.com:8443
+	Url string `json:"url"`
+
+	// UsedCpu CPU the cluster's pods request, in cores (rbd-api's `req_cpu`).
+	//
+	// Example: 5.5
+	UsedCpu nullable.Nullable[float64] `json:"used_cpu,omitempty"`
+
+	// UsedDisk Space used on the region's shared storage, in GiB (rbd-api's `req_disk` divided by 1024³).
+	//
+	// Example: 120.25
+	UsedDisk nullable.Nullable[float64] `json:"used_disk,omitempty"`
+
+	// UsedMemory Memory the cluster's pods request, in MiB (rbd-api's `req_mem`).
+	//
+	// Example: 20480
+	UsedMemory nullable.Nullable[float64] `json:"used_memory,omitempty"`
+
+	// Wsurl Cluster websocket URL (ws or wss), or `""`.
+	//
+	// Example: wss://region-hz.example.com:6060
+	Wsurl string `json:"wsurl"`
+}
+
+// RegionInfoRHealthStatus The region API's health at the last probe, in Rainbond's words: `ok` (it
+// answered), `failure` (it did not), or `unknown` (not probed yet).
+//
+// Example: ok
+type RegionInfoRHealthStatus string
 
 // RegionInfoResp A region (data center), exactly as Rainbond's `RegionInfoResp`: the same 13 fields, names
 // and JSON types. regiond always sends all 13 members; an unset TLS field is `null`, and the
@@ -684,12 +842,13 @@ type RegionPatch struct {
 	// SslCaCert One or more PEM `CERTIFICATE` blocks that sign the cluster API's certificate, or `null` for none.
 	SslCaCert nullable.Nullable[PEMCACert] `json:"ssl_ca_cert,omitempty"`
 
-	// Status The region's lifecycle status, a string as in Rainbond:
-	// `"0"` editing, `"1"` enabled, `"2"` disabled, `"3"` in maintenance.
+	// Status The status a request sets: the string `"0"`..`"3"` (what responses carry, and what
+	// generated clients send) or, for clients generated from Rainbond's own document, the
+	// integer `0`..`3`. Both mean the same; the region stores and answers the string.
 	//
 	//
 	// Example: 1
-	Status *RegionStatus `json:"status,omitempty"`
+	Status *RegionStatusInput `json:"status,omitempty"`
 
 	// Tcpdomain A host name (RFC 1123) or an IP address, or `""` for none.
 	//
@@ -749,12 +908,13 @@ type RegionReplace struct {
 	// SslCaCert One or more PEM `CERTIFICATE` blocks that sign the cluster API's certificate, or `null` for none.
 	SslCaCert nullable.Nullable[PEMCACert] `json:"ssl_ca_cert,omitempty"`
 
-	// Status The region's lifecycle status, a string as in Rainbond:
-	// `"0"` editing, `"1"` enabled, `"2"` disabled, `"3"` in maintenance.
+	// Status The status a request sets: the string `"0"`..`"3"` (what responses carry, and what
+	// generated clients send) or, for clients generated from Rainbond's own document, the
+	// integer `0`..`3`. Both mean the same; the region stores and answers the string.
 	//
 	//
 	// Example: 1
-	Status *RegionStatus `json:"status,omitempty"`
+	Status *RegionStatusInput `json:"status,omitempty"`
 
 	// Tcpdomain A host name (RFC 1123) or an IP address, or `""` for none.
 	//
@@ -782,6 +942,22 @@ type RegionScope string
 //
 // Example: 1
 type RegionStatus string
+
+// RegionStatusCode The region's lifecycle status as a number, as Rainbond's own OpenAPI document declares it
+// in requests (`AddRegionRequest`): `0` editing, `1` enabled, `2` disabled, `3` in
+// maintenance. Accepted in requests only; responses always carry the string.
+//
+// Example: 1
+type RegionStatusCode int
+
+// RegionStatusInput The status a request sets: the string `"0"`..`"3"` (what responses carry, and what
+// generated clients send) or, for clients generated from Rainbond's own document, the
+// integer `0`..`3`. Both mean the same; the region stores and answers the string.
+//
+// Example: 1
+type RegionStatusInput struct {
+	union json.RawMessage
+}
 
 // RegionURL The cluster API's absolute URL; the scheme is `http` or `https`.
 //
@@ -931,6 +1107,9 @@ type TokenCreated struct {
 	Token string `json:"token"`
 }
 
+// ExtendInfo defines model for ExtendInfo.
+type ExtendInfo = bool
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -948,6 +1127,9 @@ type Query = string
 
 // RegionId defines model for RegionId.
 type RegionId = string
+
+// RegionIdOrName defines model for RegionIdOrName.
+type RegionIdOrName = string
 
 // ScopeFilter Who may use the region: `private` (one enterprise) or `public`.
 //
@@ -1089,6 +1271,11 @@ type DeleteRegionParams struct {
 
 // GetRegionParams defines parameters for GetRegion.
 type GetRegionParams struct {
+	// ExtendInfo `true` adds Rainbond's `RegionInfoR` members (`health_status` and the cluster's
+	// resources) from what the background health prober last saw. `false`, or absent: the
+	// region alone.
+	ExtendInfo *ExtendInfo `form:"extend_info,omitempty" json:"extend_info,omitempty"`
+
 	// IfNoneMatch One or more `ETag`s the caller holds (or `*`); if one is current, the answer is `304` with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
@@ -1132,6 +1319,68 @@ type ReplaceRegionJSONRequestBody = RegionReplace
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
+
+// AsRegionStatus returns the union data inside the RegionStatusInput as a RegionStatus
+func (t RegionStatusInput) AsRegionStatus() (RegionStatus, error) {
+	var body RegionStatus
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRegionStatus overwrites any union data inside the RegionStatusInput as the provided RegionStatus
+func (t *RegionStatusInput) FromRegionStatus(v RegionStatus) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRegionStatus performs a merge with any union data inside the RegionStatusInput, using the provided RegionStatus
+func (t *RegionStatusInput) MergeRegionStatus(v RegionStatus) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRegionStatusCode returns the union data inside the RegionStatusInput as a RegionStatusCode
+func (t RegionStatusInput) AsRegionStatusCode() (RegionStatusCode, error) {
+	var body RegionStatusCode
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRegionStatusCode overwrites any union data inside the RegionStatusInput as the provided RegionStatusCode
+func (t *RegionStatusInput) FromRegionStatusCode(v RegionStatusCode) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeRegionStatusCode performs a merge with any union data inside the RegionStatusInput, using the provided RegionStatusCode
+func (t *RegionStatusInput) MergeRegionStatusCode(v RegionStatusCode) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t RegionStatusInput) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *RegionStatusInput) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1305,13 +1554,23 @@ type ClientInterface interface {
 	// (Rainbond returns the private key to any user — regiond does not). A region of another
 	// enterprise is a 404, exactly as if it did not exist.
 	//
+	// The path takes the region's id or, as Rainbond's detail call does, its `region_name`: the
+	// region whose id is the value if there is one, else the caller's region of that name. Only
+	// this read takes a name; writes take the id alone.
+	//
+	// With `extend_info=true` the answer is Rainbond's `RegionInfoR`: the region and seven more
+	// members, `health_status` and the cluster's resources, as the background health prober last
+	// saw them (never a call to the region during the request). Without it, or with `false`, the
+	// answer is the region alone, as in every other region response.
+	//
 	// The response carries a strong `ETag`; send it in `If-None-Match` for a `304`, or in
-	// `If-Match` on a write to make that write conditional.
+	// `If-Match` on a write to make that write conditional. With `extend_info=true` the tag also
+	// changes when the probed members change.
 	//
 	// Required scope: `regions:read`.
 	//
 	// Corresponds with GET /openapi/v1/regions/{region_id} (the `GetRegion` operationId).
-	GetRegion(ctx context.Context, regionId RegionId, params *GetRegionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetRegion(ctx context.Context, regionId RegionIdOrName, params *GetRegionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateRegionWithBody Update a data center (JSON merge patch)
 	//
@@ -1696,13 +1955,23 @@ func (c *Client) DeleteRegion(ctx context.Context, regionId RegionId, params *De
 // (Rainbond returns the private key to any user — regiond does not). A region of another
 // enterprise is a 404, exactly as if it did not exist.
 //
+// The path takes the region's id or, as Rainbond's detail call does, its `region_name`: the
+// region whose id is the value if there is one, else the caller's region of that name. Only
+// this read takes a name; writes take the id alone.
+//
+// With `extend_info=true` the answer is Rainbond's `RegionInfoR`: the region and seven more
+// members, `health_status` and the cluster's resources, as the background health prober last
+// saw them (never a call to the region during the request). Without it, or with `false`, the
+// answer is the region alone, as in every other region response.
+//
 // The response carries a strong `ETag`; send it in `If-None-Match` for a `304`, or in
-// `If-Match` on a write to make that write conditional.
+// `If-Match` on a write to make that write conditional. With `extend_info=true` the tag also
+// changes when the probed members change.
 //
 // Required scope: `regions:read`.
 //
 // Corresponds with GET /openapi/v1/regions/{region_id} (the `GetRegion` operationId).
-func (c *Client) GetRegion(ctx context.Context, regionId RegionId, params *GetRegionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) GetRegion(ctx context.Context, regionId RegionIdOrName, params *GetRegionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRegionRequest(c.Server, regionId, params)
 	if err != nil {
 		return nil, err
@@ -2368,7 +2637,7 @@ func NewDeleteRegionRequest(server string, regionId RegionId, params *DeleteRegi
 }
 
 // NewGetRegionRequest constructs an http.Request for the GetRegion method
-func NewGetRegionRequest(server string, regionId RegionId, params *GetRegionParams) (*http.Request, error) {
+func NewGetRegionRequest(server string, regionId RegionIdOrName, params *GetRegionParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2391,6 +2660,33 @@ func NewGetRegionRequest(server string, regionId RegionId, params *GetRegionPara
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ExtendInfo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "extend_info", *params.ExtendInfo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2970,15 +3266,25 @@ type ClientWithResponsesInterface interface {
 	// (Rainbond returns the private key to any user — regiond does not). A region of another
 	// enterprise is a 404, exactly as if it did not exist.
 	//
+	// The path takes the region's id or, as Rainbond's detail call does, its `region_name`: the
+	// region whose id is the value if there is one, else the caller's region of that name. Only
+	// this read takes a name; writes take the id alone.
+	//
+	// With `extend_info=true` the answer is Rainbond's `RegionInfoR`: the region and seven more
+	// members, `health_status` and the cluster's resources, as the background health prober last
+	// saw them (never a call to the region during the request). Without it, or with `false`, the
+	// answer is the region alone, as in every other region response.
+	//
 	// The response carries a strong `ETag`; send it in `If-None-Match` for a `304`, or in
-	// `If-Match` on a write to make that write conditional.
+	// `If-Match` on a write to make that write conditional. With `extend_info=true` the tag also
+	// changes when the probed members change.
 	//
 	// Required scope: `regions:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi/v1/regions/{region_id} (the `GetRegion` operationId).
-	GetRegionWithResponse(ctx context.Context, regionId RegionId, params *GetRegionParams, reqEditors ...RequestEditorFn) (*GetRegionResponse, error)
+	GetRegionWithResponse(ctx context.Context, regionId RegionIdOrName, params *GetRegionParams, reqEditors ...RequestEditorFn) (*GetRegionResponse, error)
 
 	// UpdateRegionWithBodyWithResponse Update a data center (JSON merge patch)
 	//
@@ -3993,7 +4299,7 @@ type GetRegionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *RegionInfoResp
+	JSON200 *RegionInfoR
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -4029,7 +4335,7 @@ type GetRegionResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetRegionResponse) GetJSON200() *RegionInfoResp {
+func (r GetRegionResponse) GetJSON200() *RegionInfoR {
 	return r.JSON200
 }
 
@@ -5703,15 +6009,25 @@ func (c *ClientWithResponses) DeleteRegionWithResponse(ctx context.Context, regi
 // (Rainbond returns the private key to any user — regiond does not). A region of another
 // enterprise is a 404, exactly as if it did not exist.
 //
+// The path takes the region's id or, as Rainbond's detail call does, its `region_name`: the
+// region whose id is the value if there is one, else the caller's region of that name. Only
+// this read takes a name; writes take the id alone.
+//
+// With `extend_info=true` the answer is Rainbond's `RegionInfoR`: the region and seven more
+// members, `health_status` and the cluster's resources, as the background health prober last
+// saw them (never a call to the region during the request). Without it, or with `false`, the
+// answer is the region alone, as in every other region response.
+//
 // The response carries a strong `ETag`; send it in `If-None-Match` for a `304`, or in
-// `If-Match` on a write to make that write conditional.
+// `If-Match` on a write to make that write conditional. With `extend_info=true` the tag also
+// changes when the probed members change.
 //
 // Required scope: `regions:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi/v1/regions/{region_id} (the `GetRegion` operationId).
-func (c *ClientWithResponses) GetRegionWithResponse(ctx context.Context, regionId RegionId, params *GetRegionParams, reqEditors ...RequestEditorFn) (*GetRegionResponse, error) {
+func (c *ClientWithResponses) GetRegionWithResponse(ctx context.Context, regionId RegionIdOrName, params *GetRegionParams, reqEditors ...RequestEditorFn) (*GetRegionResponse, error) {
 	rsp, err := c.GetRegion(ctx, regionId, params, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -6953,7 +7269,7 @@ func ParseGetRegionResponse(rsp *http.Response) (*GetRegionResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest RegionInfoResp
+		var dest RegionInfoR
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

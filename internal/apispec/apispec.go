@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -117,6 +118,8 @@ func FieldErrors(err error) []api.FieldError {
 				msg = "is required"
 			case e.SchemaField == "nullable":
 				msg = "cannot be null"
+			case e.SchemaField == "oneOf" && allowed(e.Schema) != "":
+				msg = "must be one of " + allowed(e.Schema)
 			}
 			add(f, msg)
 		case *openapi3filter.ParseError:
@@ -147,6 +150,21 @@ func FieldErrors(err error) []api.FieldError {
 		add("body", "does not match the API description")
 	}
 	return out
+}
+
+// allowed lists the values a schema's enum allows, as JSON ("0", "1", 0, 1); "" when it has none.
+// kin-openapi words a value outside a oneOf of enums (status: the string or the integer) as
+// matching no schema, without saying what would.
+func allowed(s *openapi3.Schema) string {
+	if s == nil || len(s.Enum) == 0 {
+		return ""
+	}
+	vals := make([]string, len(s.Enum))
+	for i, v := range s.Enum {
+		b, _ := json.Marshal(v)
+		vals[i] = string(b)
+	}
+	return strings.Join(vals, ", ")
 }
 
 // joinPointer names a body member: "region_name", "scopes[1]". Query parameters and headers keep
@@ -180,13 +198,32 @@ func NewRegion(b api.RegionCreate) region.Region {
 		WSURL:       Or(b.Wsurl, ""),
 		HTTPDomain:  Or(b.Httpdomain, ""),
 		TCPDomain:   Or(b.Tcpdomain, ""),
-		Status:      region.Status(Or(b.Status, api.RegionStatusEnabled)),
+		Status:      StatusOr(b.Status, region.Status(api.RegionStatusEnabled)),
 		Desc:        Or(b.Desc, ""),
 		Scope:       region.Scope(Or(b.Scope, api.RegionScopePrivate)),
 		SSLCACert:   TLSValue(b.SslCaCert),
 		CertFile:    TLSValue(b.CertFile),
 		KeyFile:     TLSValue(b.KeyFile),
 	}
+}
+
+// StatusOr is the status a request sets, def when it sets none. Requests carry it as the string
+// "0".."3" or, as Rainbond's own OpenAPI document declares it, the integer 0..3: both are the same
+// status, stored and answered as the string.
+func StatusOr(in *api.RegionStatusInput, def region.Status) region.Status {
+	if in == nil {
+		return def
+	}
+	if st, err := in.AsRegionStatus(); err == nil {
+		return region.Status(st)
+	}
+	// A JSON number: JSON Schema's integer 1 is also 1.0 and 1e0, which the validator lets through.
+	raw, _ := in.MarshalJSON()
+	var n float64
+	if err := json.Unmarshal(raw, &n); err == nil && n == math.Trunc(n) && n >= 0 && n <= 3 {
+		return region.Status(strconv.Itoa(int(n)))
+	}
+	return def // unreachable once the request is validated: the schema allows no other value
 }
 
 // TLSValue reads a TLS field of a request: null and "" both mean none.

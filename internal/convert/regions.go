@@ -108,7 +108,7 @@ func Patch(b api.RegionPatch) region.Change {
 	c := region.Change{RegionName: b.RegionName, RegionAlias: b.RegionAlias, URL: b.Url, WSURL: b.Wsurl,
 		HTTPDomain: b.Httpdomain, TCPDomain: b.Tcpdomain, Desc: b.Desc}
 	if b.Status != nil {
-		st := region.Status(*b.Status)
+		st := apispec.StatusOr(b.Status, "")
 		c.Status = &st
 	}
 	if b.Scope != nil {
@@ -149,11 +149,16 @@ func Precondition(ifMatch *string, required bool) (store.Precondition, error) {
 	return p, nil
 }
 
-// regionVersion reads the version out of a strong region tag.
+// regionVersion reads the version out of a strong region tag, extended ones included (the probed
+// members they also hash cannot be written, so a write is conditional on the version alone).
 func regionVersion(t string) (int64, bool) {
 	if len(t) < 4 || !strings.HasPrefix(t, `"r`) || !strings.HasSuffix(t, `"`) {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(strings.TrimSuffix(t[2:len(t)-1], "s"), 10, 64)
+	inner := t[2 : len(t)-1]
+	if i := strings.Index(inner, ".h"); i >= 0 {
+		inner = inner[:i]
+	}
+	v, err := strconv.ParseInt(strings.TrimSuffix(inner, "s"), 10, 64)
 	return v, err == nil && v > 0
 }

@@ -24,19 +24,28 @@ func (h *Handlers) ListRegions(ctx context.Context, req api.ListRegionsRequestOb
 	return h.lists.List(ctx, transport.Principal(ctx), req.Params)
 }
 
-// GetRegion reads one region.
+// GetRegion reads one region, named by its id or (Rainbond's detail call) its name; with
+// extend_info=true, with what the health prober last stored of it.
 func (h *Handlers) GetRegion(ctx context.Context, req api.GetRegionRequestObject) (api.GetRegionResponseObject, error) {
 	p := transport.Principal(ctx)
 	v := convert.DetailView(p)
-	r, err := h.store.GetRegion(ctx, p.EnterpriseID, req.RegionId, v.Reading)
+	r, err := h.store.GetRegionByIDOrName(ctx, p.EnterpriseID, req.RegionId, v.Reading)
 	if err != nil {
 		return nil, convert.RegionError(err, req.RegionId)
 	}
-	tag := v.ETag(r.Version)
+	body, tag := v.Detail(r), v.ETag(r.Version)
+	if req.Params.ExtendInfo != nil && *req.Params.ExtendInfo {
+		health, err := h.store.RegionHealth(ctx, p.EnterpriseID, r.RegionID)
+		if err != nil {
+			return nil, convert.RegionError(err, req.RegionId)
+		}
+		body = v.Extended(r, health)
+		tag = v.ExtendedETag(r.Version, body)
+	}
 	if req.Params.IfNoneMatch != nil && etag.NoneMatch(*req.Params.IfNoneMatch, tag) {
 		return api.GetRegion304Response{Headers: api.NotModifiedResponseHeaders{ETag: &tag}}, nil
 	}
-	return api.GetRegion200JSONResponse{Body: v.Region(r), Headers: api.GetRegion200ResponseHeaders{ETag: &tag}}, nil
+	return api.GetRegion200JSONResponse{Body: body, Headers: api.GetRegion200ResponseHeaders{ETag: &tag}}, nil
 }
 
 // CreateRegion adds a region with a server-made id.

@@ -137,7 +137,7 @@ func (c *client) findByName(ctx context.Context, name string) (string, error) {
 // sameRegion reports whether a PUT of want would leave cur as it is. Fields left out of want take
 // the defaults PUT gives them. TLS fields the caller cannot see come back null, and a PUT with
 // them null keeps them, so null against null is "the same" either way.
-func sameRegion(want api.RegionCreate, cur apiclient.RegionInfoResp) bool {
+func sameRegion(want api.RegionCreate, cur apiclient.RegionInfoR) bool {
 	have := region.Region{RegionName: cur.RegionName, RegionAlias: cur.RegionAlias, URL: cur.Url,
 		WSURL: cur.Wsurl, HTTPDomain: cur.Httpdomain, TCPDomain: cur.Tcpdomain,
 		Status: region.Status(cur.Status), Desc: cur.Desc, Scope: region.Scope(cur.Scope),

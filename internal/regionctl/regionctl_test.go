@@ -114,7 +114,7 @@ func (h *harness) file(name, content string) string {
 func (h *harness) create(name string, status api.RegionStatus, scope api.RegionScope) string {
 	h.t.Helper()
 	resp, err := h.e.Client(h.e.Admin).CreateRegionWithResponse(context.Background(), api.RegionCreate{
-		RegionName: name, RegionAlias: strings.ToUpper(name), Url: "https://" + name + ".example.com:8443", Status: &status, Scope: &scope,
+		RegionName: name, RegionAlias: strings.ToUpper(name), Url: "https://" + name + ".example.com:8443", Status: apitest.Status(status), Scope: &scope,
 	})
 	if err != nil || resp.StatusCode() != http.StatusCreated {
 		h.t.Fatalf("create %s: %v %s", name, err, resp.Body)

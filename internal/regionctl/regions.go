@@ -241,12 +241,18 @@ func (c *SetStatusCmd) Run(rc *runContext) error {
 	if err != nil {
 		return err
 	}
+	// The generated client's status is the string or the integer (RegionStatusInput); it sends
+	// the string.
+	var status apiclient.RegionStatusInput
+	if err := status.FromRegionStatus(st); err != nil {
+		return err
+	}
 	cl, err := rc.client()
 	if err != nil {
 		return err
 	}
 	resp, err := cl.api.UpdateRegionWithApplicationMergePatchPlusJSONBodyWithResponse(context.Background(), c.ID,
-		&apiclient.UpdateRegionParams{IfMatch: quoteETag(c.IfMatch)}, apiclient.RegionPatch{Status: &st})
+		&apiclient.UpdateRegionParams{IfMatch: quoteETag(c.IfMatch)}, apiclient.RegionPatch{Status: &status})
 	if err != nil {
 		return cl.callError(err)
 	}

@@ -62,12 +62,12 @@ func TestRegionHealthAPI(t *testing.T) {
 
 		healthyID := createProbed(t, e, "health-mtls", good.URL, &pki)
 		h := health(t, e, "GET", healthyID, e.Admin, http.StatusOK)
-		if h.State != api.RegionHealthUnknown || !h.Reason.IsNull() || !h.CheckedAt.IsNull() || h.ConsecutiveFailures != 0 ||
+		if h.State != api.HealthStateUnknown || !h.Reason.IsNull() || !h.CheckedAt.IsNull() || h.ConsecutiveFailures != 0 ||
 			len(h.Certificates) != 2 || h.CertificatesExpiring {
 			t.Fatalf("never probed: %+v", h)
 		}
 		h = health(t, e, "POST", healthyID, e.Admin, http.StatusOK)
-		if h.State != api.RegionHealthHealthy || !h.Reason.IsNull() || h.Version.MustGet() != "v5.17.3-release" || h.CheckedAt.IsNull() ||
+		if h.State != api.HealthStateHealthy || !h.Reason.IsNull() || h.Version.MustGet() != "v5.17.3-release" || h.CheckedAt.IsNull() ||
 			h.LastHealthyAt.IsNull() || good.Probes.Load() != 1 {
 			t.Fatalf("healthy mTLS region: %+v (probes %d)", h, good.Probes.Load())
 		}
@@ -88,7 +88,7 @@ func TestRegionHealthAPI(t *testing.T) {
 		} {
 			id := createProbed(t, e, c.name, c.url, nil)
 			h := health(t, e, "POST", id, e.Admin, http.StatusOK)
-			if h.State != api.RegionHealthUnhealthy || h.Reason.MustGet() != c.reason || h.ConsecutiveFailures != 1 || !h.LastHealthyAt.IsNull() {
+			if h.State != api.HealthStateUnhealthy || h.Reason.MustGet() != c.reason || h.ConsecutiveFailures != 1 || !h.LastHealthyAt.IsNull() {
 				t.Fatalf("%s: %+v", c.name, h)
 			}
 			if c.reason == api.ReasonHTTPStatus && !strings.Contains(h.Detail, "500") {
@@ -146,7 +146,7 @@ func TestRegionHealthDenied(t *testing.T) {
 		r := rbdapi.StartPlain(t)
 		id := createProbed(t, e, "health-denied", r.URL, nil)
 		h := health(t, e, "POST", id, e.Admin, http.StatusOK)
-		if h.State != api.RegionHealthUnhealthy || h.Reason.MustGet() != api.ReasonDenied || r.Probes.Load() != 0 {
+		if h.State != api.HealthStateUnhealthy || h.Reason.MustGet() != api.ReasonDenied || r.Probes.Load() != 0 {
 			t.Fatalf("denied: %+v, %d requests reached the region", h, r.Probes.Load())
 		}
 		// A name that resolves to a denied address is refused too: localhost.

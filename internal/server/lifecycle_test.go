@@ -71,7 +71,7 @@ func TestLifecycle(t *testing.T) {
 
 		// Replace: every field; TLS left out is cleared for a secrets holder.
 		replaced, err := c.ReplaceRegionWithResponse(ctx, id, &api.ReplaceRegionParams{IfMatch: &etag}, api.RegionReplace{
-			RegionName: "rainbond-hz", RegionAlias: "Hangzhou 2", Url: "http://10.0.0.1:8443", Status: ptr(api.RegionStatusMaintenance),
+			RegionName: "rainbond-hz", RegionAlias: "Hangzhou 2", Url: "http://10.0.0.1:8443", Status: apitest.Status(api.RegionStatusMaintenance),
 		})
 		if err != nil || replaced.StatusCode() != 200 {
 			t.Fatalf("replace: %v %d %s", err, replaced.StatusCode(), replaced.Body)

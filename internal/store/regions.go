@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/regiond/regiond/internal/region"
 )
@@ -191,9 +192,29 @@ func (s *Store) GetRegion(ctx context.Context, enterpriseID, regionID string, m 
 	return s.getRegion(s.reader(ctx), enterpriseID, regionID, m)
 }
 
+// GetRegionByIDOrName reads the region of an enterprise whose id is idOrName or, when none is,
+// the one whose region_name is: Rainbond's detail call takes either. Ids come first, so a region
+// named like another's id never hides that one. One query.
+func (s *Store) GetRegionByIDOrName(ctx context.Context, enterpriseID, idOrName string, m Reading) (region.Region, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	r, err := s.readRegion(s.reader(ctx).Table("region_info").
+		Where("enterprise_id = ? AND (region_id = ? OR region_name = ?)", enterpriseID, idOrName, idOrName).
+		Clauses(clause.OrderBy{Expression: clause.Expr{SQL: "CASE WHEN region_id = ? THEN 0 ELSE 1 END", Vars: []any{idOrName}}}), m)
+	if err == nil && r.RegionID != idOrName && r.RegionName != idOrName {
+		// MySQL's region_name collation (utf8mb4_bin) pads: "hz " equals "hz" there, not here.
+		return region.Region{}, ErrNotFound
+	}
+	return r, err
+}
+
 func (s *Store) getRegion(db *gorm.DB, enterpriseID, regionID string, m Reading) (region.Region, error) {
-	rows, err := db.Table("region_info").Select(s.columns(m, true)).
-		Where("enterprise_id = ? AND region_id = ?", enterpriseID, regionID).Limit(1).Rows()
+	return s.readRegion(db.Table("region_info").Where("enterprise_id = ? AND region_id = ?", enterpriseID, regionID), m)
+}
+
+// readRegion reads the first region q selects, with its times; ErrNotFound when there is none.
+func (s *Store) readRegion(q *gorm.DB, m Reading) (region.Region, error) {
+	rows, err := q.Select(s.columns(m, true)).Limit(1).Rows()
 	if err != nil {
 		return region.Region{}, classify(err)
 	}

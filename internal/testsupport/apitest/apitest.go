@@ -383,3 +383,12 @@ func (e *Env) ValidateRaw(method, path string, status int, contentType, body str
 	resp := &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {contentType}}}
 	return e.validate(req, resp, []byte(body))
 }
+
+// Status is a status for a request body of the generated client, as it sends it: the string.
+func Status(st api.RegionStatus) *api.RegionStatusInput {
+	var in api.RegionStatusInput
+	if err := in.FromRegionStatus(st); err != nil {
+		panic(err) // a string always encodes
+	}
+	return &in
+}

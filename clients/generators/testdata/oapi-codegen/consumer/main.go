@@ -52,7 +52,7 @@ func main() {
 	fmt.Printf("listed %d region(s), X-Total-Count=%d, request id %s\n", len(*list.JSON200), *list.Headers200.XTotalCount, *list.Headers200.XRequestID)
 
 	cr, err := c.CreateRegionWithResponse(ctx, regiond.RegionCreate{RegionName: "rainbond-oapi", RegionAlias: "oapi",
-		Url: "https://region-oapi.example.com", Status: ptr(regiond.RegionStatusEditing)})
+		Url: "https://region-oapi.example.com", Status: status(regiond.RegionStatusEditing)})
 	must("create", err)
 	want("create", cr.StatusCode(), 201, cr.Body)
 	r := cr.JSON201 // every member a plain field: the server always sends them
@@ -71,13 +71,13 @@ func main() {
 	// UpdateRegion sends the merge patch as application/json; the merge-patch+json method keeps
 	// its long name.
 	pr, err := c.UpdateRegionWithResponse(ctx, id, &regiond.UpdateRegionParams{IfMatch: &etag},
-		regiond.RegionPatch{Status: ptr(regiond.RegionStatusMaintenance), Desc: ptr("in maintenance")})
+		regiond.RegionPatch{Status: status(regiond.RegionStatusMaintenance), Desc: ptr("in maintenance")})
 	must("patch", err)
 	want("patch", pr.StatusCode(), 200, pr.Body)
 	fmt.Printf("patched (application/json) status=%s desc=%s\n", pr.JSON200.Status, pr.JSON200.Desc)
 
 	sr, err := c.UpdateRegionWithApplicationMergePatchPlusJSONBodyWithResponse(ctx, id, &regiond.UpdateRegionParams{IfMatch: &etag},
-		regiond.RegionPatch{Status: ptr(regiond.RegionStatusDisabled)})
+		regiond.RegionPatch{Status: status(regiond.RegionStatusDisabled)})
 	must("stale patch", err)
 	want("stale patch", sr.StatusCode(), 412, sr.Body)
 	fmt.Printf("stale If-Match refused: %d %s\n", sr.ApplicationproblemJSON412.Code, sr.ApplicationproblemJSON412.Type)
@@ -106,4 +106,12 @@ func main() {
 	must("create invalid", err)
 	want("create invalid", bad.StatusCode(), 400, bad.Body)
 	fmt.Printf("invalid: %d %s field=%s\n", bad.ApplicationproblemJSON400.Code, bad.ApplicationproblemJSON400.Type, (*bad.ApplicationproblemJSON400.Errors)[0].Field)
+}
+
+// status is a request's status as the string: the request schemas take the string or the integer
+// (RegionStatusInput, a union in oapi-codegen, set with FromRegionStatus).
+func status(st regiond.RegionStatus) *regiond.RegionStatusInput {
+	var in regiond.RegionStatusInput
+	must("status", in.FromRegionStatus(st))
+	return &in
 }

@@ -64,7 +64,7 @@ func main() {
 	fmt.Printf("listed %d region(s), X-Total-Count=%d, request id %s\n", len(list.Response), list.XTotalCount.Or(-1), list.XRequestID.Or(""))
 
 	cr, err := c.CreateRegion(ctx, &api.RegionCreate{RegionName: "rainbond-ogen", RegionAlias: "ogen",
-		URL: "https://region-ogen.example.com", Status: api.NewOptRegionStatus(api.RegionStatus0)})
+		URL: "https://region-ogen.example.com", Status: status(api.RegionStatus0)})
 	must("create", err)
 	created, ok := cr.(*api.RegionInfoRespHeaders)
 	if !ok {
@@ -76,7 +76,7 @@ func main() {
 
 	gr, err := c.GetRegion(ctx, api.GetRegionParams{RegionID: id})
 	must("get", err)
-	got, ok := gr.(*api.GetRegionOKHeaders)
+	got, ok := gr.(*api.RegionInfoRHeaders) // the region, as RegionInfoR (extend_info adds to it)
 	if !ok {
 		fail("get", gr)
 	}
@@ -89,13 +89,13 @@ func main() {
 	fmt.Printf("read etag=%s; If-None-Match gives 304\n", etag)
 
 	// The request type picks the media type: application/json here.
-	pr, err := c.UpdateRegion(ctx, &api.UpdateRegionApplicationJSON{Status: api.NewOptRegionStatus(api.RegionStatus3),
+	pr, err := c.UpdateRegion(ctx, &api.UpdateRegionApplicationJSON{Status: status(api.RegionStatus3),
 		Desc: api.NewOptRegionDesc("in maintenance")}, api.UpdateRegionParams{RegionID: id, IfMatch: api.NewOptString(etag)})
 	must("patch", err)
 	p := patched("patch", pr)
 	fmt.Printf("patched (application/json) status=%s desc=%s\n", p.Status, p.Desc)
 
-	sr, err := c.UpdateRegion(ctx, &api.UpdateRegionApplicationMergePatchJSON{Status: api.NewOptRegionStatus(api.RegionStatus2)},
+	sr, err := c.UpdateRegion(ctx, &api.UpdateRegionApplicationMergePatchJSON{Status: status(api.RegionStatus2)},
 		api.UpdateRegionParams{RegionID: id, IfMatch: api.NewOptString(etag)})
 	must("stale patch", err)
 	stale, ok := sr.(*api.PreconditionFailedHeaders)
@@ -135,4 +135,10 @@ func main() {
 		fail("create invalid", br)
 	}
 	fmt.Printf("invalid: %d %s field=%s\n", bad.Response.Code, bad.Response.Type, bad.Response.Errors[0].Field)
+}
+
+// status is a request's status as the string: the request schemas take the string or the integer
+// (RegionStatusInput, a sum type in ogen).
+func status(st api.RegionStatus) api.OptRegionStatusInput {
+	return api.NewOptRegionStatusInput(api.NewRegionStatusRegionStatusInput(st))
 }
