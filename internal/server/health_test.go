@@ -78,6 +78,12 @@ func TestRegionHealthAPI(t *testing.T) {
 		if got := health(t, e, "GET", healthyID, e.Admin, http.StatusOK); got.CheckedAt.MustGet() != h.CheckedAt.MustGet() || got.State != h.State {
 			t.Fatalf("GET after POST: %+v, want %+v", got, h)
 		}
+		// Rainbond's extend_info reads the same stored health: "ok", and the cluster's resources.
+		resp, body := e.Do("GET", "/openapi/v1/regions/"+healthyID+"?extend_info=true", e.Admin, "", nil)
+		var ext map[string]any
+		if err := json.Unmarshal(body, &ext); err != nil || resp.StatusCode != http.StatusOK || ext["health_status"] != "ok" || ext["total_cpu"] != 24.0 {
+			t.Fatalf("extend_info after a healthy probe: %d %s", resp.StatusCode, body)
+		}
 
 		for _, c := range []struct {
 			name, url string
@@ -108,7 +114,7 @@ func TestRegionHealthAPI(t *testing.T) {
 			t.Fatalf("refused requests probed the region: %d probes", n)
 		}
 
-		resp, body := e.Do("GET", "/openapi/v1/regions", e.Admin, "", nil)
+		resp, body = e.Do("GET", "/openapi/v1/regions", e.Admin, "", nil)
 		var list []map[string]any
 		if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 || len(list) != 3 || len(list[0]) != 13 {
 			t.Fatalf("the list: %d regions, %d members: %s", len(list), len(list[0]), body)
