@@ -19,6 +19,8 @@
 #   BENCH_THREADS=2 BENCH_CONNECTIONS=32 BENCH_WRITE_CONNECTIONS=8   wrk -t and -c
 #   BENCH_NOTE=...             a sentence on what else ran on the machine, for BENCHMARKS.md
 #   BENCH_KEEP_DB=1            keep the MariaDB databases afterwards
+#   BENCH_PROBE_REGIONS=1000   regions the probing server probes every second
+#   BENCH_ONLY=probe           only the probing section; writes artifacts/bench/BENCHMARKS.probe.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +36,13 @@ else
   LARGE_N=${BENCH_LARGE_REGIONS:-100000}
   WARMUP=3s
 fi
+ONLY=${BENCH_ONLY:-}
+PROBE_N=${BENCH_PROBE_REGIONS:-1000}
+PROBE_WARMUP=5s
+# Enough probes in flight for 1,000 a second while the list is under load (16, the default, does
+# about 550 a second on 2 busy cores: each probe waits for CPU).
+PROBE_CONCURRENCY=64
+[ "$QUICK" = 1 ] && PROBE_WARMUP=3s
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 WRITE_CONNS=${BENCH_WRITE_CONNECTIONS:-8}
@@ -55,6 +64,8 @@ REGIOND=bin/regiond
 step() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
+[ -z "$ONLY" ] || [ "$ONLY" = probe ] || die "BENCH_ONLY=$ONLY: want probe, or nothing for every section"
+[[ $PROBE_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_PROBE_REGIONS=$PROBE_N: want a positive number"
 [[ $DURATION =~ ^[0-9]+[smh]?$ ]] || die "BENCH_DURATION=$DURATION: want a wrk duration like 10s"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS=$ROUNDS: want a positive number"
 [[ $LARGE_N =~ ^[0-9]+$ ]] && [ "$LARGE_N" -ge 2000 ] || die "BENCH_LARGE_REGIONS=$LARGE_N: want at least 2000"
@@ -75,6 +86,11 @@ stop_all() {
     wait "$pid" 2>/dev/null || true
   done
   PIDS=()
+}
+# stop_server NAME: stops one server started by start_regiond.
+stop_server() {
+  kill "${PID[$1]}" 2>/dev/null || true
+  wait "${PID[$1]}" 2>/dev/null || true
 }
 cleanup() {
   local rc=$?
@@ -223,7 +239,8 @@ keep_events() {
   local log=${LOG[$1]} chunk=$RUN/$1.chunk errors cut
   grep -v '"msg":"request"' "$log" >"$chunk" || true
   : >"$log"
-  errors=$(grep -E '"level":"(WARN|ERROR)"' "$chunk" || true)
+  # The 50 list regions' urls do not resolve: the prober's warnings about them are expected.
+  errors=$(grep -E '"level":"(WARN|ERROR)"' "$chunk" | grep -v '"msg":"region unhealthy"' || true)
   if [ -n "$errors" ]; then
     cut=$(grep -cE "$CUT_OFF" <<<"$errors" || true)
     if grep -qvE "$CUT_OFF" <<<"$errors"; then
@@ -255,9 +272,12 @@ measure() {
 
 header() { tr -d '\r' <"$1" | awk -v k="$(tr '[:upper:]' '[:lower:]' <<<"$2"):" 'tolower($1) == k { print $2; exit }'; }
 
+declare -A DSN READ WRITE_TOKEN
+LIST_BYTES=0
+# The list and the writes (skipped with BENCH_ONLY=probe; the block is not indented).
+if [ "$ONLY" != probe ]; then
 # --- the 50-region list: ceiling and regiond on both databases -------------------------------
 step "preparing SQLite and MariaDB ($MYSQL_DB) with $LIST_REGIONS regions"
-declare -A DSN READ WRITE_TOKEN
 DSN[sqlite]="sqlite://$PWD/$RUN/regiond.db"
 fresh_mysql "$MYSQL_DB"
 DSN[mariadb]="$MYSQL_DSN/$MYSQL_DB"
@@ -330,7 +350,50 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 stop_all
+fi # the list and the writes
 
+# --- the list while many regions are probed every second --------------------------------------
+step "the list while $PROBE_N regions are probed every second, next to no probing (SQLite)"
+"$BENCH" rbdapi >"$RUN/rbdapi.addr" 2>"$RUN/rbdapi.log" &
+PIDS+=("$!")
+RBDAPI=""
+for _ in $(seq 1 100); do
+  RBDAPI=$(head -n 1 "$RUN/rbdapi.addr" 2>/dev/null || true)
+  [ -n "$RBDAPI" ] && break
+  sleep 0.1
+done
+[ -n "$RBDAPI" ] || die "the fake rbd-api did not start: $(cat "$RUN/rbdapi.log")"
+DSN[probe]="sqlite://$PWD/$RUN/probe.db"
+READ[probe]=$(token "${DSN[probe]}" default regions:read)
+seeder=$(token "${DSN[probe]}" default regions:read,regions:write)
+"$BENCH" seed --database "${DSN[probe]}" --enterprise probed --prefix probed --count "$PROBE_N" --url "http://$RBDAPI" >&2 ||
+  die "seeding the probed regions failed"
+start_regiond probe-seed "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0
+seed_list "${ADDR[probe-seed]}" "$seeder"
+stop_server probe-seed
+probes() { curl -fsS "http://$RBDAPI/count"; }
+for r in $(seq 1 "$ROUNDS"); do
+  step "probing, round $r of $ROUNDS ($DURATION each)"
+  order=(probing idle)
+  ((r % 2 == 0)) && order=(idle probing)
+  for v in "${order[@]}"; do
+    if [ "$v" = probing ]; then
+      start_regiond "$v" "${DSN[probe]}" --probe-interval 1s --probe-concurrency "$PROBE_CONCURRENCY" --probe-deny-cidrs none --shutdown-delay 0
+    else
+      start_regiond "$v" "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0
+    fi
+    url="http://${ADDR[$v]}/openapi/v1/regions"
+    wrk_run "warmup-probe-r$r-$v" "$v" "$PROBE_WARMUP" "$CONNS" "$url" "${READ[probe]}"
+    before=$(probes)
+    measure probe "$r" "$v" "$url" "${READ[probe]}" "variant=$v"
+    echo "$(tail -n 1 "$RESULTS") probes=$(($(probes) - before))" >"$RESULTS.last"
+    sed -i '$d' "$RESULTS" && cat "$RESULTS.last" >>"$RESULTS" && rm -f "$RESULTS.last"
+    stop_server "$v"
+  done
+done
+stop_all
+
+if [ "$ONLY" != probe ]; then # the large database (the block is not indented)
 # --- a large database ------------------------------------------------------------------------
 LARGE_FLAGS=()
 LARGE_CACHE_NOTE="at its default size (64 MiB, lists above a quarter of it are streamed)"
@@ -411,6 +474,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 stop_all
+fi # the large database
 
 # --- report ----------------------------------------------------------------------------------
 ELAPSED=$(($(date +%s) - START))
@@ -418,6 +482,7 @@ ELAPSED=$(($(date +%s) - START))
 meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta quick "$QUICK"
+meta only "$ONLY"
 meta shared_note "$NOTE"
 meta cpu "$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 meta nproc "$(nproc)"
@@ -436,7 +501,7 @@ meta patch_targets "$PATCH_TARGETS"
 meta write_conns "$WRITE_CONNS"
 meta conns "$CONNS"
 meta large_n "$LARGE_N"
-meta deep_offset "$DEEP"
+meta deep_offset "${DEEP:-}"
 meta mysql_db "$MYSQL_DB"
 meta mysql_db_large "$MYSQL_DB_LARGE"
 meta serve_cmd "regiond serve --database DSN --addr 127.0.0.1:0 --rate-limit 0"
@@ -444,11 +509,15 @@ meta cmd_read "wrk -t$THREADS -c$CONNS -d$DURATION --latency -s scripts/bench/re
 meta cmd_write "wrk -t$THREADS -c$WRITE_CONNS -d$DURATION --latency -s scripts/bench/write.lua -H \"Authorization: \$TOKEN\" http://ADDR/openapi/v1/regions -- create|patch RUN [IDS]"
 meta cmd_page "wrk -t$THREADS -c$CONNS -d$DURATION --latency -s scripts/bench/report.lua -H \"Authorization: \$TOKEN\" 'http://ADDR/openapi/v1/regions?limit=100[&page_token=...]'"
 meta cmd_stream "curl -sS -o /dev/null -D HEADERS -w '%{http_code} %{size_download} %{time_total}' -H \"Authorization: \$TOKEN\" http://ADDR/openapi/v1/regions"
-meta large_cache_note "$LARGE_CACHE_NOTE"
+meta large_cache_note "${LARGE_CACHE_NOTE:-}"
+meta probe_n "$PROBE_N"
+meta probe_warmup "$PROBE_WARMUP"
+meta probe_concurrency "$PROBE_CONCURRENCY"
 meta elapsed "$((ELAPSED / 60)) min $((ELAPSED % 60)) s"
 MARKDOWN=BENCHMARKS.md
 [ "$QUICK" = 1 ] && MARKDOWN=$OUT/BENCHMARKS.quick.md
+[ "$ONLY" = probe ] && MARKDOWN=$OUT/BENCHMARKS.probe.md
 echo >&2
 "$BENCH" report --results "$RESULTS" --meta "$META" --markdown "$MARKDOWN"
-[ "$QUICK" = 1 ] || cp BENCHMARKS.md "$OUT/BENCHMARKS.md"
+[ "$QUICK" = 1 ] || [ -n "$ONLY" ] || cp BENCHMARKS.md "$OUT/BENCHMARKS.md"
 step "done in $((ELAPSED / 60))m$((ELAPSED % 60))s: wrote $MARKDOWN; raw numbers in $OUT/"

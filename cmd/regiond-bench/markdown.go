@@ -50,6 +50,9 @@ func writeMarkdown(w io.Writer, rs []record, meta map[string]string) {
 	if meta["quick"] == "1" {
 		kind = "a QUICK smoke run (BENCH_QUICK=1: short runs, fewer regions) — not for conclusions"
 	}
+	if meta["only"] == "probe" {
+		kind += ", of the probing section only (BENCH_ONLY=probe)"
+	}
 	fmt.Fprintf(w, "# Benchmarks\n\nMeasured by `make bench` on %s, %s.\n\n", meta["date"], kind)
 	fmt.Fprintf(w, "> **The machine is shared and noisy.** %s Only ratios measured within the same round, and "+
 		"medians over the rounds, mean anything; absolute numbers move from run to run, so never compare "+
@@ -92,6 +95,7 @@ func writeMarkdown(w io.Writer, rs []record, meta map[string]string) {
 		"transaction); regiond's list cache %s.\n\n", fmtCount(meta["large_n"]), meta["large_cache_note"])
 	fmt.Fprintf(w, "## Reproduce\n\nThis run took %s.\n\n```sh\nmake bench                 # ≈ 10 min on 2 cores; writes BENCHMARKS.md\n"+
 		"BENCH_QUICK=1 make bench   # ≈ 2 min smoke run; writes artifacts/bench/BENCHMARKS.quick.md\n"+
+		"BENCH_ONLY=probe make bench  # ≈ 2 min: only the probing section; artifacts/bench/BENCHMARKS.probe.md\n"+
 		"BENCH_DURATION=20s BENCH_ROUNDS=5 make bench\n```\n\n"+
 		"Raw numbers of every round: `artifacts/bench/results.txt` (one line per run), wrk's own output in "+
 		"`artifacts/bench/raw/`, server logs in `artifacts/bench/run/` (not committed).\n", meta["elapsed"])

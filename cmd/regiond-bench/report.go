@@ -188,8 +188,17 @@ var readVariants = []struct{ id, label string }{
 
 var dbLabel = map[string]string{"sqlite": "SQLite", "mariadb": "MariaDB"}
 
-// report writes the results sections (the tables) to w.
+// writeResults writes the results sections (the tables) to w: those of the groups the run measured.
 func writeResults(w io.Writer, rs []record, meta map[string]string) {
+	if len(pick(rs, "group", "read")) > 0 {
+		writeReads(w, rs, meta)
+	}
+	writeWritesAndLarge(w, rs, meta)
+	writeProbing(w, rs, meta)
+}
+
+// writeReads writes the 50-region list's section.
+func writeReads(w io.Writer, rs []record, meta map[string]string) {
 	rounds := roundsOf(rs)
 	fmt.Fprintf(w, "## The 50-region list: regiond next to the ceiling\n\n")
 	fmt.Fprintf(w, "`GET /openapi/v1/regions` with a `regions:read` token in Rainbond's bare form, the body "+
@@ -242,7 +251,12 @@ func writeResults(w io.Writer, rs []record, meta map[string]string) {
 	}
 	fmt.Fprintf(w, "Each round (req/s vs ceiling / p99 vs ceiling):\n\n")
 	table(w, header, rows)
+}
 
+// writeWritesAndLarge writes the sections of the writes and of the large database.
+func writeWritesAndLarge(w io.Writer, rs []record, meta map[string]string) {
+	rounds := roundsOf(append(pick(rs, "group", "write"), pick(rs, "group", "large")...))
+	var rows [][]string
 	if ws := pick(rs, "group", "write"); len(ws) > 0 {
 		fmt.Fprintf(w, "## Writes\n\n`POST /openapi/v1/regions` (a new region with a unique name each time) and "+
 			"`PATCH /openapi/v1/regions/{id}` (a JSON merge patch of `desc`, spread over %s regions, no `If-Match`), "+

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ type seedCmd struct {
 	Count      int    `default:"100000" help:"Regions to insert."`
 	Batch      int    `default:"1000" help:"Rows per INSERT."`
 	Prefix     string `default:"region" help:"region_name prefix (names are PREFIX-NNNNNN)."`
+	URL        string `placeholder:"URL" help:"Every region's url (default: one of its own under example.com, which never resolves)."`
 }
 
 func (c *seedCmd) Run() error {
@@ -76,7 +78,7 @@ func (c *seedCmd) Run() error {
 				scope = "public"
 			}
 			vals = append(vals, uuid.NewString(), name, fmt.Sprintf("Region %d", k), "[]",
-				"https://"+name+".example.com:8443", "wss://"+name+".example.com:6060",
+				cmp.Or(c.URL, "https://"+name+".example.com:8443"), "wss://"+name+".example.com:6060",
 				"apps-"+name+".example.com", fmt.Sprintf("10.%d.%d.%d", k>>16&255, k>>8&255, k&255),
 				statuses[k%len(statuses)], now, "Bulk-seeded by make bench", scope, c.Enterprise, 1, now)
 		}

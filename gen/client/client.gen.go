@@ -63,6 +63,87 @@ func (e HealthStatus) Valid() bool {
 	}
 }
 
+// Defines values for RegionCertificateField.
+const (
+	CertificateFieldCertFile  RegionCertificateField = "cert_file"
+	CertificateFieldSSLCACert RegionCertificateField = "ssl_ca_cert"
+)
+
+// Valid indicates whether the value is a known member of the RegionCertificateField enum.
+func (e RegionCertificateField) Valid() bool {
+	switch e {
+	case CertificateFieldCertFile:
+		return true
+	case CertificateFieldSSLCACert:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegionHealthReason.
+const (
+	ReasonDNS                 RegionHealthReason = "dns"
+	ReasonDenied              RegionHealthReason = "denied"
+	ReasonHTTPStatus          RegionHealthReason = "http_status"
+	ReasonInvalidMaterial     RegionHealthReason = "invalid_material"
+	ReasonNone                RegionHealthReason = "<nil>"
+	ReasonRefused             RegionHealthReason = "refused"
+	ReasonTLSExpired          RegionHealthReason = "tls_expired"
+	ReasonTLSHandshake        RegionHealthReason = "tls_handshake"
+	ReasonTLSUnknownAuthority RegionHealthReason = "tls_unknown_authority"
+	ReasonTimeout             RegionHealthReason = "timeout"
+)
+
+// Valid indicates whether the value is a known member of the RegionHealthReason enum.
+func (e RegionHealthReason) Valid() bool {
+	switch e {
+	case ReasonDNS:
+		return true
+	case ReasonDenied:
+		return true
+	case ReasonHTTPStatus:
+		return true
+	case ReasonInvalidMaterial:
+		return true
+	case ReasonNone:
+		return true
+	case ReasonRefused:
+		return true
+	case ReasonTLSExpired:
+		return true
+	case ReasonTLSHandshake:
+		return true
+	case ReasonTLSUnknownAuthority:
+		return true
+	case ReasonTimeout:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RegionHealthState.
+const (
+	HealthStateHealthy   RegionHealthState = "healthy"
+	HealthStateUnhealthy RegionHealthState = "unhealthy"
+	HealthStateUnknown   RegionHealthState = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the RegionHealthState enum.
+func (e RegionHealthState) Valid() bool {
+	switch e {
+	case HealthStateHealthy:
+		return true
+	case HealthStateUnhealthy:
+		return true
+	case HealthStateUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RegionInfoRHealthStatus.
 const (
 	RegionHealthFailure RegionInfoRHealthStatus = "failure"
@@ -341,6 +422,41 @@ type Problem struct {
 // Example: Hangzhou
 type RegionAlias = string
 
+// RegionCertificate One certificate of a region's TLS material.
+//
+// Example: {"expires_in_days":91,"expiring_soon":false,"field":"cert_file","not_after":"2027-03-01T00:00:00Z","subject":"CN=regiond,O=Example"}
+type RegionCertificate struct {
+	// ExpiresInDays Whole days until `not_after`, rounded down; negative once expired.
+	//
+	// Example: 91
+	ExpiresInDays int32 `json:"expires_in_days"`
+
+	// ExpiringSoon Expired, or expiring within the server's `--cert-warn-days`.
+	//
+	// Example: false
+	ExpiringSoon bool `json:"expiring_soon"`
+
+	// Field The region field it comes from.
+	//
+	// Example: cert_file
+	Field RegionCertificateField `json:"field"`
+
+	// NotAfter When it expires.
+	//
+	// Example: 2027-03-01T00:00:00Z
+	NotAfter time.Time `json:"not_after"`
+
+	// Subject The certificate's subject, as an RFC 2253 distinguished name.
+	//
+	// Example: CN=regiond,O=Example
+	Subject string `json:"subject"`
+}
+
+// RegionCertificateField The region field it comes from.
+//
+// Example: cert_file
+type RegionCertificateField string
+
 // RegionCreate A new region. `region_id` is made by the server and may not be sent.
 //
 // Example: {"region_alias":"Shanghai","region_name":"rainbond-sh","url":"https://region-sh.example.com:8443"}
@@ -414,6 +530,90 @@ type RegionDesc = string
 //
 // Example: apps-hz.example.com
 type RegionDomain = string
+
+// RegionHealth What the prober last saw of a region's API, and the region's certificates as stored.
+// Every member is always present; those not known yet are `null`.
+//
+// Example: {"certificates":[],"certificates_expiring":false,"checked_at":"2026-11-29T18:30:05Z","consecutive_failures":0,"detail":"","last_healthy_at":"2026-11-29T18:30:05Z","latency_ms":12,"reason":null,"region_id":"4b2e8f3a-9c1d-4e5f-8a7b-6c5d4e3f2a1b","state":"healthy","version":"v5.17.3-release"}
+type RegionHealth struct {
+	// Certificates Every certificate of `ssl_ca_cert`, then of `cert_file`, as stored now.
+	Certificates []RegionCertificate `json:"certificates"`
+
+	// CertificatesExpiring True when a certificate has expired or expires within the server's `--cert-warn-days` (30 by default).
+	//
+	// Example: false
+	CertificatesExpiring bool `json:"certificates_expiring"`
+
+	// CheckedAt When the last probe started; `null` before the first.
+	//
+	// Example: 2026-11-29T18:30:05Z
+	CheckedAt nullable.Nullable[time.Time] `json:"checked_at"`
+
+	// ConsecutiveFailures Unhealthy probes since the last healthy one. A failing region is probed less often, doubling the interval up to 5 minutes.
+	//
+	// Example: 0
+	ConsecutiveFailures int32 `json:"consecutive_failures"`
+
+	// Detail A short explanation for people, `""` when healthy or never probed. It quotes at most a short, cleaned excerpt of the region's answer.
+	//
+	// Example: GET /v2/health answered 500 Internal Server Error: database is down
+	Detail string `json:"detail"`
+
+	// LastHealthyAt When the region was last seen healthy; `null` if never.
+	//
+	// Example: 2026-11-29T18:30:05Z
+	LastHealthyAt nullable.Nullable[time.Time] `json:"last_healthy_at"`
+
+	// LatencyMs How long the last probe took until `/v2/health` answered or failed, in milliseconds.
+	//
+	// Example: 12
+	LatencyMs nullable.Nullable[int64] `json:"latency_ms"`
+
+	// Reason Why the region is unhealthy; `null` otherwise. `dns`: the url's host does not resolve.
+	// `refused`: the connection was refused. `timeout`: no answer within `--probe-timeout`.
+	// `tls_unknown_authority`: the server certificate is not signed by `ssl_ca_cert`.
+	// `tls_expired`: a certificate in the exchange has expired (the server's, or `cert_file`).
+	// `tls_handshake`: any other TLS failure (the server refuses the client certificate).
+	// `http_status`: `/v2/health` answered other than 2xx (a redirect is never followed).
+	// `invalid_material`: the stored url or PEM cannot be used. `denied`: every address of the
+	// url's host is in `--probe-deny-cidrs`.
+	//
+	//
+	// Example: refused
+	Reason nullable.Nullable[RegionHealthReason] `json:"reason"`
+
+	// RegionId The region's id.
+	//
+	// Example: 4b2e8f3a-9c1d-4e5f-8a7b-6c5d4e3f2a1b
+	RegionId string `json:"region_id"`
+
+	// State `healthy` (`/v2/health` answered 2xx), `unhealthy` (see `reason`), or `unknown` (not probed yet).
+	//
+	// Example: healthy
+	State RegionHealthState `json:"state"`
+
+	// Version rbd-api's version from `GET {url}/v2/version` at the last healthy probe that gave one.
+	//
+	// Example: v5.17.3-release
+	Version nullable.Nullable[string] `json:"version"`
+}
+
+// RegionHealthReason Why the region is unhealthy; `null` otherwise. `dns`: the url's host does not resolve.
+// `refused`: the connection was refused. `timeout`: no answer within `--probe-timeout`.
+// `tls_unknown_authority`: the server certificate is not signed by `ssl_ca_cert`.
+// `tls_expired`: a certificate in the exchange has expired (the server's, or `cert_file`).
+// `tls_handshake`: any other TLS failure (the server refuses the client certificate).
+// `http_status`: `/v2/health` answered other than 2xx (a redirect is never followed).
+// `invalid_material`: the stored url or PEM cannot be used. `denied`: every address of the
+// url's host is in `--probe-deny-cidrs`.
+//
+// Example: refused
+type RegionHealthReason string
+
+// RegionHealthState `healthy` (`/v2/health` answered 2xx), `unhealthy` (see `reason`), or `unknown` (not probed yet).
+//
+// Example: healthy
+type RegionHealthState string
 
 // RegionInfoR One region as the detail call answers it: the 13 members of `RegionInfoResp`, and with
 // `extend_info=true` the seven members Rainbond's `RegionInfoR` adds, read from what the
@@ -1489,6 +1689,41 @@ type ClientInterface interface {
 	// Corresponds with PUT /openapi/v1/regions/{region_id} (the `ReplaceRegion` operationId).
 	ReplaceRegion(ctx context.Context, regionId RegionId, params *ReplaceRegionParams, body ReplaceRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetRegionHealth Get a data center's health
+	//
+	// Returns what the background prober last saw of the region's API (Rainbond's rbd-api):
+	// one replica among all probes each region every `--probe-interval` (30s by default) with
+	// the region's own TLS material, `GET {url}/v2/health`, and stores the result, so every
+	// replica answers the same. `state` is `unknown` until the region is first probed;
+	// `reason` says exactly what is wrong when it is `unhealthy`. `certificates` are read from
+	// the stored `ssl_ca_cert` and `cert_file` at each call, without touching the network.
+	//
+	// Health is an observation: it never changes the region's `status`, which stays the
+	// operator's. Rainbond's list (`GET /openapi/v1/regions`) does not carry it. A region of
+	// another enterprise is a 404, exactly as if it did not exist.
+	//
+	// Required scope: `regions:read`.
+	//
+	// Corresponds with GET /openapi/v1/regions/{region_id}/health (the `GetRegionHealth` operationId).
+	GetRegionHealth(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProbeRegionHealth Probe a data center now
+	//
+	// Probes the region's API at once, whatever its schedule, stores the result as the
+	// background prober would, and returns it: the answer takes up to `--probe-timeout` (5s by
+	// default). The request has no body.
+	//
+	// The probe calls only the `url` registered for the region, follows no redirect, and never
+	// connects to an address in `--probe-deny-cidrs` (link-local, which holds the cloud
+	// metadata address, and loopback by default), checked after the name is resolved:
+	// `reason` is then `denied`. `detail` quotes at most a short, cleaned excerpt of the
+	// region's answer.
+	//
+	// Required scope: `regions:write`.
+	//
+	// Corresponds with POST /openapi/v1/regions/{region_id}/health (the `ProbeRegionHealth` operationId).
+	ProbeRegionHealth(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTokens List the enterprise's tokens
 	//
 	// Lists the tokens of the caller's enterprise, newest first, revoked and expired ones
@@ -1905,6 +2140,61 @@ func (c *Client) ReplaceRegionWithBody(ctx context.Context, regionId RegionId, p
 // Corresponds with PUT /openapi/v1/regions/{region_id} (the `ReplaceRegion` operationId).
 func (c *Client) ReplaceRegion(ctx context.Context, regionId RegionId, params *ReplaceRegionParams, body ReplaceRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReplaceRegionRequest(c.Server, regionId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRegionHealth Get a data center's health
+//
+// Returns what the background prober last saw of the region's API (Rainbond's rbd-api):
+// one replica among all probes each region every `--probe-interval` (30s by default) with
+// the region's own TLS material, `GET {url}/v2/health`, and stores the result, so every
+// replica answers the same. `state` is `unknown` until the region is first probed;
+// `reason` says exactly what is wrong when it is `unhealthy`. `certificates` are read from
+// the stored `ssl_ca_cert` and `cert_file` at each call, without touching the network.
+//
+// Health is an observation: it never changes the region's `status`, which stays the
+// operator's. Rainbond's list (`GET /openapi/v1/regions`) does not carry it. A region of
+// another enterprise is a 404, exactly as if it did not exist.
+//
+// Required scope: `regions:read`.
+//
+// Corresponds with GET /openapi/v1/regions/{region_id}/health (the `GetRegionHealth` operationId).
+func (c *Client) GetRegionHealth(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRegionHealthRequest(c.Server, regionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProbeRegionHealth Probe a data center now
+//
+// Probes the region's API at once, whatever its schedule, stores the result as the
+// background prober would, and returns it: the answer takes up to `--probe-timeout` (5s by
+// default). The request has no body.
+//
+// The probe calls only the `url` registered for the region, follows no redirect, and never
+// connects to an address in `--probe-deny-cidrs` (link-local, which holds the cloud
+// metadata address, and loopback by default), checked after the name is resolved:
+// `reason` is then `denied`. `detail` quotes at most a short, cleaned excerpt of the
+// region's answer.
+//
+// Required scope: `regions:write`.
+//
+// Corresponds with POST /openapi/v1/regions/{region_id}/health (the `ProbeRegionHealth` operationId).
+func (c *Client) ProbeRegionHealth(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProbeRegionHealthRequest(c.Server, regionId)
 	if err != nil {
 		return nil, err
 	}
@@ -2557,6 +2847,74 @@ func NewReplaceRegionRequestWithBody(server string, regionId RegionId, params *R
 	return req, nil
 }
 
+// NewGetRegionHealthRequest constructs an http.Request for the GetRegionHealth method
+func NewGetRegionHealthRequest(server string, regionId RegionId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "region_id", regionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi/v1/regions/%s/health", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewProbeRegionHealthRequest constructs an http.Request for the ProbeRegionHealth method
+func NewProbeRegionHealthRequest(server string, regionId RegionId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "region_id", regionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/openapi/v1/regions/%s/health", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListTokensRequest constructs an http.Request for the ListTokens method
 func NewListTokensRequest(server string, params *ListTokensParams) (*http.Request, error) {
 	var err error
@@ -3044,6 +3402,45 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /openapi/v1/regions/{region_id} (the `ReplaceRegion` operationId).
 	ReplaceRegionWithResponse(ctx context.Context, regionId RegionId, params *ReplaceRegionParams, body ReplaceRegionJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplaceRegionResponse, error)
+
+	// GetRegionHealthWithResponse Get a data center's health
+	//
+	// Returns what the background prober last saw of the region's API (Rainbond's rbd-api):
+	// one replica among all probes each region every `--probe-interval` (30s by default) with
+	// the region's own TLS material, `GET {url}/v2/health`, and stores the result, so every
+	// replica answers the same. `state` is `unknown` until the region is first probed;
+	// `reason` says exactly what is wrong when it is `unhealthy`. `certificates` are read from
+	// the stored `ssl_ca_cert` and `cert_file` at each call, without touching the network.
+	//
+	// Health is an observation: it never changes the region's `status`, which stays the
+	// operator's. Rainbond's list (`GET /openapi/v1/regions`) does not carry it. A region of
+	// another enterprise is a 404, exactly as if it did not exist.
+	//
+	// Required scope: `regions:read`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /openapi/v1/regions/{region_id}/health (the `GetRegionHealth` operationId).
+	GetRegionHealthWithResponse(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*GetRegionHealthResponse, error)
+
+	// ProbeRegionHealthWithResponse Probe a data center now
+	//
+	// Probes the region's API at once, whatever its schedule, stores the result as the
+	// background prober would, and returns it: the answer takes up to `--probe-timeout` (5s by
+	// default). The request has no body.
+	//
+	// The probe calls only the `url` registered for the region, follows no redirect, and never
+	// connects to an address in `--probe-deny-cidrs` (link-local, which holds the cloud
+	// metadata address, and loopback by default), checked after the name is resolved:
+	// `reason` is then `denied`. `detail` quotes at most a short, cleaned excerpt of the
+	// region's answer.
+	//
+	// Required scope: `regions:write`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /openapi/v1/regions/{region_id}/health (the `ProbeRegionHealth` operationId).
+	ProbeRegionHealthWithResponse(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*ProbeRegionHealthResponse, error)
 
 	// ListTokensWithResponse List the enterprise's tokens
 	//
@@ -4476,6 +4873,304 @@ func (r ReplaceRegionResponse) ContentType() string {
 	return ""
 }
 
+// GetRegionHealthResponse200Headers the declared response headers of an HTTP 200 response for GetRegionHealth
+type GetRegionHealthResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetRegionHealthResponse400Headers the declared response headers of an HTTP 400 response for GetRegionHealth
+type GetRegionHealthResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetRegionHealthResponse401Headers the declared response headers of an HTTP 401 response for GetRegionHealth
+type GetRegionHealthResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// GetRegionHealthResponse403Headers the declared response headers of an HTTP 403 response for GetRegionHealth
+type GetRegionHealthResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetRegionHealthResponse404Headers the declared response headers of an HTTP 404 response for GetRegionHealth
+type GetRegionHealthResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetRegionHealthResponse429Headers the declared response headers of an HTTP 429 response for GetRegionHealth
+type GetRegionHealthResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetRegionHealthResponse500Headers the declared response headers of an HTTP 500 response for GetRegionHealth
+type GetRegionHealthResponse500Headers struct {
+	XRequestID *string
+}
+
+// GetRegionHealthResponse503Headers the declared response headers of an HTTP 503 response for GetRegionHealth
+type GetRegionHealthResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type GetRegionHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RegionHealth
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetRegionHealthResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetRegionHealthResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRegionHealthResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetRegionHealthResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetRegionHealthResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetRegionHealthResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetRegionHealthResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRegionHealthResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRegionHealthResponse) GetJSON200() *RegionHealth {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetRegionHealthResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRegionHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRegionHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRegionHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRegionHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ProbeRegionHealthResponse200Headers the declared response headers of an HTTP 200 response for ProbeRegionHealth
+type ProbeRegionHealthResponse200Headers struct {
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse400Headers the declared response headers of an HTTP 400 response for ProbeRegionHealth
+type ProbeRegionHealthResponse400Headers struct {
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse401Headers the declared response headers of an HTTP 401 response for ProbeRegionHealth
+type ProbeRegionHealthResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+
+// ProbeRegionHealthResponse403Headers the declared response headers of an HTTP 403 response for ProbeRegionHealth
+type ProbeRegionHealthResponse403Headers struct {
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse404Headers the declared response headers of an HTTP 404 response for ProbeRegionHealth
+type ProbeRegionHealthResponse404Headers struct {
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse429Headers the declared response headers of an HTTP 429 response for ProbeRegionHealth
+type ProbeRegionHealthResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse500Headers the declared response headers of an HTTP 500 response for ProbeRegionHealth
+type ProbeRegionHealthResponse500Headers struct {
+	XRequestID *string
+}
+
+// ProbeRegionHealthResponse503Headers the declared response headers of an HTTP 503 response for ProbeRegionHealth
+type ProbeRegionHealthResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+type ProbeRegionHealthResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RegionHealth
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ProbeRegionHealthResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ProbeRegionHealthResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ProbeRegionHealthResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ProbeRegionHealthResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ProbeRegionHealthResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ProbeRegionHealthResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ProbeRegionHealthResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ProbeRegionHealthResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ProbeRegionHealthResponse) GetJSON200() *RegionHealth {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ProbeRegionHealthResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ProbeRegionHealthResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProbeRegionHealthResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProbeRegionHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProbeRegionHealthResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListTokensResponse200Headers the declared response headers of an HTTP 200 response for ListTokens
 type ListTokensResponse200Headers struct {
 	Link       *string
@@ -5485,6 +6180,57 @@ func (c *ClientWithResponses) ReplaceRegionWithResponse(ctx context.Context, reg
 		return nil, err
 	}
 	return ParseReplaceRegionResponse(rsp)
+}
+
+// GetRegionHealthWithResponse Get a data center's health
+//
+// Returns what the background prober last saw of the region's API (Rainbond's rbd-api):
+// one replica among all probes each region every `--probe-interval` (30s by default) with
+// the region's own TLS material, `GET {url}/v2/health`, and stores the result, so every
+// replica answers the same. `state` is `unknown` until the region is first probed;
+// `reason` says exactly what is wrong when it is `unhealthy`. `certificates` are read from
+// the stored `ssl_ca_cert` and `cert_file` at each call, without touching the network.
+//
+// Health is an observation: it never changes the region's `status`, which stays the
+// operator's. Rainbond's list (`GET /openapi/v1/regions`) does not carry it. A region of
+// another enterprise is a 404, exactly as if it did not exist.
+//
+// Required scope: `regions:read`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /openapi/v1/regions/{region_id}/health (the `GetRegionHealth` operationId).
+func (c *ClientWithResponses) GetRegionHealthWithResponse(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*GetRegionHealthResponse, error) {
+	rsp, err := c.GetRegionHealth(ctx, regionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRegionHealthResponse(rsp)
+}
+
+// ProbeRegionHealthWithResponse Probe a data center now
+//
+// Probes the region's API at once, whatever its schedule, stores the result as the
+// background prober would, and returns it: the answer takes up to `--probe-timeout` (5s by
+// default). The request has no body.
+//
+// The probe calls only the `url` registered for the region, follows no redirect, and never
+// connects to an address in `--probe-deny-cidrs` (link-local, which holds the cloud
+// metadata address, and loopback by default), checked after the name is resolved:
+// `reason` is then `denied`. `detail` quotes at most a short, cleaned excerpt of the
+// region's answer.
+//
+// Required scope: `regions:write`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /openapi/v1/regions/{region_id}/health (the `ProbeRegionHealth` operationId).
+func (c *ClientWithResponses) ProbeRegionHealthWithResponse(ctx context.Context, regionId RegionId, reqEditors ...RequestEditorFn) (*ProbeRegionHealthResponse, error) {
+	rsp, err := c.ProbeRegionHealth(ctx, regionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProbeRegionHealthResponse(rsp)
 }
 
 // ListTokensWithResponse List the enterprise's tokens
@@ -7284,6 +8030,364 @@ func ParseReplaceRegionResponse(rsp *http.Response) (*ReplaceRegionResponse, err
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers ReplaceRegionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRegionHealthResponse parses an HTTP response from a GetRegionHealthWithResponse call
+func ParseGetRegionHealthResponse(rsp *http.Response) (*GetRegionHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRegionHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RegionHealth
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetRegionHealthResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetRegionHealthResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetRegionHealthResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetRegionHealthResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetRegionHealthResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetRegionHealthResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetRegionHealthResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRegionHealthResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseProbeRegionHealthResponse parses an HTTP response from a ProbeRegionHealthWithResponse call
+func ParseProbeRegionHealthResponse(rsp *http.Response) (*ProbeRegionHealthResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProbeRegionHealthResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RegionHealth
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ProbeRegionHealthResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ProbeRegionHealthResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ProbeRegionHealthResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ProbeRegionHealthResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ProbeRegionHealthResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ProbeRegionHealthResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ProbeRegionHealthResponse500Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ProbeRegionHealthResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -162,6 +162,9 @@ func TestBadConfigurationFailsFast(t *testing.T) {
 		{[]string{"serve"}, map[string]string{"REGIOND_DATABASE": dsn, "REGIOND_BODY_LIMIT": "10"}, "--body-limit"},
 		{[]string{"serve", "--database", dsn}, map[string]string{"REGIOND_SECRET_KEY": "not-a-key"}, "REGIOND_SECRET_KEY"},
 		{[]string{"serve", "--database", dsn, "--addr", taken.Addr().String()}, nil, "--addr"},
+		{[]string{"serve", "--database", dsn, "--probe-deny-cidrs", "10.0.0.0/33"}, nil, "--probe-deny-cidrs"},
+		{[]string{"serve", "--database", dsn, "--probe-concurrency", "0"}, nil, "--probe-concurrency"},
+		{[]string{"serve", "--database", dsn, "--probe-interval", "-1s"}, nil, "--probe-interval"},
 	}
 	for _, c := range cases {
 		for k, v := range c.env {

@@ -41,6 +41,18 @@ type API struct {
 	AccessLog          bool          `default:"true" negatable:"" help:"Write one log line per request."`
 	AuditRetention     Days          `default:"400d" help:"Delete audit events older than this: days (400d) or a duration (720h); 0 keeps them forever. One replica at a time prunes, every --audit-prune-interval, 500 events per statement."`
 	AuditPruneInterval time.Duration `default:"1h" help:"How often a replica tries to prune the audit trail."`
+
+	Probe
+}
+
+// Probe is the region health prober's settings: the background prober's, and those of a probe on
+// demand (POST /openapi/v1/regions/{region_id}/health) and of the health the API shows.
+type Probe struct {
+	ProbeInterval    time.Duration `default:"30s" help:"How often each region's API is probed (GET {url}/v2/health with the region's TLS material), by one replica among all, plus up to 10% jitter; a failing region backs off, doubling up to 5m. 0 turns the background prober off (a probe on demand still works)."`
+	ProbeTimeout     time.Duration `default:"5s" help:"Deadline of one probe: connection, TLS handshake, /v2/health, /v2/version and /v2/cluster."`
+	ProbeConcurrency int           `default:"16" help:"Probes this replica runs at once."`
+	ProbeDenyCIDRs   string        `name:"probe-deny-cidrs" default:"169.254.0.0/16,fe80::/10,127.0.0.0/8,::1/128,0.0.0.0/32,::/128" placeholder:"CIDR,..." help:"Addresses a probe never connects to, checked on every address a region's host resolves to, at connect time: link-local (the cloud metadata address) and loopback by default; none allows every address."`
+	CertWarnDays     int           `default:"30" help:"Flag a region whose ssl_ca_cert or cert_file expires within this many days (its health's certificates_expiring)."`
 }
 
 // HTTP is the HTTP server's timeouts and its shutdown.

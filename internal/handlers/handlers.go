@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/gen/api"
+	"github.com/regiond/regiond/internal/health"
 	"github.com/regiond/regiond/internal/problem"
 	"github.com/regiond/regiond/internal/regionlist"
 	"github.com/regiond/regiond/internal/store"
@@ -24,6 +25,7 @@ type Handlers struct {
 	pages          transport.Pages
 	basePath       string
 	requireIfMatch bool
+	prober         *health.Prober
 	draining       atomic.Bool
 }
 
@@ -39,11 +41,14 @@ type Options struct {
 	BasePath string
 	// RequireIfMatch answers 428 to writes without If-Match.
 	RequireIfMatch bool
+	// Prober probes a region on demand and describes its certificates.
+	Prober *health.Prober
 }
 
 // New makes the handlers.
 func New(o Options) *Handlers {
-	return &Handlers{store: o.Store, lists: o.Lists, tokens: o.Tokens, pages: o.Pages, basePath: o.BasePath, requireIfMatch: o.RequireIfMatch}
+	return &Handlers{store: o.Store, lists: o.Lists, tokens: o.Tokens, pages: o.Pages, basePath: o.BasePath, requireIfMatch: o.RequireIfMatch,
+		prober: o.Prober}
 }
 
 // SetDraining makes readiness fail from now on: the process is shutting down.

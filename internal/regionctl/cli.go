@@ -29,6 +29,7 @@ type CLI struct {
 	Apply     ApplyCmd     `cmd:"" help:"Create the region of a YAML or JSON file, or update the region of that region_name to match it."`
 	Delete    DeleteCmd    `cmd:"" help:"Delete a region."`
 	SetStatus SetStatusCmd `cmd:"" name:"set-status" help:"Set a region's status: 0..3, or editing, enabled, disabled, maintenance."`
+	Health    HealthCmd    `cmd:"" help:"Show what the server's prober last saw of every region (a table), or of one in full; --now probes it first."`
 	Validate  ValidateCmd  `cmd:"" help:"Check a JSON request body against the API description, offline (no server, no token)."`
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/regiond/regiond/internal/config"
 	"github.com/regiond/regiond/internal/docs"
 	"github.com/regiond/regiond/internal/handlers"
+	"github.com/regiond/regiond/internal/health"
 	"github.com/regiond/regiond/internal/regionlist"
 	"github.com/regiond/regiond/internal/retention"
 	"github.com/regiond/regiond/internal/store"
@@ -94,13 +95,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	room := regionlist.New(regionlist.Options{Store: cfg.Store, Settings: cfg.API, Validator: validator, Errors: errs,
 		Recorder: recorder, Pages: transport.NewPages(pages, cfg.BasePath), Log: log, Registry: reg,
 		TakeBareLists: !cfg.Tracing && len(cfg.CORSOrigins) == 0})
+	prober, err := health.NewProber(cfg.Store, cfg.Probe)
+	if err != nil {
+		return nil, fmt.Errorf("--probe-deny-cidrs: %w", err)
+	}
 	s := &Server{room: room, handlers: handlers.New(handlers.Options{Store: cfg.Store, Lists: room, Tokens: tokens,
-		Pages: transport.NewPages(pages, cfg.BasePath), BasePath: cfg.BasePath, RequireIfMatch: cfg.RequireIfMatch})}
+		Pages: transport.NewPages(pages, cfg.BasePath), BasePath: cfg.BasePath, RequireIfMatch: cfg.RequireIfMatch, Prober: prober})}
 	if cfg.AuditRetention > 0 {
-		s.pruner = &retention.AuditPruner{Store: cfg.Store, Retention: time.Duration(cfg.AuditRetention), Holder: replicaName(),
+		s.pruner = &retention.AuditPruner{Store: cfg.Store, Retention: time.Duration(cfg.AuditRetention), Holder: ReplicaName(),
 			Log: log, Interval: cfg.AuditPruneInterval}
 	}
 	reg.MustRegister(tokens.Collectors()...)
+	reg.MustRegister(&health.Collector{Store: cfg.Store, Log: log})
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if writer, reader := cfg.Store.DBs(); writer == reader {
 		reg.MustRegister(collectors.NewDBStatsCollector(writer, "main"))
@@ -223,9 +229,9 @@ func (s *Server) Run(ctx context.Context) {
 	s.room.Run(ctx)
 }
 
-// replicaName names this process among the replicas (in leases): the host, the process id and a
+// ReplicaName names this process among the replicas (in leases): the host, the process id and a
 // random part, since containers often share host names and process ids.
-func replicaName() string {
+func ReplicaName() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	if _, err := rand.Read(b); err != nil {

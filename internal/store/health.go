@@ -1,18 +1,327 @@
-// Placeholder until the health prober lands (issue 12): the lead replaces this file at merge.
-
 package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/regiond/regiond/internal/region"
 )
 
-// RegionHealth is what the background prober last stored of a region of an enterprise. The
-// placeholder has no prober behind it: every region is "unknown", never probed.
-func (s *Store) RegionHealth(ctx context.Context, enterpriseID, regionID string) (region.Health, error) {
-	if _, err := s.GetRegion(ctx, enterpriseID, regionID, Public); err != nil {
+// The health of regions (regiond_region_health, migration 0009): what the prober last saw of each
+// region, and each region's place in the probe schedule. Replicas share the schedule through the
+// rows: a replica probes a region only after claiming its row (ClaimDueRegions), so that however
+// many replicas run, each due region is probed by one of them.
+
+// healthColumns are read into a region.Health by scanHealth, h being regiond_region_health.
+const healthColumns = "h.state, h.reason, h.detail, h.checked_at, h.latency_ms, h.last_healthy_at, h.consecutive_failures, h.version, " +
+	"h.cluster_cpu_total_cores, h.cluster_cpu_used_cores, h.cluster_memory_total_bytes, h.cluster_memory_used_bytes, " +
+	"h.cluster_disk_total_bytes, h.cluster_disk_used_bytes"
+
+// scanHealth reads healthColumns; a region without a row (all NULL) is "unknown".
+func scanHealth(row interface{ Scan(...any) error }, regionID string) (region.Health, error) {
+	var state, reason, detail, version sql.NullString
+	var checked, lastHealthy storedTime
+	var latency sql.NullInt64
+	var failures sql.NullInt64
+	var c [6]sql.NullFloat64
+	err := row.Scan(&state, &reason, &detail, &checked, &latency, &lastHealthy, &failures, &version, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5])
+	if err != nil {
 		return region.Health{}, err
 	}
-	return region.Health{RegionID: regionID, State: "unknown"}, nil
+	h := region.Health{RegionID: regionID, State: "unknown", Reason: reason.String, Detail: detail.String,
+		ConsecutiveFailures: int(failures.Int64), Version: version.String}
+	if state.Valid && state.String != "" {
+		h.State = state.String
+	}
+	if checked.Valid && checked.Unreadable == "" {
+		h.CheckedAt = &checked.Time
+	}
+	if lastHealthy.Valid && lastHealthy.Unreadable == "" {
+		h.LastHealthyAt = &lastHealthy.Time
+	}
+	if latency.Valid {
+		h.LatencyMS = &latency.Int64
+	}
+	var cluster region.ClusterResources
+	for i, dst := range []**float64{&cluster.CPUTotalCores, &cluster.CPUUsedCores, &cluster.MemoryTotalBytes,
+		&cluster.MemoryUsedBytes, &cluster.DiskTotalBytes, &cluster.DiskUsedBytes} {
+		if c[i].Valid {
+			*dst = &c[i].Float64
+		}
+	}
+	if cluster != (region.ClusterResources{}) {
+		h.Cluster = &cluster
+	}
+	return h, nil
+}
+
+// RegionHealth reads what the prober last saw of one region of an enterprise: ErrNotFound for a
+// region that does not exist there, State "unknown" with nothing else set for one never probed.
+func (s *Store) RegionHealth(ctx context.Context, enterpriseID, regionID string) (region.Health, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	rows, err := s.reader(ctx).Raw("SELECT "+healthColumns+" FROM region_info r LEFT JOIN regiond_region_health h ON h.region_id = r.region_id "+
+		"WHERE r.enterprise_id = ? AND r.region_id = ?", enterpriseID, regionID).Rows()
+	if err != nil {
+		return region.Health{}, classify(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return region.Health{}, classify(err)
+		}
+		return region.Health{}, ErrNotFound
+	}
+	h, err := scanHealth(rows, regionID)
+	return h, classify(err)
+}
+
+// AdoptRegions puts every region without a health row in the schedule, due at now, and deletes
+// the rows of regions that are gone. Regions written through regiond get their row here too: the
+// region writes stay as they were, and regions another tool inserts (a Rainbond console sharing
+// the database) are probed as well.
+func (s *Store) AdoptRegions(ctx context.Context, now time.Time) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	insert := "INSERT IGNORE"
+	if s.dsn.Backend == SQLite {
+		insert = "INSERT OR IGNORE"
+	}
+	db := s.w.WithContext(ctx)
+	return classify(retryConflicts(ctx, func() error {
+		err := db.Exec(insert+" INTO regiond_region_health (region_id, next_probe_at) SELECT r.region_id, ? FROM region_info r "+
+			"WHERE NOT EXISTS (SELECT 1 FROM regiond_region_health h WHERE h.region_id = r.region_id)", now.UTC()).Error
+		if err != nil {
+			return err
+		}
+		return db.Exec("DELETE FROM regiond_region_health WHERE NOT EXISTS " +
+			"(SELECT 1 FROM region_info r WHERE r.region_id = regiond_region_health.region_id)").Error
+	}))
+}
+
+// HealthClaim is a region claimed for one probe.
+type HealthClaim struct {
+	// Region holds the url and the TLS material, key_file decrypted.
+	Region region.Region
+	// KeyUnreadable: the stored key_file does not decrypt with this server's keys.
+	KeyUnreadable bool
+	// ConsecutiveFailures is the count before this probe.
+	ConsecutiveFailures int
+}
+
+// ClaimDueRegions claims for claim, until until, at most limit regions that are due at now and
+// that no live claim holds, the longest due first. Of replicas claiming at once each row goes to
+// one: the UPDATE checks the claim again on the row it locks. claim must be unique to the call
+// (the replica's name and a sequence number); RecordHealth stores the result only while the claim
+// holds, so that a replica that was thought dead cannot overwrite the one that took over.
+func (s *Store) ClaimDueRegions(ctx context.Context, claim string, now, until time.Time, limit int) ([]HealthClaim, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	if limit <= 0 {
+		return nil, nil
+	}
+	now, until = now.UTC(), until.UTC()
+	db := s.w.WithContext(ctx)
+	var ids []string
+	err := db.Raw("SELECT h.region_id FROM regiond_region_health h JOIN region_info r ON r.region_id = h.region_id "+
+		"WHERE h.next_probe_at <= ? AND (h.claimed_until IS NULL OR h.claimed_until < ?) ORDER BY h.next_probe_at LIMIT ?",
+		now, now, limit).Scan(&ids).Error
+	if err != nil || len(ids) == 0 {
+		return nil, classify(err)
+	}
+	err = retryConflicts(ctx, func() error {
+		return db.Exec("UPDATE regiond_region_health SET claimed_by = ?, claimed_until = ? "+
+			"WHERE region_id IN ? AND next_probe_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)",
+			claim, until, ids, now, now).Error
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var won []struct {
+		RegionID            string
+		ConsecutiveFailures int
+	}
+	if err := db.Raw("SELECT region_id, consecutive_failures FROM regiond_region_health WHERE claimed_by = ?", claim).Scan(&won).Error; err != nil {
+		return nil, classify(err)
+	}
+	if len(won) == 0 {
+		return nil, nil
+	}
+	failures := make(map[string]int, len(won))
+	wonIDs := make([]string, 0, len(won))
+	for _, w := range won {
+		failures[w.RegionID] = w.ConsecutiveFailures
+		wonIDs = append(wonIDs, w.RegionID)
+	}
+	rows, err := db.Table("region_info").Select(s.columns(WithSecrets, false)).Where("region_id IN ?", wonIDs).Rows()
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	out := make([]HealthClaim, 0, len(wonIDs))
+	for rows.Next() {
+		r, err := s.scanRegion(rows, WithSecrets, false)
+		if err != nil && !errors.Is(err, ErrSecretUnreadable) {
+			return nil, classify(err)
+		}
+		out = append(out, HealthClaim{Region: r, KeyUnreadable: err != nil, ConsecutiveFailures: failures[r.RegionID]})
+	}
+	return out, classify(rows.Err())
+}
+
+// ProbeResult is one probe's outcome as stored: Health's State, Reason, Detail, CheckedAt,
+// LatencyMS, Version and Cluster (its other members are the store's to keep), and the earliest
+// expiry of the certificates in ssl_ca_cert and cert_file (nil: none), for the metrics.
+type ProbeResult struct {
+	Health                              region.Health
+	SSLCACertNotAfter, CertFileNotAfter *time.Time
+}
+
+// RecordHealth stores the result of a probe on demand and schedules the region's next probe at
+// next(the consecutive failures counting this result), whatever claim holds the row (it clears
+// it: the claimed result, older, is then refused). ok is false when the region is gone.
+func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, next func(failures int) time.Time) (ok bool, err error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	insert := "INSERT IGNORE"
+	if s.dsn.Backend == SQLite {
+		insert = "INSERT OR IGNORE"
+	}
+	h, db := res.Health, s.w.WithContext(ctx)
+	err = retryConflicts(ctx, func() error {
+		err := db.Exec(insert+" INTO regiond_region_health (region_id, next_probe_at) SELECT region_id, ? FROM region_info WHERE region_id = ?",
+			now(), h.RegionID).Error
+		if err != nil {
+			return err
+		}
+		var failures []int
+		if err := db.Raw("SELECT consecutive_failures FROM regiond_region_health WHERE region_id = ?", h.RegionID).Scan(&failures).Error; err != nil {
+			return err
+		}
+		if len(failures) == 0 {
+			return nil // the region is gone
+		}
+		after := failures[0] + 1
+		if h.State == "healthy" {
+			after = 0
+		}
+		q := db.Table("regiond_region_health").Where("region_id = ?", h.RegionID).Updates(healthUpdate(res, after, next(after)))
+		ok = q.RowsAffected == 1
+		return q.Error
+	})
+	return ok, classify(err)
+}
+
+// ClaimedResult is the result of a probe of a claimed region, ready to store.
+type ClaimedResult struct {
+	ProbeResult
+	// Claim is the claim the region was probed under (ClaimDueRegions).
+	Claim string
+	// ConsecutiveFailures counts this result (0 when healthy).
+	ConsecutiveFailures int
+	NextProbeAt         time.Time
+}
+
+// RecordClaimedHealth stores the results of claimed probes in one transaction (one commit for
+// many results: the prober's writes are most of its cost), each only while its region is still
+// claimed by its claim: another replica took over an expired claim, or a probe on demand stored a
+// fresher result. It returns how many were stored.
+func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult) (stored int, err error) {
+	err = s.update(ctx, func(tx *gorm.DB) error {
+		stored = 0
+		for _, r := range results {
+			q := tx.Table("regiond_region_health").Where("region_id = ? AND claimed_by = ?", r.Health.RegionID, r.Claim).
+				Updates(healthUpdate(r.ProbeResult, r.ConsecutiveFailures, r.NextProbeAt))
+			if q.Error != nil {
+				return q.Error
+			}
+			stored += int(q.RowsAffected)
+		}
+		return nil
+	})
+	return stored, err
+}
+
+// healthUpdate is the columns a result sets. A healthy result sets last_healthy_at, and replaces
+// the version and the cluster resources it carries (those it lacks keep their previous values);
+// an unhealthy one changes neither. The claim is cleared.
+func healthUpdate(res ProbeResult, failures int, next time.Time) map[string]any {
+	h := res.Health
+	set := map[string]any{"state": h.State, "reason": h.Reason, "detail": h.Detail, "checked_at": timeOrNil(h.CheckedAt),
+		"latency_ms": h.LatencyMS, "ssl_ca_cert_not_after": timeOrNil(res.SSLCACertNotAfter),
+		"cert_file_not_after": timeOrNil(res.CertFileNotAfter), "claimed_by": nil, "claimed_until": nil,
+		"consecutive_failures": failures, "next_probe_at": next.UTC()}
+	if h.State != "healthy" {
+		return set
+	}
+	set["last_healthy_at"] = timeOrNil(h.CheckedAt)
+	if h.Version != "" {
+		set["version"] = h.Version
+	}
+	if c := h.Cluster; c != nil {
+		for col, v := range map[string]*float64{"cluster_cpu_total_cores": c.CPUTotalCores, "cluster_cpu_used_cores": c.CPUUsedCores,
+			"cluster_memory_total_bytes": c.MemoryTotalBytes, "cluster_memory_used_bytes": c.MemoryUsedBytes,
+			"cluster_disk_total_bytes": c.DiskTotalBytes, "cluster_disk_used_bytes": c.DiskUsedBytes} {
+			if v != nil {
+				set[col] = *v
+			}
+		}
+	}
+	return set
+}
+
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// HealthGauge is one region's health as the metrics show it.
+type HealthGauge struct {
+	RegionID                            string
+	State                               string
+	LatencyMS                           *int64
+	SSLCACertNotAfter, CertFileNotAfter *time.Time
+}
+
+// HealthGauges reads the health of every region that has been probed, of every enterprise.
+func (s *Store) HealthGauges(ctx context.Context) ([]HealthGauge, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	rows, err := s.reader(ctx).Raw("SELECT h.region_id, h.state, h.latency_ms, h.ssl_ca_cert_not_after, h.cert_file_not_after " +
+		"FROM regiond_region_health h JOIN region_info r ON r.region_id = h.region_id WHERE h.checked_at IS NOT NULL ORDER BY h.region_id").Rows()
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []HealthGauge
+	for rows.Next() {
+		var g HealthGauge
+		var latency sql.NullInt64
+		var ca, cert storedTime
+		if err := rows.Scan(&g.RegionID, &g.State, &latency, &ca, &cert); err != nil {
+			return nil, classify(err)
+		}
+		if latency.Valid {
+			g.LatencyMS = &latency.Int64
+		}
+		if ca.Valid && ca.Unreadable == "" {
+			g.SSLCACertNotAfter = &ca.Time
+		}
+		if cert.Valid && cert.Unreadable == "" {
+			g.CertFileNotAfter = &cert.Time
+		}
+		out = append(out, g)
+	}
+	return out, classify(rows.Err())
+}
+
+// deleteHealth removes a deleted region's health row, in the deletion's transaction.
+func deleteHealth(tx *gorm.DB, regionID string) error {
+	return tx.Exec("DELETE FROM regiond_region_health WHERE region_id = ?", regionID).Error
 }

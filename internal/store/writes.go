@@ -193,6 +193,9 @@ func (s *Store) DeleteRegion(ctx context.Context, enterpriseID, regionID string,
 		if res.RowsAffected != 1 {
 			return ErrVersionMismatch
 		}
+		if err := deleteHealth(tx, regionID); err != nil {
+			return err
+		}
 		return insertAudit(tx, ev, regionID, now())
 	})
 	return gen, err

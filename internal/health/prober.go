@@ -1,0 +1,145 @@
+// Package health keeps every region's health: a background Scheduler that probes each region's
+// API (internal/probe) once per interval among all replicas, through claims on the store's health
+// rows; the probe on demand of the API (Prober.ProbeNow); and the Prometheus Collector of the
+// stored results. Health is an observation: it never changes a region's status, which is the
+// operator's.
+package health
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/regiond/regiond/internal/config"
+	"github.com/regiond/regiond/internal/probe"
+	"github.com/regiond/regiond/internal/region"
+	"github.com/regiond/regiond/internal/store"
+)
+
+// MaxBackoff bounds the wait between two probes of a failing region.
+const MaxBackoff = 5 * time.Minute
+
+// Prober probes a region and stores what it saw.
+type Prober struct {
+	Store   *store.Store
+	Options probe.Options
+	// Interval separates two probes of a healthy region (0: the default, 30s).
+	Interval time.Duration
+	// CertWarnDays is the warning window of the certificates' expiry.
+	CertWarnDays int
+	// Now is the clock (time.Now by default): tests move it instead of waiting.
+	Now func() time.Time
+}
+
+// NewProber makes the prober the settings describe.
+func NewProber(st *store.Store, cfg config.Probe) (*Prober, error) {
+	deny, err := probe.ParseDenyList(cfg.ProbeDenyCIDRs)
+	if err != nil {
+		return nil, err
+	}
+	return &Prober{Store: st, Options: probe.Options{Timeout: cfg.ProbeTimeout, Deny: deny}, Interval: cfg.ProbeInterval,
+		CertWarnDays: cfg.CertWarnDays}, nil
+}
+
+func (p *Prober) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// ProbeNow probes one region of an enterprise at once, stores the result (whatever the schedule)
+// and returns the region's health as stored. store.ErrNotFound: no such region there.
+func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (region.Health, error) {
+	r, err := p.Store.GetRegion(ctx, enterpriseID, regionID, store.WithSecrets)
+	unreadable := errors.Is(err, store.ErrSecretUnreadable)
+	if err != nil && !unreadable {
+		return region.Health{}, err
+	}
+	// A caller that goes away must not leave a false "timeout" behind: the probe runs to its end
+	// (within the probe timeout) and is stored.
+	ctx = context.WithoutCancel(ctx)
+	res := p.probe(ctx, r, unreadable)
+	if _, err := p.Store.RecordHealth(ctx, res, p.schedule(p.now())); err != nil {
+		return region.Health{}, err
+	}
+	return p.Store.RegionHealth(ctx, enterpriseID, regionID)
+}
+
+// probe checks r once; keyUnreadable says its stored key_file could not be decrypted.
+func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool) store.ProbeResult {
+	t := Target(r)
+	var res probe.Result
+	if keyUnreadable {
+		at := p.now().UTC()
+		res = probe.Result{RegionID: r.RegionID, State: probe.StateUnhealthy, Reason: probe.ReasonInvalidMaterial, CheckedAt: at,
+			Detail: "key_file: cannot be decrypted with this server's encryption keys"}
+	} else {
+		res = probe.Probe(ctx, t, p.Options)
+	}
+	h := region.Health{RegionID: r.RegionID, State: string(res.State), Reason: string(res.Reason), Detail: res.Detail,
+		CheckedAt: &res.CheckedAt, LatencyMS: &res.LatencyMS, Version: res.Version}
+	if keyUnreadable {
+		h.LatencyMS = nil
+	}
+	if res.Cluster != nil {
+		c := region.ClusterResources(*res.Cluster)
+		h.Cluster = &c
+	}
+	out := store.ProbeResult{Health: h}
+	for _, c := range probe.Certificates(t, p.CertWarnDays, res.CheckedAt) {
+		first := &out.SSLCACertNotAfter
+		if c.Field == "cert_file" {
+			first = &out.CertFileNotAfter
+		}
+		if *first == nil || c.NotAfter.Before(**first) {
+			at := c.NotAfter
+			*first = &at
+		}
+	}
+	return out
+}
+
+// Target is what a probe of r needs: its id, url and TLS material.
+func Target(r region.Region) probe.Target {
+	t := probe.Target{RegionID: r.RegionID, URL: r.URL}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&t.SSLCACert, r.SSLCACert}, {&t.CertFile, r.CertFile}, {&t.KeyFile, r.KeyFile}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	return t
+}
+
+// Certificates describes the certificates of r's ssl_ca_cert and cert_file as of now, from the
+// stored material alone (no network).
+func (p *Prober) Certificates(r region.Region) []probe.CertInfo {
+	return probe.Certificates(Target(r), p.CertWarnDays, p.now())
+}
+
+// schedule is when a region probed at now is next due, given its consecutive failures.
+func (p *Prober) schedule(now time.Time) func(failures int) time.Time {
+	return func(failures int) time.Time { return now.Add(Delay(p.Interval, failures)) }
+}
+
+// Delay is the wait after a probe: the interval for a healthy region, doubling with each
+// consecutive failure up to MaxBackoff (never below the interval), plus up to 10% jitter so that
+// regions probed together drift apart. The jitter only lengthens the wait: a region is never
+// probed more than once per interval.
+func Delay(interval time.Duration, failures int) time.Duration {
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	d := interval
+	for i := 0; i < failures && d < MaxBackoff; i++ {
+		d *= 2
+	}
+	if d > MaxBackoff {
+		d = max(MaxBackoff, interval)
+	}
+	return d + rand.N(d/10+1)
+}
