@@ -279,6 +279,7 @@ func TestRunWaitsForProbesInFlight(t *testing.T) {
 		c := &clock{now: time.Now()}
 		s := scheduler(t, dsn, "a", c)
 		id := createRegion(t, s.Prober.Store, "slow", slow.URL)
+		c.Add(time.Minute) // the region is due from its creation on, by the store's clock
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() {

@@ -50,10 +50,16 @@ func (s *Scheduler) interval() time.Duration {
 	return 30 * time.Second
 }
 
+// sweepEvery is how often a replica looks for regions without a place in the schedule
+// (Store.AdoptRegions), or the interval when that is longer. Regions created through regiond are
+// scheduled when they are created; the sweep catches those written by other tools, and reads
+// every region, so it runs at start and then rarely.
+const sweepEvery = 5 * time.Minute
+
 // Run probes due regions until ctx ends, then waits for the probes in flight (each bounded by the
-// probe timeout) and stores their results. It adopts new regions into the schedule once per
-// interval, and looks for due regions every quarter interval (at most every second) while it has
-// room, at once when every slot was filled.
+// probe timeout) and stores their results. It adopts regions missing from the schedule at start
+// and every sweepEvery, and looks for due regions every quarter interval (at most every second)
+// while it has room, at once when every slot was filled.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.init()
 	b := s.newBatch(ctx)
@@ -62,7 +68,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	var adopted time.Time
 	failing := false
 	for {
-		if now := s.Prober.now(); now.Sub(adopted) >= s.interval() {
+		if now := s.Prober.now(); adopted.IsZero() || now.Sub(adopted) >= max(sweepEvery, s.interval()) {
 			if err := s.Prober.Store.AdoptRegions(ctx, now); err != nil && ctx.Err() == nil {
 				s.Log.Warn("adding new regions to the probe schedule failed; retried at the next pass", "error", err)
 			} else {

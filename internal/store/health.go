@@ -81,9 +81,10 @@ func (s *Store) RegionHealth(ctx context.Context, enterpriseID, regionID string)
 }
 
 // AdoptRegions puts every region without a health row in the schedule, due at now, and deletes
-// the rows of regions that are gone. Regions written through regiond get their row here too: the
-// region writes stay as they were, and regions another tool inserts (a Rainbond console sharing
-// the database) are probed as well.
+// the rows of regions that are gone. Regions created through regiond get their row with the
+// region (CreateRegion); this sweep is for regions another tool inserts (a Rainbond console sharing
+// the database) or a replica of an older version created. It reads every region: on 100,000 it
+// held SQLite's writer for 0.5-1s, which is why the scheduler runs it rarely.
 func (s *Store) AdoptRegions(ctx context.Context, now time.Time) error {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
@@ -319,6 +320,13 @@ func (s *Store) HealthGauges(ctx context.Context) ([]HealthGauge, error) {
 		out = append(out, g)
 	}
 	return out, classify(rows.Err())
+}
+
+// addHealth puts a new region in the probe schedule, due at once, in the creation's transaction:
+// the prober then never has to look for regions it does not know (AdoptRegions only catches those
+// that a replica of an older version created).
+func addHealth(tx *gorm.DB, regionID string, now time.Time) error {
+	return tx.Exec("INSERT INTO regiond_region_health (region_id, next_probe_at) VALUES (?, ?)", regionID, now.UTC()).Error
 }
 
 // deleteHealth removes a deleted region's health row, in the deletion's transaction.

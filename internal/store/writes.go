@@ -76,6 +76,9 @@ func (s *Store) CreateRegion(ctx context.Context, r region.Region, ev AuditEvent
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
+		if err := addHealth(tx, r.RegionID, now); err != nil {
+			return err
+		}
 		return insertAudit(tx, ev, r.RegionID, now)
 	})
 	return Written{Region: r, Generation: gen, Warnings: ev.Warnings}, err
