@@ -126,13 +126,17 @@ func (p *Prober) schedule(now time.Time) func(failures int) time.Time {
 	return func(failures int) time.Time { return now.Add(Delay(p.Interval, failures)) }
 }
 
+// fallbackInterval is the interval of a Prober built without one (tests, library use); regiond
+// serve always passes --probe-interval, whose default lives in internal/config.
+const fallbackInterval = 30 * time.Second
+
 // Delay is the wait after a probe: the interval for a healthy region, doubling with each
 // consecutive failure up to MaxBackoff (never below the interval), plus up to 10% jitter so that
 // regions probed together drift apart. The jitter only lengthens the wait: a region is never
 // probed more than once per interval.
 func Delay(interval time.Duration, failures int) time.Duration {
 	if interval <= 0 {
-		interval = 30 * time.Second
+		interval = fallbackInterval
 	}
 	d := interval
 	for i := 0; i < failures && d < MaxBackoff; i++ {

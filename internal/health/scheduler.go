@@ -47,7 +47,7 @@ func (s *Scheduler) interval() time.Duration {
 	if s.Prober.Interval > 0 {
 		return s.Prober.Interval
 	}
-	return 30 * time.Second
+	return fallbackInterval
 }
 
 // sweepEvery is how often a replica looks for regions without a place in the schedule
