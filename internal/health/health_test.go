@@ -171,6 +171,36 @@ func TestSchedulerStoresAndBacksOff(t *testing.T) {
 	})
 }
 
+// TestDetailsAreReadEvery30s: at an interval shorter than health.DetailsEvery, a scheduled probe
+// asks for the version and cluster resources only when the last read is that old (every probe
+// asks /v2/health), and the stored ones stay meanwhile; a probe on demand always asks.
+func TestDetailsAreReadEvery30s(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+		s := scheduler(t, dsn, "a", c)
+		s.Prober.Interval = 10 * time.Second
+		st := s.Prober.Store
+		r := rbdapi.StartPlain(t)
+		id := createRegion(t, st, "details", r.URL)
+		ctx := context.Background()
+		for i := 1; i <= 7; i++ { // probes at 0, 11, 22, 33, 44, 55, 66 seconds
+			drain(t, s)
+			h, err := st.RegionHealth(ctx, "e1", id)
+			if err != nil || h.State != "healthy" || h.Version != "v5.17.3-release" || h.Cluster == nil {
+				t.Fatalf("probe %d: %+v, %v", i, h, err)
+			}
+			c.Add(11 * time.Second) // past the interval and its jitter
+		}
+		// Read at 0, then at 33 (the first probe 30s after), then at 66.
+		if p, d := r.Probes.Load(), r.Details.Load(); p != 7 || d != 3 {
+			t.Fatalf("7 intervals: %d health probes (want 7), %d version reads (want 3)", p, d)
+		}
+		if _, err := s.Prober.ProbeNow(ctx, "e1", id); err != nil || r.Details.Load() != 4 {
+			t.Fatalf("a probe on demand did not read the details: %v, %d reads", err, r.Details.Load())
+		}
+	})
+}
+
 // TestReplicasProbeEachRegionOncePerInterval: two replicas (two schedulers over two store
 // handles on one database) probing at once probe each region exactly once per interval between
 // them, interval after interval (the fake regions count their probes).

@@ -60,23 +60,32 @@ func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (r
 	// A caller that goes away must not leave a false "timeout" behind: the probe runs to its end
 	// (within the probe timeout) and is stored.
 	ctx = context.WithoutCancel(ctx)
-	res := p.probe(ctx, r, unreadable)
+	res := p.probe(ctx, r, unreadable, nil)
 	if _, err := p.Store.RecordHealth(ctx, res, p.schedule(p.now())); err != nil {
 		return region.Health{}, err
 	}
 	return p.Store.RegionHealth(ctx, enterpriseID, regionID)
 }
 
-// probe checks r once; keyUnreadable says its stored key_file could not be decrypted.
-func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool) store.ProbeResult {
+// DetailsEvery is how old a region's version and cluster resources may grow before a scheduled
+// probe reads them again: at the default interval (30s) every probe reads them; at 1s, one probe
+// in 30. They change rarely, and reading them is two of a probe's three requests. A probe on
+// demand always reads them.
+const DetailsEvery = 30 * time.Second
+
+// probe checks r once; keyUnreadable says its stored key_file could not be decrypted, detailsAt
+// when its version and cluster resources were last read (nil: never, or a probe on demand).
+func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool, detailsAt *time.Time) store.ProbeResult {
 	t := Target(r)
 	var res probe.Result
+	o := p.Options
+	o.SkipDetails = detailsAt != nil && p.now().Sub(*detailsAt) < DetailsEvery
 	if keyUnreadable {
 		at := p.now().UTC()
 		res = probe.Result{RegionID: r.RegionID, State: probe.StateUnhealthy, Reason: probe.ReasonInvalidMaterial, CheckedAt: at,
 			Detail: "key_file: cannot be decrypted with this server's encryption keys"}
 	} else {
-		res = probe.Probe(ctx, t, p.Options)
+		res = probe.Probe(ctx, t, o)
 	}
 	h := region.Health{RegionID: r.RegionID, State: string(res.State), Reason: string(res.Reason), Detail: res.Detail,
 		CheckedAt: &res.CheckedAt, LatencyMS: &res.LatencyMS, Version: res.Version}
@@ -88,6 +97,10 @@ func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool)
 		h.Cluster = &c
 	}
 	out := store.ProbeResult{Health: h}
+	if res.DetailsRead {
+		at := p.now()
+		out.DetailsAt = &at
+	}
 	for _, c := range probe.Certificates(t, p.CertWarnDays, res.CheckedAt) {
 		first := &out.SSLCACertNotAfter
 		if c.Field == "cert_file" {

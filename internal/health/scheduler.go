@@ -148,7 +148,7 @@ func (s *Scheduler) start(ctx context.Context, b *batch, free int) (int, error) 
 
 // probe checks one claimed region; the result is stored under the claim.
 func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
-	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable)
+	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt)
 	h := res.Health
 	failures := c.ConsecutiveFailures + 1
 	switch healthy := h.State == "healthy"; {

@@ -113,6 +113,45 @@ func TestRegionHealth(t *testing.T) {
 	})
 }
 
+// TestHealthDetailsAt: a claim carries when the version and cluster resources were last read:
+// never at first; the time of the healthy result that read them after; unchanged by an unhealthy
+// result or a healthy one that did not read them.
+func TestHealthDetailsAt(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := open(t, dsn, nil)
+		r := mustCreate(t, s, newRegion("e1", "details-at"))
+		t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		var read *time.Time
+		for i, step := range []struct {
+			state       string
+			detailsRead bool
+			wantRead    bool // the claim after this result says the details were read at this result's time
+		}{{"healthy", false, false}, {"healthy", true, true}, {"unhealthy", true, false}, {"healthy", false, false}, {"healthy", true, true}} {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			claim := fmt.Sprint("a#", i)
+			c, err := s.ClaimDueRegions(ctx, claim, at, at.Add(time.Minute), 10)
+			if err != nil || len(c) != 1 {
+				t.Fatalf("step %d: claim %+v, %v", i, c, err)
+			}
+			if (read == nil) != (c[0].DetailsAt == nil) || (read != nil && !c[0].DetailsAt.Equal(*read)) {
+				t.Fatalf("step %d: the claim says details read at %v, want %v", i, c[0].DetailsAt, read)
+			}
+			res := store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: step.state, CheckedAt: &at, LatencyMS: ptr[int64](1)},
+				DetailsAt: &at}
+			if !step.detailsRead {
+				res.DetailsAt = nil
+			}
+			if n, err := s.RecordClaimedHealth(ctx, []store.ClaimedResult{{ProbeResult: res, Claim: claim, NextProbeAt: at}}); err != nil || n != 1 {
+				t.Fatalf("step %d: stored %d, %v", i, n, err)
+			}
+			if step.wantRead {
+				read = &at
+			}
+		}
+	})
+}
+
 // TestClaimsAcrossReplicas: two store handles (two replicas) claiming the same due regions at
 // once each get a disjoint share, together all; a claim whose replica died (never recorded) is
 // taken over once it expires, and its late result is then refused.

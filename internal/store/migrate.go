@@ -29,6 +29,7 @@ var migrationIDs = []string{
 	"0007_audit_warnings",
 	"0008_audit_time_order",
 	"0009_region_health",
+	"0010_health_details",
 }
 
 // Migrate brings the schema to the latest version. It is safe to run again, and safe to run from

@@ -35,8 +35,8 @@ func NewPKI(t testing.TB) PKI {
 // Region is a fake rbd-api.
 type Region struct {
 	*httptest.Server
-	// Probes counts the GET /v2/health requests answered.
-	Probes atomic.Int64
+	// Probes counts the GET /v2/health requests answered, Details the GET /v2/version ones.
+	Probes, Details atomic.Int64
 	// Status is what /v2/health answers (200 by default).
 	Status atomic.Int64
 	// probed receives a value after each /v2/health answer, when the test asked for it.
@@ -61,6 +61,7 @@ func (r *Region) Handler() http.Handler {
 		}
 	})
 	mux.HandleFunc("GET /v2/version", func(w http.ResponseWriter, _ *http.Request) {
+		r.Details.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"bean":{"version":"v5.17.3-release"}}`)
 	})
