@@ -28,6 +28,7 @@ package probe
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"mime"
@@ -138,10 +139,12 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 	}
 	https := base.Scheme == "https"
 	var m material
+	var tlsConfig *tls.Config // nil for http: the transport then makes none
 	if https {
 		if m, err = loadMaterial(t); err != nil {
 			return unhealthy(ReasonInvalidMaterial, err.Error())
 		}
+		tlsConfig = m.tlsConfig()
 	}
 	deny := o.Deny
 	if deny == nil {
@@ -158,7 +161,7 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 		// Never through a proxy: the deny list must apply to the region's own addresses.
 		Proxy:                  nil,
 		DialContext:            (&net.Dialer{Control: deny.control}).DialContext,
-		TLSClientConfig:        m.tlsConfig(),
+		TLSClientConfig:        tlsConfig,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: headerLimit,
 		// A probe's requests and answers are a few hundred bytes: the 4 KiB buffers net/http
