@@ -376,16 +376,24 @@ start_regiond probe-seed "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0
 seed_list "${ADDR[probe-seed]}" "$seeder"
 stop_server probe-seed
 probes() { curl -fsS "http://$RBDAPI/count"; }
+PROBE_FLAGS=(--probe-interval 1s --probe-concurrency "$PROBE_CONCURRENCY" --probe-deny-cidrs none)
 for r in $(seq 1 "$ROUNDS"); do
   step "probing, round $r of $ROUNDS ($DURATION each)"
-  order=(probing idle)
-  ((r % 2 == 0)) && order=(idle probing)
+  order=(probing apart idle)
+  ((r % 2 == 0)) && order=(idle apart probing)
   for v in "${order[@]}"; do
-    if [ "$v" = probing ]; then
-      start_regiond "$v" "${DSN[probe]}" --probe-interval 1s --probe-concurrency "$PROBE_CONCURRENCY" --probe-deny-cidrs none --shutdown-delay 0
-    else
+    case $v in
+    probing) start_regiond "$v" "${DSN[probe]}" "${PROBE_FLAGS[@]}" --shutdown-delay 0 ;;
+    apart)
+      # The prober as its own process at the lowest CPU priority (docs/operations.md), beside a
+      # server that does not probe.
       start_regiond "$v" "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0
-    fi
+      nice -n 19 "$REGIOND" probe --database "${DSN[probe]}" "${PROBE_FLAGS[@]}" 2>"$RUN/prober.log" &
+      PROBER=$!
+      PIDS+=("$PROBER")
+      ;;
+    idle) start_regiond "$v" "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0 ;;
+    esac
     url="http://${ADDR[$v]}/openapi/v1/regions"
     wrk_run "warmup-probe-r$r-$v" "$v" "$PROBE_WARMUP" "$CONNS" "$url" "${READ[probe]}"
     # Saturated (as fast as 32 connections go: the CPU probing takes shows in req/s), then steady
@@ -399,6 +407,10 @@ for r in $(seq 1 "$ROUNDS"); do
       sed -i '$d' "$RESULTS" && cat "$RESULTS.last" >>"$RESULTS" && rm -f "$RESULTS.last"
     done
     stop_server "$v"
+    if [ "$v" = apart ]; then
+      kill "$PROBER" 2>/dev/null || true
+      wait "$PROBER" || die "regiond probe failed (see $RUN/prober.log)"
+    fi
   done
 done
 stop_all

@@ -25,6 +25,7 @@ import (
 type CLI struct {
 	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Serve the API (the default command)."`
 	Migrate MigrateCmd `cmd:"" help:"Bring the database schema to this version and exit (serve does it too)."`
+	Probe   ProbeCmd   `cmd:"" help:"Run the background health prober alone, without the API (then serve with --probe-interval 0), e.g. at a lower CPU priority."`
 	Token   TokenCmd   `cmd:"" help:"Manage API tokens directly in the database (first tokens, break-glass)."`
 	Secrets SecretsCmd `cmd:"" help:"Manage the encryption of secrets at rest."`
 	Version VersionCmd `cmd:"" help:"Print the version and exit."`

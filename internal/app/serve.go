@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/regiond/regiond/internal/config"
-	"github.com/regiond/regiond/internal/health"
 	"github.com/regiond/regiond/internal/logwriter"
-	"github.com/regiond/regiond/internal/probe"
 	"github.com/regiond/regiond/internal/server"
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/token"
@@ -77,11 +75,8 @@ func (c *ServeCmd) validate() error {
 			return fmt.Errorf("%s must be positive", name)
 		}
 	}
-	if c.ProbeInterval < 0 || c.ProbeTimeout <= 0 || c.ProbeConcurrency < 1 || c.CertWarnDays < 0 {
-		return fmt.Errorf("--probe-interval cannot be negative (0 turns the prober off), --probe-timeout must be positive, --probe-concurrency at least 1, --cert-warn-days not negative")
-	}
-	if _, err := probe.ParseDenyList(c.ProbeDenyCIDRs); err != nil {
-		return fmt.Errorf("--probe-deny-cidrs: %w", err)
+	if err := validateProbe(c.Probe); err != nil {
+		return err
 	}
 	if c.AuditRetention < 0 {
 		return fmt.Errorf("--audit-retention cannot be negative (0 keeps audit events forever)")
@@ -177,7 +172,7 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go srv.Run(bg)
-	stopProbes, err := c.startProber(st, log)
+	stopProbes, err := startProber(c.Probe, st, log)
 	if err != nil {
 		return err
 	}
@@ -213,30 +208,6 @@ func (c *ServeCmd) serve(ctx context.Context, env *Env, ready chan<- string) err
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// startProber starts the background health prober, unless --probe-interval is 0. stop ends it and
-// waits for the probes in flight (each within --probe-timeout) to finish and be stored.
-func (c *ServeCmd) startProber(st *store.Store, log *slog.Logger) (stop func(), err error) {
-	if c.ProbeInterval == 0 {
-		log.Info("the background health prober is off (--probe-interval=0)")
-		return func() {}, nil
-	}
-	prober, err := health.NewProber(st, c.Probe)
-	if err != nil {
-		return nil, fmt.Errorf("--probe-deny-cidrs: %w", err)
-	}
-	sched := &health.Scheduler{Prober: prober, Holder: server.ReplicaName(), Concurrency: c.ProbeConcurrency, Log: log}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sched.Run(ctx)
-	}()
-	return func() {
-		cancel()
-		<-done
-	}, nil
 }
 
 // open connects to the database and migrates it, tracing its statements when requests are traced.
