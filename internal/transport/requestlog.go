@@ -139,7 +139,11 @@ func appendMillis(b []byte, us int64) []byte {
 func appendString(b []byte, member, s string) []byte {
 	b = append(b, member...)
 	start := 0
-	for i := 0; i < len(s); {
+	i := 0
+	for i+8 <= len(s) && plainWord(s[i:i+8]) {
+		i += 8
+	}
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if plain[c] {
 				i++
@@ -179,6 +183,21 @@ func appendString(b []byte, member, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainWord reports whether the 8 bytes of s are all plain (see plain), testing them together: a
+// line's strings are almost always all plain, and a byte at a time cost 2,000 instructions of the
+// 68,000 of Rainbond's list call (callgrind). A byte needs escaping when it is below 0x20, a quote,
+// a backslash, or not ASCII; each test is the classic "has a zero byte" of a word,
+// (v-0x0101..) &^ v & 0x8080.., exact as to whether any byte matches.
+func plainWord(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	control := (x - ones*0x20) &^ x
+	return (control|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&highs == 0
+}
 
 // plain are the ASCII bytes a JSON string holds as they are: a table, as encoding/json's safeSet,
 // is a load per byte where the comparisons were three.

@@ -3,12 +3,14 @@ package transport
 import (
 	"bytes"
 	"log/slog"
+	"math/rand/v2"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/regiond/regiond/internal/token"
 )
@@ -88,5 +90,42 @@ func TestLineTimeAndLatency(t *testing.T) {
 		check(us)
 		check(us - 1)
 		check(1<<40 - us%1000)
+	}
+}
+
+// TestPlainWord: the word-at-a-time test agrees with the byte table, whichever byte of the word is
+// the odd one, and on words of mixed bytes.
+func TestPlainWord(t *testing.T) {
+	isPlain := func(w []byte) bool {
+		for _, c := range w {
+			if c >= utf8.RuneSelf || !plain[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, fill := range []byte{'a', ' ', '~', 0x7f, '!', '#', '[', ']'} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				if got, want := plainWord(string(w)), isPlain(w); got != want {
+					t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 1e6; i++ {
+		w := make([]byte, 8)
+		for j := range w {
+			w[j] = byte(rng.IntN(256))
+			if rng.IntN(4) > 0 {
+				w[j] = byte(0x1e + rng.IntN(0x64)) // mostly around the edges of the plain range
+			}
+		}
+		if got, want := plainWord(string(w)), isPlain(w); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		}
 	}
 }
