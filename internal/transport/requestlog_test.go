@@ -93,9 +93,9 @@ func TestLineTimeAndLatency(t *testing.T) {
 	}
 }
 
-// TestPlainWord: the word-at-a-time test agrees with the byte table, whichever byte of the word is
-// the odd one, and on words of mixed bytes.
-func TestPlainWord(t *testing.T) {
+// TestPlainString: the word-at-a-time test agrees with the byte table, whatever the length and
+// wherever the odd byte is, and on strings of mixed bytes.
+func TestPlainString(t *testing.T) {
 	isPlain := func(w []byte) bool {
 		for _, c := range w {
 			if c >= utf8.RuneSelf || !plain[c] {
@@ -104,28 +104,30 @@ func TestPlainWord(t *testing.T) {
 		}
 		return true
 	}
-	for _, fill := range []byte{'a', ' ', '~', 0x7f, '!', '#', '[', ']'} {
-		for pos := 0; pos < 8; pos++ {
-			for c := 0; c < 256; c++ {
-				w := bytes.Repeat([]byte{fill}, 8)
-				w[pos] = byte(c)
-				if got, want := plainWord(string(w)), isPlain(w); got != want {
-					t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+	for n := 0; n <= 26; n++ {
+		for _, fill := range []byte{'a', ' ', '~', 0x7f, '!', '#', '[', ']'} {
+			for pos := 0; pos < n; pos++ {
+				for c := 0; c < 256; c++ {
+					w := bytes.Repeat([]byte{fill}, n)
+					w[pos] = byte(c)
+					if got, want := plainString(string(w)), isPlain(w); got != want {
+						t.Fatalf("plainString(%q) = %v, want %v", w, got, want)
+					}
 				}
 			}
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 1e6; i++ {
-		w := make([]byte, 8)
+	for i := 0; i < 300000; i++ {
+		w := make([]byte, rng.IntN(40))
 		for j := range w {
 			w[j] = byte(rng.IntN(256))
-			if rng.IntN(4) > 0 {
+			if rng.IntN(8) > 0 {
 				w[j] = byte(0x1e + rng.IntN(0x64)) // mostly around the edges of the plain range
 			}
 		}
-		if got, want := plainWord(string(w)), isPlain(w); got != want {
-			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		if got, want := plainString(string(w)), isPlain(w); got != want {
+			t.Fatalf("plainString(%q) = %v, want %v", w, got, want)
 		}
 	}
 }
