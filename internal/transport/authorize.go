@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"net"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -26,8 +25,7 @@ type Authorizer struct {
 // by the caller's private cache; every other response says no-store.
 func (a *Authorizer) Authorize(ctx context.Context, r *http.Request, route *routers.Route) error {
 	info := Info(ctx)
-	client, _, _ := net.SplitHostPort(r.RemoteAddr)
-	p, err := a.Tokens.Authenticate(ctx, first(r.Header, "Authorization"), client)
+	p, err := a.Tokens.Authenticate(ctx, first(r.Header, "Authorization"), info.client(r))
 	if err != nil {
 		return err
 	}

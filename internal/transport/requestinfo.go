@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -34,6 +35,16 @@ type RequestInfo struct {
 
 	header http.Header      // the response's: authorization sets Cache-Control there
 	inputs validationInputs // the validator's, for this request
+	remote string           // the client's address without its port, once split (see client)
+}
+
+// client is the address of r's client without its port: split once, though both the failed
+// authentications' limit and the log line want it.
+func (info *RequestInfo) client(r *http.Request) string {
+	if info.remote == "" {
+		info.remote, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	return info.remote
 }
 
 type infoKey struct{}

@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -25,7 +24,7 @@ type requestLog struct {
 }
 
 func (l *requestLog) write(req *http.Request, info *RequestInfo, route string, status int, size int64, start time.Time, elapsed time.Duration) {
-	remote, _, _ := net.SplitHostPort(req.RemoteAddr)
+	remote := info.client(req)
 	if l.lines == nil {
 		attrs := make([]slog.Attr, 0, 11)
 		if info.TraceID != "" {
