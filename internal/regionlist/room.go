@@ -116,8 +116,8 @@ func (room *Room) Takes(r *http.Request) bool {
 // the log line and the metrics.
 func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	x, r := transport.WithRequestInfo(w, r)
-	status := room.serveBare(&x.Writer, r)
+	x := transport.WithRequestInfo(w, r)
+	status := room.serveBare(x, r)
 	info := x.Info()
 	room.recorder.Record(r, info, room.path, status, x.Writer.Size, start)
 	room.taken.Inc()
@@ -127,28 +127,30 @@ func (room *Room) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveBare writes the bare list, or its problem, and returns the status it began with.
-func (room *Room) serveBare(w *transport.ResponseWriter, r *http.Request) (status int) {
+func (room *Room) serveBare(x *transport.Exchange, r *http.Request) (status int) {
+	w, ctx := &x.Writer, x.Context()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
+			r := x.Request(r)
 			status = room.errors.Write(w, r, room.errors.Recovered(r, v, debug.Stack()), room.path)
 		}
 	}()
-	if _, err := room.validator.Check(r, room.path, nil, nil); err != nil {
-		return room.errors.Write(w, r, err, room.path)
+	if _, err := room.validator.Check(ctx, r, room.path, nil, nil); err != nil {
+		return room.errors.Write(w, x.Request(r), err, room.path)
 	}
 	var params api.ListRegionsParams
 	if v, ok := r.Header["If-None-Match"]; ok && len(v) > 0 {
 		params.IfNoneMatch = &v[0]
 	}
-	resp, err := room.List(r.Context(), transport.Principal(r.Context()), params)
+	resp, err := room.List(ctx, transport.Principal(ctx), params)
 	if err == nil {
 		err = resp.VisitListRegionsResponse(w)
 	}
 	if err != nil && w.Status == 0 { // else the response has begun: it stands, or was aborted
-		return room.errors.Write(w, r, err, room.path)
+		return room.errors.Write(w, x.Request(r), err, room.path)
 	}
 	return w.Status
 }

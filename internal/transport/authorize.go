@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"net"
 	"net/http"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -21,13 +20,12 @@ type Authorizer struct {
 	Requests *Limiter // each token's request rate
 }
 
-// Authorize authorizes r for the operation of route, recording the caller in the request's
-// RequestInfo. Reads of regions a caller sees without TLS material may be kept by the caller's
-// private cache; every other response says no-store.
-func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
-	info := Info(r.Context())
-	client, _, _ := net.SplitHostPort(r.RemoteAddr)
-	p, err := a.Tokens.Authenticate(r.Context(), first(r.Header, "Authorization"), client)
+// Authorize authorizes r for the operation of route, recording the caller in the RequestInfo ctx
+// carries (see Validator.Check). Reads of regions a caller sees without TLS material may be kept
+// by the caller's private cache; every other response says no-store.
+func (a *Authorizer) Authorize(ctx context.Context, r *http.Request, route *routers.Route) error {
+	info := Info(ctx)
+	p, err := a.Tokens.Authenticate(ctx, first(r.Header, "Authorization"), info.client(r))
 	if err != nil {
 		return err
 	}
@@ -47,7 +45,8 @@ func (a *Authorizer) Authorize(r *http.Request, route *routers.Route) error {
 	return nil
 }
 
-// AuthenticationFunc is Authorize as kin-openapi's authentication hook.
-func (a *Authorizer) AuthenticationFunc(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	return a.Authorize(in.RequestValidationInput.Request, in.RequestValidationInput.Route)
+// AuthenticationFunc is Authorize as kin-openapi's authentication hook (Check passes it the
+// context that carries the RequestInfo).
+func (a *Authorizer) AuthenticationFunc(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	return a.Authorize(ctx, in.RequestValidationInput.Request, in.RequestValidationInput.Route)
 }

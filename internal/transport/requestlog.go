@@ -3,7 +3,6 @@ package transport
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -25,7 +24,7 @@ type requestLog struct {
 }
 
 func (l *requestLog) write(req *http.Request, info *RequestInfo, route string, status int, size int64, start time.Time, elapsed time.Duration) {
-	remote, _, _ := net.SplitHostPort(req.RemoteAddr)
+	remote := info.client(req)
 	if l.lines == nil {
 		attrs := make([]slog.Attr, 0, 11)
 		if info.TraceID != "" {
@@ -138,6 +137,9 @@ func appendMillis(b []byte, us int64) []byte {
 // control characters, invalid UTF-8 as U+FFFD, and U+2028 and U+2029; then the closing quote.
 func appendString(b []byte, member, s string) []byte {
 	b = append(b, member...)
+	if plainString(s) {
+		return append(append(b, s...), '"')
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -179,6 +181,45 @@ func appendString(b []byte, member, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// plainString reports whether every byte of s is plain (see plain), testing 8 at a time: a line's
+// strings are almost always all plain, and a byte at a time cost 2,000 instructions of the 68,000
+// of Rainbond's list call (callgrind). The last word overlaps the one before it rather than
+// leaving a tail of single bytes.
+func plainString(s string) bool {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= utf8.RuneSelf || !plain[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; ; i += 8 {
+		if i > len(s)-8 {
+			i = len(s) - 8
+		}
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		if !plainWord(x) {
+			return false
+		}
+		if i == len(s)-8 {
+			return true
+		}
+	}
+}
+
+// plainWord reports whether the 8 bytes of x are all plain. A byte needs escaping when it is below
+// 0x20, a quote, a backslash, or not ASCII; each test is the classic "has a zero byte" of a word,
+// (v-0x0101..) &^ v & 0x8080.., exact as to whether any byte matches.
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	control := (x - ones*0x20) &^ x
+	return (control|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&highs == 0
+}
 
 // plain are the ASCII bytes a JSON string holds as they are: a table, as encoding/json's safeSet,
 // is a load per byte where the comparisons were three.

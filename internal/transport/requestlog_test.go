@@ -3,12 +3,14 @@ package transport
 import (
 	"bytes"
 	"log/slog"
+	"math/rand/v2"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/regiond/regiond/internal/token"
 )
@@ -88,5 +90,44 @@ func TestLineTimeAndLatency(t *testing.T) {
 		check(us)
 		check(us - 1)
 		check(1<<40 - us%1000)
+	}
+}
+
+// TestPlainString: the word-at-a-time test agrees with the byte table, whatever the length and
+// wherever the odd byte is, and on strings of mixed bytes.
+func TestPlainString(t *testing.T) {
+	isPlain := func(w []byte) bool {
+		for _, c := range w {
+			if c >= utf8.RuneSelf || !plain[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 26; n++ {
+		for _, fill := range []byte{'a', ' ', '~', 0x7f, '!', '#', '[', ']'} {
+			for pos := 0; pos < n; pos++ {
+				for c := 0; c < 256; c++ {
+					w := bytes.Repeat([]byte{fill}, n)
+					w[pos] = byte(c)
+					if got, want := plainString(string(w)), isPlain(w); got != want {
+						t.Fatalf("plainString(%q) = %v, want %v", w, got, want)
+					}
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 300000; i++ {
+		w := make([]byte, rng.IntN(40))
+		for j := range w {
+			w[j] = byte(rng.IntN(256))
+			if rng.IntN(8) > 0 {
+				w[j] = byte(0x1e + rng.IntN(0x64)) // mostly around the edges of the plain range
+			}
+		}
+		if got, want := plainString(string(w)), isPlain(w); got != want {
+			t.Fatalf("plainString(%q) = %v, want %v", w, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +130,8 @@ func echoPath(prefix, path string) string {
 // middleware would also claim every unmatched path, turning 405s into 404s.
 func (v *Validator) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if _, err := v.Check(c.Request(), c.Path(), c.ParamNames(), c.ParamValues()); err != nil {
+		req := c.Request()
+		if _, err := v.Check(req.Context(), req, c.Path(), c.ParamNames(), c.ParamValues()); err != nil {
 			return err
 		}
 		return next(c)
@@ -139,7 +141,9 @@ func (v *Validator) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // Check authenticates and validates a request routed to routePath (with its path parameters'
 // names and values), in that order. ok is false when routePath is no operation of the spec.
 // Errors are problems naming each offending field: 415 for a wrong media type, 400 for the rest.
-func (v *Validator) Check(req *http.Request, routePath string, names, values []string) (ok bool, err error) {
+// ctx carries the request's RequestInfo: req's own context, or the list room's, which gives it
+// apart so as not to copy the request (see Exchange).
+func (v *Validator) Check(ctx context.Context, req *http.Request, routePath string, names, values []string) (ok bool, err error) {
 	method := req.Method
 	if method == http.MethodHead {
 		method = http.MethodGet // HEAD is the GET without its body: the same caller, the same checks
@@ -150,12 +154,12 @@ func (v *Validator) Check(req *http.Request, routePath string, names, values []s
 	}
 	// kin-openapi's inputs escape: they are kept in the request's RequestInfo, whose allocation
 	// the request makes anyway (the list room comes here for every bare list).
-	inputs := &Info(req.Context()).inputs
+	inputs := &Info(ctx).inputs
 	*inputs = validationInputs{validate: openapi3filter.RequestValidationInput{Request: req, Route: op.route, Options: v.options}}
 	input := &inputs.validate
 	if op.secured {
 		inputs.auth.RequestValidationInput = input
-		if err := v.authenticate(req.Context(), &inputs.auth); err != nil {
+		if err := v.authenticate(ctx, &inputs.auth); err != nil {
 			return true, err
 		}
 	}
