@@ -23,7 +23,8 @@ func writeProbing(w io.Writer, rs []record, meta map[string]string) {
 		"The 50-region list (`GET /openapi/v1/regions`, %s connections, access log on, SQLite) from regiond "+
 		"probing with `--probe-interval 1s --probe-concurrency %s --probe-deny-cidrs none` while %s regions of another enterprise "+
 		"point at a fake rbd-api on this machine (`regiond-bench rbdapi`, plain HTTP: it answers "+
-		"`/v2/health`, `/v2/version`, `/v2/cluster`), next to the same server with `--probe-interval 0`. "+
+		"`/v2/health`, `/v2/version`, `/v2/cluster`; it stands for the regions' own machines, so it runs at `nice -n 19`), "+
+		"next to the same server with `--probe-interval 0`. "+
 		"It probes in its own process (`regiond serve`, the default), or a prober apart does: "+
 		"`regiond serve --probe-interval 0` beside `nice -n 19 regiond probe` with the same flags, as docs/operations.md "+
 		"advises for many probes a second on few cores. "+
@@ -36,7 +37,7 @@ func writeProbing(w io.Writer, rs []record, meta map[string]string) {
 		{"probing", "probing " + n + " regions every 1 s, in serve"}, {"apart", "probing " + n + " regions every 1 s, apart at nice 19"}}
 
 	saturated, steady := pick(runs, "load", "saturated"), pick(runs, "load", "steady")
-	fmt.Fprintf(w, "Saturated: the CPU the prober takes (and the fake rbd-api, on the same 2 cores) is throughput the list loses; "+
+	fmt.Fprintf(w, "Saturated: the CPU the prober takes (and the fake rbd-api and the kernel's work for the probes' connections, on the same 2 cores) is throughput the list loses; "+
 		"a prober at the lowest priority takes only what the list leaves, and probes less.\n\n")
 	var rows [][]string
 	for _, v := range variants {
