@@ -26,25 +26,13 @@ func TestServeProbesRegions(t *testing.T) {
 	fake := rbdapi.StartPlain(t)
 	probed := fake.Notify(4)
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := region.Region{EnterpriseID: "default", RegionID: uuid.NewString(), RegionName: "probed", RegionAlias: "Probed",
-		URL: fake.URL, Status: region.StatusEnabled, Scope: region.ScopePrivate}
-	if _, err := st.CreateRegion(ctx, r, store.AuditEvent{EnterpriseID: "default", TokenID: "test", Operation: store.OpRegionCreate}); err != nil {
-		t.Fatal(err)
-	}
+	st, ids := storeWithRegions(t, dsn, fake.URL)
 	srv := startServe(t, serveCmd(t, "--database", dsn, "--addr", "127.0.0.1:0", "--probe-interval", "1h", "--probe-deny-cidrs", "none"))
 	<-probed
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := st.RegionHealth(ctx, "default", r.RegionID); err != nil || h.State != "healthy" || h.Version != "v5.17.3-release" {
+	if h, err := st.RegionHealth(ctx, "default", ids[0]); err != nil || h.State != "healthy" || h.Version != "v5.17.3-release" {
 		t.Fatalf("after serve stopped: %+v, %v", h, err)
 	}
 	if n := fake.Probes.Load(); n != 1 {
@@ -71,23 +59,7 @@ func TestProbeCommand(t *testing.T) {
 	})
 	probed := fake.Notify(4)
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, u := range []string{fake.URL, slow.URL} {
-		r := region.Region{EnterpriseID: "default", RegionID: uuid.NewString(), RegionName: "probed-" + fmt.Sprint(len(ids)), RegionAlias: "Probed",
-			URL: u, Status: region.StatusEnabled, Scope: region.ScopePrivate}
-		if _, err := st.CreateRegion(ctx, r, store.AuditEvent{EnterpriseID: "default", TokenID: "test", Operation: store.OpRegionCreate}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, r.RegionID)
-	}
+	st, ids := storeWithRegions(t, dsn, fake.URL, slow.URL)
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +102,29 @@ func TestProbeCommand(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"msg":"probing"`) || strings.Contains(stderr.String(), `"msg":"serving"`) {
 		t.Fatalf("regiond probe's log:\n%s", stderr.String())
 	}
+}
+
+// storeWithRegions migrates the database at dsn and stores one region per url, in the enterprise
+// "default"; it returns the store (closed when the test ends) and the regions' ids.
+func storeWithRegions(t *testing.T, dsn string, urls ...string) (*store.Store, []string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, u := range urls {
+		r := region.Region{EnterpriseID: "default", RegionID: uuid.NewString(), RegionName: fmt.Sprint("probed-", i), RegionAlias: "Probed",
+			URL: u, Status: region.StatusEnabled, Scope: region.ScopePrivate}
+		if _, err := st.CreateRegion(ctx, r, store.AuditEvent{EnterpriseID: "default", TokenID: "test", Operation: store.OpRegionCreate}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.RegionID)
+	}
+	return st, ids
 }

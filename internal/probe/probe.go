@@ -165,8 +165,8 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: headerLimit,
 		// A probe's requests and answers are a few hundred bytes: the 4 KiB buffers net/http
-		// allocates per connection by default were a third of all the prober's garbage, and the
-		// garbage collection it caused slowed the API. Longer header lines still read whole.
+		// allocates per connection by default were a third of all the prober's garbage. Longer
+		// header lines still read whole (up to headerLimit).
 		ReadBufferSize:  1 << 10,
 		WriteBufferSize: 512,
 	}

@@ -383,6 +383,35 @@ func TestProbeServerThatNeverAnswers(t *testing.T) {
 	}
 }
 
+// TestProbeLongHeadersAndSkippedDetails: answers with header lines longer than the probe's small
+// connection buffers read whole (up to the header limit), and SkipDetails asks /v2/health alone.
+func TestProbeLongHeadersAndSkippedDetails(t *testing.T) {
+	t.Parallel()
+	var details atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Padding", strings.Repeat("p", 6000))
+		io.WriteString(w, "ok")
+	})
+	mux.HandleFunc("GET /v2/version", func(w http.ResponseWriter, r *http.Request) {
+		details.Add(1)
+		w.Header().Set("X-Padding", strings.Repeat("p", 6000))
+		io.WriteString(w, `{"bean":{"version":"v5.17.3-release"}}`)
+	})
+	region := startPlainRegion(t, mux)
+
+	res := probe.Probe(t.Context(), probe.Target{RegionID: "r", URL: region.URL}, options(t))
+	if res.State != probe.StateHealthy || res.Version != "v5.17.3-release" || !res.DetailsRead || details.Load() != 1 {
+		t.Fatalf("with 6,000-byte header lines: %+v (version reads %d)", res, details.Load())
+	}
+	o := options(t)
+	o.SkipDetails = true
+	res = probe.Probe(t.Context(), probe.Target{RegionID: "r", URL: region.URL}, o)
+	if res.State != probe.StateHealthy || res.Version != "" || res.DetailsRead || details.Load() != 1 {
+		t.Fatalf("skipping the details: %+v (version reads %d)", res, details.Load())
+	}
+}
+
 func TestProbeHealthAnswers500(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
