@@ -260,7 +260,8 @@ func writeWritesAndLarge(w io.Writer, rs []record, meta map[string]string) {
 	if ws := pick(rs, "group", "write"); len(ws) > 0 {
 		fmt.Fprintf(w, "## Writes\n\n`POST /openapi/v1/regions` (a new region with a unique name each time) and "+
 			"`PATCH /openapi/v1/regions/{id}` (a JSON merge patch of `desc`, spread over %s regions, no `If-Match`), "+
-			"%s connections, access log on. Every write is a transaction that also bumps the enterprise's "+
+			"%s connections, access log on, the prober off (`--probe-interval 0`: it would probe every new region at once; "+
+			"it has its own section). Every write is a transaction that also bumps the enterprise's "+
 			"generation and appends an audit event. Medians over %d rounds.\n\n", meta["patch_targets"], meta["write_conns"], len(rounds))
 		rows = nil
 		for _, db := range []string{"sqlite", "mariadb"} {
