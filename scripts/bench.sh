@@ -333,9 +333,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # --- writes ----------------------------------------------------------------------------------
-# On servers without the prober: every region a create run makes would be probed at once (hundreds
-# a second of names that do not resolve, on SQLite's one writer connection), which measures the
-# prober, and the prober has its own section below.
+# On servers without the prober, so that the writes are measured alone: every region a create run
+# makes would otherwise be probed at once. The prober has its own section below.
 for db in sqlite mariadb; do
   stop_server "$db"
   stop_server "$db-nolog"
