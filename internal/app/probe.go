@@ -28,9 +28,6 @@ type ProbeCmd struct {
 }
 
 func (c *ProbeCmd) Run(env *Env) error {
-	if err := validateDB(c.DB); err != nil {
-		return err
-	}
 	if err := validateProbe(c.Probe); err != nil {
 		return err
 	}
@@ -40,7 +37,7 @@ func (c *ProbeCmd) Run(env *Env) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := newLogger(env.Stderr, c.LogLevel, c.LogFormat)
-	st, err := openStore(ctx, c.DB, log, false)
+	st, err := openStore(ctx, c.DB, log, false) // it checks the database flags
 	if err != nil {
 		return err
 	}

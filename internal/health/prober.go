@@ -97,7 +97,8 @@ func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool,
 		h.Cluster = &c
 	}
 	out := store.ProbeResult{Health: h}
-	if res.DetailsRead {
+	// A healthy probe that was not told to skip them asked for the details, whatever they answered.
+	if res.State == probe.StateHealthy && !o.SkipDetails {
 		at := p.now()
 		out.DetailsAt = &at
 	}

@@ -119,9 +119,6 @@ type Result struct {
 	Version string `json:"version,omitempty"`
 	// Cluster holds the resources /v2/cluster reported, nil when it did not answer in rbd-api's shape.
 	Cluster *ClusterResources `json:"cluster,omitempty"`
-	// DetailsRead: the region was healthy and asked for its version and cluster resources
-	// (whatever it answered); false when Options.SkipDetails left them out.
-	DetailsRead bool `json:"-"`
 }
 
 // Probe checks the target once and never returns an error: every failure is an unhealthy Result.
@@ -192,7 +189,6 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 	}
 
 	// Both are optional: a region that does not answer them is still healthy.
-	res.DetailsRead = true
 	if st, ct, b, err := get(ctx, client, base.JoinPath("v2/version"), versionBodyLimit); err == nil && st.ok() {
 		res.Version = parseVersion(ct, b)
 	}
