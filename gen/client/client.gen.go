@@ -564,7 +564,7 @@ type RegionHealth struct {
 	// Example: 2026-11-29T18:30:05Z
 	LastHealthyAt nullable.Nullable[time.Time] `json:"last_healthy_at"`
 
-	// LatencyMs How long the last probe took until `/v2/health` answered or failed, in milliseconds.
+	// LatencyMs How long the last probe's `/v2/health` took to answer or fail, in milliseconds: with connecting and the TLS handshake when the probe connected anew (every probe at the default interval), the request alone when it asked on the connection the region's previous probe kept.
 	//
 	// Example: 12
 	LatencyMs nullable.Nullable[int64] `json:"latency_ms"`

@@ -191,12 +191,13 @@ func TestDetailsAreReadEvery30s(t *testing.T) {
 			}
 			c.Add(11 * time.Second) // past the interval and its jitter
 		}
-		// Read at 0, then at 33 (the first probe 30s after), then at 66.
-		if p, d := r.Probes.Load(), r.Details.Load(); p != 7 || d != 3 {
-			t.Fatalf("7 intervals: %d health probes (want 7), %d version reads (want 3)", p, d)
+		// Read at 0, then at 33 (the first probe 30s after), then at 66, each on a new
+		// connection; the probes between ask on the connection kept from the one before.
+		if p, d, n := r.Probes.Load(), r.Details.Load(), r.Conns.Load(); p != 7 || d != 3 || n != 3 {
+			t.Fatalf("7 intervals: %d health probes (want 7), %d version reads (want 3), %d connections (want 3)", p, d, n)
 		}
-		if _, err := s.Prober.ProbeNow(ctx, "e1", id); err != nil || r.Details.Load() != 4 {
-			t.Fatalf("a probe on demand did not read the details: %v, %d reads", err, r.Details.Load())
+		if _, err := s.Prober.ProbeNow(ctx, "e1", id); err != nil || r.Details.Load() != 4 || r.Conns.Load() != 4 {
+			t.Fatalf("a probe on demand did not read the details on a new connection: %v, %d reads, %d connections", err, r.Details.Load(), r.Conns.Load())
 		}
 	})
 }

@@ -60,7 +60,7 @@ func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (r
 	// A caller that goes away must not leave a false "timeout" behind: the probe runs to its end
 	// (within the probe timeout) and is stored.
 	ctx = context.WithoutCancel(ctx)
-	res := p.probe(ctx, r, unreadable, nil)
+	res := p.probe(ctx, r, unreadable, nil, nil)
 	if _, err := p.Store.RecordHealth(ctx, res, p.schedule(p.now())); err != nil {
 		return region.Health{}, err
 	}
@@ -69,17 +69,20 @@ func (p *Prober) ProbeNow(ctx context.Context, enterpriseID, regionID string) (r
 
 // DetailsEvery is how old a region's version and cluster resources may grow before a scheduled
 // probe reads them again: at the default interval (30s) every probe reads them; at 1s, one probe
-// in 30. They change rarely, and reading them is two of a probe's three requests. A probe on
-// demand always reads them.
+// in 30. They change rarely, and reading them is two of a probe's three requests. A probe that
+// reads them also connects anew, checking DNS and TLS again; the probes between ask /v2/health on
+// the connection kept from the last (probe.Conns). A probe on demand always reads them.
 const DetailsEvery = 30 * time.Second
 
 // probe checks r once; keyUnreadable says its stored key_file could not be decrypted, detailsAt
-// when its version and cluster resources were last read (nil: never, or a probe on demand).
-func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool, detailsAt *time.Time) store.ProbeResult {
+// when its version and cluster resources were last read (nil: never, or a probe on demand), and
+// conns keeps connections between a scheduler's probes (nil: a probe on demand connects anew).
+func (p *Prober) probe(ctx context.Context, r region.Region, keyUnreadable bool, detailsAt *time.Time, conns *probe.Conns) store.ProbeResult {
 	t := Target(r)
 	var res probe.Result
 	o := p.Options
 	o.SkipDetails = detailsAt != nil && p.now().Sub(*detailsAt) < DetailsEvery
+	o.Conns = conns
 	if keyUnreadable {
 		at := p.now().UTC()
 		res = probe.Result{RegionID: r.RegionID, State: probe.StateUnhealthy, Reason: probe.ReasonInvalidMaterial, CheckedAt: at,

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/regiond/regiond/internal/probe"
 	"github.com/regiond/regiond/internal/store"
 )
 
@@ -24,6 +25,8 @@ type Scheduler struct {
 	Concurrency int
 	Log         *slog.Logger
 
+	// conns keeps each region's connection between its probes (see probe.Conns).
+	conns    probe.Conns
 	seq      atomic.Uint64
 	inflight atomic.Int64
 	freed    chan struct{}
@@ -62,6 +65,7 @@ const sweepEvery = 5 * time.Minute
 // while it has room, at once when every slot was filled.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.init()
+	defer s.conns.Close()
 	b := s.newBatch(ctx)
 	defer b.finish()
 	tick := min(s.interval()/4, time.Second)
@@ -148,7 +152,7 @@ func (s *Scheduler) start(ctx context.Context, b *batch, free int) (int, error) 
 
 // probe checks one claimed region; the result is stored under the claim.
 func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
-	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt)
+	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt, &s.conns)
 	h := res.Health
 	failures := c.ConsecutiveFailures + 1
 	switch healthy := h.State == "healthy"; {

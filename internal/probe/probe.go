@@ -99,8 +99,11 @@ type Options struct {
 	// non-nil list (ParseDenyList("none")) allows every address.
 	Deny DenyList
 	// SkipDetails leaves out /v2/version and /v2/cluster: the caller read them recently. A probe
-	// is then one request on one connection instead of three.
+	// is then one request instead of three.
 	SkipDetails bool
+	// Conns, when set, keeps the connection of a healthy probe for the region's next one, and a
+	// probe with SkipDetails asks /v2/health on it instead of connecting again (see Conns).
+	Conns *Conns
 }
 
 // Result is the outcome of one probe.
@@ -112,7 +115,9 @@ type Result struct {
 	// Detail is a short, printable explanation for people; it never holds more of the region's
 	// answer than a short excerpt.
 	Detail string `json:"detail,omitempty"`
-	// LatencyMS is the time from the start of the probe until /v2/health answered or failed.
+	// LatencyMS is the time from the start of the /v2/health request until it answered or failed:
+	// on a new connection it includes resolving the name, connecting and the TLS handshake; on a
+	// connection kept from the last probe (Conns), the request alone.
 	LatencyMS int64     `json:"latency_ms"`
 	CheckedAt time.Time `json:"checked_at"`
 	// Version is rbd-api's version from /v2/version, empty when it did not say.
@@ -123,43 +128,76 @@ type Result struct {
 
 // Probe checks the target once and never returns an error: every failure is an unhealthy Result.
 func Probe(ctx context.Context, t Target, o Options) Result {
-	start := time.Now()
-	res := Result{RegionID: t.RegionID, CheckedAt: start.UTC()}
-	unhealthy := func(reason Reason, detail string) Result {
-		res.State, res.Reason, res.Detail = StateUnhealthy, reason, clean(detail, detailLen)
-		return res
-	}
-
-	base, err := url.Parse(t.URL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return unhealthy(ReasonInvalidMaterial, "url: not an absolute http or https URL")
-	}
-	https := base.Scheme == "https"
-	var m material
-	var tlsConfig *tls.Config // nil for http: the transport then makes none
-	if https {
-		if m, err = loadMaterial(t); err != nil {
-			return unhealthy(ReasonInvalidMaterial, err.Error())
-		}
-		tlsConfig = m.tlsConfig()
-	}
-	deny := o.Deny
-	if deny == nil {
-		deny = DefaultDenyList()
-	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if o.Conns != nil && o.SkipDetails {
+		if s := o.Conns.take(t); s != nil {
+			if res := s.check(ctx, o.SkipDetails); res.State == StateHealthy {
+				o.Conns.keep(s)
+				return res
+			}
+			// An unhealthy verdict comes only from a new connection, which checks every step
+			// from DNS up and so names the exact reason.
+			s.close()
+		}
+	}
+	s, res := open(t, o.Deny, timeout)
+	if s == nil {
+		return res
+	}
+	res = s.check(ctx, o.SkipDetails)
+	if res.State == StateHealthy && o.Conns != nil {
+		o.Conns.keep(s)
+	} else {
+		s.close()
+	}
+	return res
+}
 
-	transport := &http.Transport{
+// session is what probes one target: its url, its TLS material and an HTTP client that connects
+// only to allowed addresses and follows no redirect. Probe makes one per probe, or takes the one
+// Conns kept from the last.
+type session struct {
+	target    Target
+	base      *url.URL
+	https     bool
+	material  material
+	timeout   time.Duration
+	transport *http.Transport
+	client    *http.Client
+	used      time.Time // when a probe last used it, for Conns
+}
+
+// open makes the session of t, or returns the invalid_material result that says why it cannot.
+func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
+	s := &session{target: t, timeout: timeout}
+	base, err := url.Parse(t.URL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, "url: not an absolute http or https URL")
+	}
+	s.base, s.https = base, base.Scheme == "https"
+	var tlsConfig *tls.Config // nil for http: the transport then makes none
+	if s.https {
+		if s.material, err = loadMaterial(t); err != nil {
+			return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, err.Error())
+		}
+		tlsConfig = s.material.tlsConfig()
+	}
+	if deny == nil {
+		deny = DefaultDenyList()
+	}
+	s.transport = &http.Transport{
 		// Never through a proxy: the deny list must apply to the region's own addresses.
-		Proxy:                  nil,
-		DialContext:            (&net.Dialer{Control: deny.control}).DialContext,
-		TLSClientConfig:        tlsConfig,
-		DisableCompression:     true,
+		Proxy:              nil,
+		DialContext:        (&net.Dialer{Control: deny.control}).DialContext,
+		TLSClientConfig:    tlsConfig,
+		DisableCompression: true,
+		// The probe's three requests share one connection; Conns may keep it for the next probe.
+		IdleConnTimeout:        keepIdle,
 		MaxResponseHeaderBytes: headerLimit,
 		// A probe's requests and answers are a few hundred bytes: the 4 KiB buffers net/http
 		// allocates per connection by default were a third of all the prober's garbage. Longer
@@ -167,34 +205,46 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 		ReadBufferSize:  1 << 10,
 		WriteBufferSize: 512,
 	}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{
-		Transport: transport,
+	s.client = &http.Client{
+		Transport: s.transport,
 		// A redirect could point anywhere, the cloud metadata address included: report it instead.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	return s, Result{}
+}
 
-	a := &attempt{https: https, customRoots: m.roots != nil, clientLeaf: m.clientLeaf, timeout: timeout}
-	status, contentType, body, err := get(httptrace.WithClientTrace(ctx, a.trace()), client, base.JoinPath("v2/health"), healthBodyLimit)
+func (s *session) close() { s.transport.CloseIdleConnections() }
+
+// check asks /v2/health and, unless skipDetails, /v2/version and /v2/cluster.
+func (s *session) check(ctx context.Context, skipDetails bool) Result {
+	start := time.Now()
+	res := Result{RegionID: s.target.RegionID, CheckedAt: start.UTC()}
+	a := &attempt{https: s.https, customRoots: s.material.roots != nil, clientLeaf: s.material.clientLeaf, timeout: s.timeout}
+	status, contentType, body, err := get(httptrace.WithClientTrace(ctx, a.trace()), s.client, s.base.JoinPath("v2/health"), healthBodyLimit)
 	res.LatencyMS = time.Since(start).Milliseconds()
 	if err != nil {
-		return unhealthy(a.classify(ctx, err))
+		reason, detail := a.classify(ctx, err)
+		return unhealthy(res, reason, detail)
 	}
 	if !status.ok() {
-		return unhealthy(ReasonHTTPStatus, status.describe(contentType, body))
+		return unhealthy(res, ReasonHTTPStatus, status.describe(contentType, body))
 	}
 	res.State = StateHealthy
-	if o.SkipDetails {
+	if skipDetails {
 		return res
 	}
-
 	// Both are optional: a region that does not answer them is still healthy.
-	if st, ct, b, err := get(ctx, client, base.JoinPath("v2/version"), versionBodyLimit); err == nil && st.ok() {
+	if st, ct, b, err := get(ctx, s.client, s.base.JoinPath("v2/version"), versionBodyLimit); err == nil && st.ok() {
 		res.Version = parseVersion(ct, b)
 	}
-	if st, _, b, err := get(ctx, client, base.JoinPath("v2/cluster"), clusterBodyLimit); err == nil && st.ok() {
+	if st, _, b, err := get(ctx, s.client, s.base.JoinPath("v2/cluster"), clusterBodyLimit); err == nil && st.ok() {
 		res.Cluster = parseCluster(b)
 	}
+	return res
+}
+
+func unhealthy(res Result, reason Reason, detail string) Result {
+	res.State, res.Reason, res.Detail = StateUnhealthy, reason, clean(detail, detailLen)
 	return res
 }
 

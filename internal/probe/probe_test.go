@@ -43,10 +43,12 @@ func (p fakePKI) target(url string) probe.Target {
 	return probe.Target{RegionID: "r1", URL: url, SSLCACert: p.serverCA.CertPEM, CertFile: p.client.CertPEM, KeyFile: p.client.KeyPEM}
 }
 
-// fakeRegion is a fake rbd-api on loopback that counts the connections it accepts.
+// fakeRegion is a fake rbd-api on loopback that counts the connections it accepts, and sends on
+// closed (when there is room) as each one closes.
 type fakeRegion struct {
 	*httptest.Server
-	conns atomic.Int64
+	conns  atomic.Int64
+	closed chan struct{}
 }
 
 // startRegion serves h over mutual TLS, as rbd-api does: cert is the server certificate, and
@@ -80,9 +82,16 @@ func startPlainRegion(t *testing.T, h http.Handler) *fakeRegion {
 func (r *fakeRegion) countConns() {
 	// The handshake failures the tests provoke on purpose would otherwise be logged.
 	r.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.closed = make(chan struct{}, 64)
 	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			r.conns.Add(1)
+		case http.StateClosed:
+			select {
+			case r.closed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }

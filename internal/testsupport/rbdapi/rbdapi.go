@@ -35,8 +35,9 @@ func NewPKI(t testing.TB) PKI {
 // Region is a fake rbd-api.
 type Region struct {
 	*httptest.Server
-	// Probes counts the GET /v2/health requests answered, Details the GET /v2/version ones.
-	Probes, Details atomic.Int64
+	// Probes counts the GET /v2/health requests answered, Details the GET /v2/version ones,
+	// Conns the connections accepted.
+	Probes, Details, Conns atomic.Int64
 	// Status is what /v2/health answers (200 by default).
 	Status atomic.Int64
 	// probed receives a value after each /v2/health answer, when the test asked for it.
@@ -79,6 +80,7 @@ func Start(t testing.TB, p PKI) *Region {
 	r.Server = httptest.NewUnstartedServer(r.Handler())
 	r.TLS = &tls.Config{Certificates: []tls.Certificate{p.Server.TLS(t)}, ClientCAs: p.ClientCA.Pool(), ClientAuth: tls.RequireAndVerifyClientCert}
 	r.Config.ErrorLog = log.New(io.Discard, "", 0)
+	r.countConns()
 	r.StartTLS()
 	t.Cleanup(r.Close)
 	return r
@@ -88,7 +90,9 @@ func Start(t testing.TB, p PKI) *Region {
 func StartPlain(t testing.TB) *Region {
 	t.Helper()
 	r := newRegion()
-	r.Server = httptest.NewServer(r.Handler())
+	r.Server = httptest.NewUnstartedServer(r.Handler())
+	r.countConns()
+	r.Start()
 	t.Cleanup(r.Close)
 	return r
 }
@@ -97,6 +101,14 @@ func newRegion() *Region {
 	r := &Region{}
 	r.Status.Store(http.StatusOK)
 	return r
+}
+
+func (r *Region) countConns() {
+	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.Conns.Add(1)
+		}
+	}
 }
 
 // Notify makes the region send on the returned channel after each /v2/health it answers, so that
