@@ -279,3 +279,23 @@ func TestServeRefusesKeysItLacks(t *testing.T) {
 		resp.Body.Close()
 	})
 }
+
+// TestServeGCPercent: regiond serves with the garbage collector's target at gcPercent unless
+// GOGC says otherwise (the Go collector's go_gc_gogc_percent reports what the runtime uses).
+func TestServeGCPercent(t *testing.T) {
+	for _, c := range []struct {
+		gogc string // "" leaves GOGC unset
+		want float64
+	}{{"", gcPercent}, {"100", 100}, {"300", 300}} {
+		t.Run("GOGC="+c.gogc, func(t *testing.T) {
+			t.Setenv("GOGC", c.gogc)
+			if c.gogc == "" {
+				os.Unsetenv("GOGC") // t.Setenv restores it afterwards
+			}
+			p := startProcess(t, "--database", dbtest.SQLite(t), "--probe-interval", "0")
+			if got := metric(p, "go_gc_gogc_percent"); got != c.want {
+				t.Fatalf("go_gc_gogc_percent = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

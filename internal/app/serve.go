@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -91,9 +92,24 @@ func (c *ServeCmd) Run(env *Env) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
+	setGCPercent()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return c.serve(ctx, env, nil)
+}
+
+// gcPercent is the Go garbage collector's target regiond serves with when GOGC is not set.
+// regiond's live heap is small (about 5 MB with the spec, the router and the list cache), so at
+// Go's default of 100 the collector runs every couple of thousand list requests and takes about a
+// tenth of the instructions spent on each (callgrind). At 200 it runs half as often, for about
+// 7 MiB more memory (peak RSS 48 → 55 MiB under make bench's list load); GOMEMLIMIT still bounds
+// the heap (the Kubernetes manifest sets it). GOGC, when set, wins.
+const gcPercent = 200
+
+func setGCPercent() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // serve runs until ctx ends, then shuts down gracefully. ready, when set, receives the listening

@@ -202,6 +202,35 @@ func TestDetailsAreReadEvery30s(t *testing.T) {
 	})
 }
 
+// TestConnectionsKeptOnlyForShortIntervals: at an interval longer than probe.KeepIdle (the
+// default is 30s) a scheduled probe leaves no connection open behind it; at a shorter one the
+// next probe asks on the connection the last one kept.
+func TestConnectionsKeptOnlyForShortIntervals(t *testing.T) {
+	c := &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := scheduler(t, dbtest.SQLite(t), "a", c)
+	r := rbdapi.StartPlain(t)
+	createRegion(t, s.Prober.Store, "long", r.URL)
+	drain(t, s)
+	// Closing is the server noticing the client's close: wait for it, far longer than a loaded
+	// machine needs and shorter than a kept connection would stay open.
+	for deadline := time.Now().Add(probe.KeepIdle - 5*time.Second); r.Open.Load() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("at a %s interval a probe left %d connections open", interval, r.Open.Load())
+		}
+	}
+
+	short := scheduler(t, dbtest.SQLite(t), "b", c)
+	short.Prober.Interval = time.Second
+	createRegion(t, short.Prober.Store, "short", r.URL)
+	for range 3 {
+		drain(t, short)
+		c.Add(2 * time.Second)
+	}
+	if n, open := r.Conns.Load(), r.Open.Load(); n != 2 || open != 1 {
+		t.Fatalf("at a 1s interval, 3 probes: %d connections in all (want 2: one of the probe before, one kept), %d open (want 1)", n, open)
+	}
+}
+
 // TestReplicasProbeEachRegionOncePerInterval: two replicas (two schedulers over two store
 // handles on one database) probing at once probe each region exactly once per interval between
 // them, interval after interval (the fake regions count their probes).

@@ -152,7 +152,7 @@ func (s *Scheduler) start(ctx context.Context, b *batch, free int) (int, error) 
 
 // probe checks one claimed region; the result is stored under the claim.
 func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
-	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt, &s.conns)
+	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt, s.keptConns())
 	h := res.Health
 	failures := c.ConsecutiveFailures + 1
 	switch healthy := h.State == "healthy"; {
@@ -166,6 +166,15 @@ func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string
 	}
 	return store.ClaimedResult{ProbeResult: res, Claim: claim, ConsecutiveFailures: failures,
 		NextProbeAt: s.Prober.now().Add(Delay(s.Prober.Interval, failures))}
+}
+
+// keptConns is where probes keep their connections for the next probe of their region: only
+// when that comes before a kept connection is closed (probe.KeepIdle).
+func (s *Scheduler) keptConns() *probe.Conns {
+	if s.interval() < probe.KeepIdle {
+		return &s.conns
+	}
+	return nil
 }
 
 // batch is the probes one Run or Pass starts, and the writer that stores their results: each

@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// keepIdle is how long a kept connection may wait for its region's next probe: longer than the
-// intervals that gain from keeping it (at 30s and more every probe reads the details, on a new
-// connection), short enough that regions probed by another replica, or deleted, do not hold
-// connections open.
-const keepIdle = 15 * time.Second
+// KeepIdle is how long a kept connection may wait for its region's next probe: a scheduler keeps
+// connections only when it probes more often than that (at 30s and more every probe reads the
+// details, on a new connection, anyway); short enough that regions probed by another replica, or
+// deleted, do not hold connections open for long.
+const KeepIdle = 15 * time.Second
 
 // Conns keeps each region's connection from its last healthy probe, for the scheduler's next
 // one. At short intervals (1s, a thousand regions) connecting anew for every probe cost the
@@ -36,14 +36,14 @@ func (c *Conns) take(t Target) *session {
 	if s == nil {
 		return nil
 	}
-	if s.target != t || time.Since(s.used) >= keepIdle {
+	if s.target != t || time.Since(s.used) >= KeepIdle {
 		s.close()
 		return nil
 	}
 	return s
 }
 
-// keep stores s for its region's next probe and closes the sessions no probe used for keepIdle.
+// keep stores s for its region's next probe and closes the sessions no probe used for KeepIdle.
 func (c *Conns) keep(s *session) {
 	now := time.Now()
 	s.used = now
@@ -56,10 +56,10 @@ func (c *Conns) keep(s *session) {
 		closing = append(closing, old)
 	}
 	c.sessions[s.target.RegionID] = s
-	if now.Sub(c.swept) >= keepIdle {
+	if now.Sub(c.swept) >= KeepIdle {
 		c.swept = now
 		for id, k := range c.sessions {
-			if now.Sub(k.used) >= keepIdle {
+			if now.Sub(k.used) >= KeepIdle {
 				closing = append(closing, k)
 				delete(c.sessions, id)
 			}

@@ -197,7 +197,7 @@ func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
 		TLSClientConfig:    tlsConfig,
 		DisableCompression: true,
 		// The probe's three requests share one connection; Conns may keep it for the next probe.
-		IdleConnTimeout:        keepIdle,
+		IdleConnTimeout:        KeepIdle,
 		MaxResponseHeaderBytes: headerLimit,
 		// A probe's requests and answers are a few hundred bytes: the 4 KiB buffers net/http
 		// allocates per connection by default were a third of all the prober's garbage. Longer

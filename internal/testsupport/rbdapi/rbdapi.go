@@ -36,8 +36,8 @@ func NewPKI(t testing.TB) PKI {
 type Region struct {
 	*httptest.Server
 	// Probes counts the GET /v2/health requests answered, Details the GET /v2/version ones,
-	// Conns the connections accepted.
-	Probes, Details, Conns atomic.Int64
+	// Conns the connections accepted, Open those not closed yet.
+	Probes, Details, Conns, Open atomic.Int64
 	// Status is what /v2/health answers (200 by default).
 	Status atomic.Int64
 	// probed receives a value after each /v2/health answer, when the test asked for it.
@@ -105,8 +105,12 @@ func newRegion() *Region {
 
 func (r *Region) countConns() {
 	r.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			r.Conns.Add(1)
+			r.Open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			r.Open.Add(-1)
 		}
 	}
 }
