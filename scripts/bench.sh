@@ -365,9 +365,10 @@ fi # the list and the writes
 
 # --- the list while many regions are probed every second --------------------------------------
 step "the list while $PROBE_N regions are probed every second, next to no probing (SQLite)"
-# The fake rbd-api stands for 1,000 regions' own machines: at the lowest CPU priority, it takes on
-# these 2 cores only what the server measured leaves.
-nice -n 19 "$BENCH" rbdapi >"$RUN/rbdapi.addr" 2>"$RUN/rbdapi.log" &
+# The fake rbd-api stands for 1,000 regions' own machines: at the lowest CPU priority (SCHED_IDLE:
+# the kernel preempts it as soon as anything else wants the CPU), it takes on these 2 cores only
+# what the server measured leaves.
+chrt --idle 0 "$BENCH" rbdapi >"$RUN/rbdapi.addr" 2>"$RUN/rbdapi.log" &
 PIDS+=("$!")
 RBDAPI=""
 for _ in $(seq 1 100); do
@@ -397,7 +398,7 @@ for r in $(seq 1 "$ROUNDS"); do
       # The prober as its own process at the lowest CPU priority (docs/operations.md), beside a
       # server that does not probe.
       start_regiond "$v" "${DSN[probe]}" --probe-interval 0 --shutdown-delay 0
-      nice -n 19 "$REGIOND" probe --database "${DSN[probe]}" "${PROBE_FLAGS[@]}" 2>"$RUN/prober.log" &
+      chrt --idle 0 "$REGIOND" probe --database "${DSN[probe]}" "${PROBE_FLAGS[@]}" 2>"$RUN/prober.log" &
       PROBER=$!
       PIDS+=("$PROBER")
       ;;

@@ -23,10 +23,10 @@ func writeProbing(w io.Writer, rs []record, meta map[string]string) {
 		"The 50-region list (`GET /openapi/v1/regions`, %s connections, access log on, SQLite) from regiond "+
 		"probing with `--probe-interval 1s --probe-concurrency %s --probe-deny-cidrs none` while %s regions of another enterprise "+
 		"point at a fake rbd-api on this machine (`regiond-bench rbdapi`, plain HTTP: it answers "+
-		"`/v2/health`, `/v2/version`, `/v2/cluster`; it stands for the regions' own machines, so it runs at `nice -n 19`), "+
+		"`/v2/health`, `/v2/version`, `/v2/cluster`; it stands for the regions' own machines, so it runs at the lowest CPU priority, `chrt --idle 0`), "+
 		"next to the same server with `--probe-interval 0`. "+
 		"It probes in its own process (`regiond serve`, the default), or a prober apart does: "+
-		"`regiond serve --probe-interval 0` beside `nice -n 19 regiond probe` with the same flags, as docs/operations.md "+
+		"`regiond serve --probe-interval 0` beside `chrt --idle 0 regiond probe` with the same flags, as docs/operations.md "+
 		"advises for many probes a second on few cores. "+
 		"The servers take turns on one database, one at a time, each after a %s warm-up (the prober's "+
 		"first pass over every region included). Each is measured twice: saturated (as fast as the connections go), "+
@@ -34,7 +34,7 @@ func writeProbing(w io.Writer, rs []record, meta map[string]string) {
 		"request). Probes/s is counted at the fake rbd-api over the measured run. Medians over %d rounds; ratios within a round.\n\n",
 		n, meta["conns"], meta["probe_concurrency"], n, meta["probe_warmup"], meta["probe_pause_ms"], len(roundsOf(runs)))
 	variants := []struct{ id, label string }{{"idle", "not probing (--probe-interval 0)"},
-		{"probing", "probing " + n + " regions every 1 s, in serve"}, {"apart", "probing " + n + " regions every 1 s, apart at nice 19"}}
+		{"probing", "probing " + n + " regions every 1 s, in serve"}, {"apart", "probing " + n + " regions every 1 s, apart at SCHED_IDLE"}}
 
 	saturated, steady := pick(runs, "load", "saturated"), pick(runs, "load", "steady")
 	fmt.Fprintf(w, "Saturated: the CPU the prober takes (and the fake rbd-api and the kernel's work for the probes' connections, on the same 2 cores) is throughput the list loses; "+
