@@ -115,6 +115,7 @@ if ! command -v wrk >/dev/null 2>&1; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null || die "could not install wrk"
 fi
 command -v curl >/dev/null 2>&1 || die "curl is missing"
+command -v chrt >/dev/null 2>&1 || die "chrt is missing (it comes with util-linux)"
 step "starting MariaDB if it is down (scripts/ensure-mariadb.sh)"
 scripts/ensure-mariadb.sh
 command -v mysql >/dev/null 2>&1 || die "the mysql client is missing"
