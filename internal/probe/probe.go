@@ -174,16 +174,19 @@ type session struct {
 
 // open makes the session of t, or returns the invalid_material result that says why it cannot.
 func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
+	invalid := func(detail string) (*session, Result) {
+		return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, detail)
+	}
 	s := &session{target: t, timeout: timeout}
 	base, err := url.Parse(t.URL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, "url: not an absolute http or https URL")
+		return invalid("url: not an absolute http or https URL")
 	}
 	s.base, s.https = base, base.Scheme == "https"
 	var tlsConfig *tls.Config // nil for http: the transport then makes none
 	if s.https {
 		if s.material, err = loadMaterial(t); err != nil {
-			return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, err.Error())
+			return invalid(err.Error())
 		}
 		tlsConfig = s.material.tlsConfig()
 	}
