@@ -99,7 +99,7 @@ func (c *ServeCmd) Run(env *Env) error {
 }
 
 // gcPercent is the Go garbage collector's target regiond serves with when GOGC is not set.
-// regiond's live heap is small (about 5 MB with the spec, the router and the list cache), so at
+// regiond's live heap is small (about 4 MB with the spec, the router and the list cache), so at
 // Go's default of 100 the collector runs every couple of thousand list requests and takes about a
 // tenth of the instructions spent on each (callgrind). At 200 it runs half as often, for about
 // 7 MiB more memory (peak RSS 48 → 55 MiB under make bench's list load); GOMEMLIMIT still bounds

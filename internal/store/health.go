@@ -256,9 +256,10 @@ func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult
 				return q.Error
 			}
 			stored += int(q.RowsAffected)
-			// A batch is up to 256 statements of pure-Go SQLite, milliseconds of CPU: let the
-			// API's requests waiting for a processor run between them (measured: the list's p99
-			// under a steady load while probing 1,000 regions a second, about 10% lower).
+			// A batch is up to 256 statements, on SQLite milliseconds of CPU in this process: let
+			// the API's requests waiting for a processor run between them. Probing 1,000 regions
+			// a second under a steady list load, the list's p99 was 3.95 and 3.76 ms with this
+			// against 4.34 and 4.12 ms without (two rounds side by side).
 			runtime.Gosched()
 		}
 		return nil
