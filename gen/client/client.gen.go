@@ -544,7 +544,7 @@ type RegionHealth struct {
 	// Example: false
 	CertificatesExpiring bool `json:"certificates_expiring"`
 
-	// CheckedAt When the last probe started; `null` before the first.
+	// CheckedAt When the probe whose result is stored started; `null` before the first. At a `--probe-interval` under 5s, a result that says what the stored one says is stored at most every 5s, so this may be up to 5s older than the last probe; a changed result is stored at once.
 	//
 	// Example: 2026-11-29T18:30:05Z
 	CheckedAt nullable.Nullable[time.Time] `json:"checked_at"`

@@ -18,20 +18,36 @@ import (
 // and expires unprobed. A claim lasts twice the probe timeout and some; a replica that dies
 // holding one only delays those regions until it expires. Results are written by one writer, many
 // to a transaction.
+//
+// At an interval shorter than StoreEvery, a replica holds the regions it claims for HoldFor,
+// probing each every interval without claiming it again, and stores a result that says what the
+// last one stored said only once StoreEvery has passed: claiming and storing were most of the
+// prober's cost, every second for every region. A changed state, reason or detail, and new
+// details, are stored at once; checked_at and latency_ms are then at most StoreEvery old.
 type Scheduler struct {
 	Prober *Prober
 	// Holder names this replica in its claims; every replica needs its own.
 	Holder      string
 	Concurrency int
 	Log         *slog.Logger
+	// StoreEvery and HoldFor (0: the defaults, 5s and 30s) are for tests.
+	StoreEvery, HoldFor time.Duration
 
 	// conns keeps each region's connection between its probes (see probe.Conns).
-	conns    probe.Conns
-	seq      atomic.Uint64
-	inflight atomic.Int64
-	freed    chan struct{}
-	once     sync.Once
+	conns probe.Conns
+	seq   atomic.Uint64
+	// slots holds a value for each probe in flight.
+	slots chan struct{}
+	freed chan struct{}
+	once  sync.Once
 }
+
+// Defaults of Scheduler.StoreEvery and Scheduler.HoldFor. HoldFor is DetailsEvery: a held region
+// is read anew (url, TLS material) at least as often as its details.
+const (
+	DefaultStoreEvery = 5 * time.Second
+	DefaultHoldFor    = DetailsEvery
+)
 
 func (s *Scheduler) init() {
 	s.once.Do(func() {
@@ -42,6 +58,13 @@ func (s *Scheduler) init() {
 			s.Log = slog.Default()
 		}
 		s.freed = make(chan struct{}, s.Concurrency)
+		s.slots = make(chan struct{}, s.Concurrency)
+		if s.StoreEvery <= 0 {
+			s.StoreEvery = DefaultStoreEvery
+		}
+		if s.HoldFor <= 0 {
+			s.HoldFor = DefaultHoldFor
+		}
 	})
 }
 
@@ -79,8 +102,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 				adopted = now
 			}
 		}
-		free := s.Concurrency - int(s.inflight.Load())
-		started, err := s.start(ctx, b, free)
+		free := s.Concurrency - len(s.slots)
+		started, err := s.start(ctx, b, free, s.interval() < s.StoreEvery)
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			// Once per outage, not once per tick.
@@ -101,7 +124,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		// Every slot was filled: go on once half of them are free again (claiming slot by slot
 		// would cost three statements per probe).
-		for s.Concurrency-int(s.inflight.Load()) < max(1, s.Concurrency/2) {
+		for s.Concurrency-len(s.slots) < max(1, s.Concurrency/2) {
 			select {
 			case <-ctx.Done():
 				return
@@ -111,47 +134,108 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// Pass claims up to Concurrency due regions, probes them, stores the results and returns how many
-// it probed. Run does the same continuously; tests call Pass to take one step at a time.
+// Pass claims up to Concurrency due regions, probes each once, stores the results and returns how
+// many it probed. Run does the same continuously; tests call Pass to take one step at a time.
 func (s *Scheduler) Pass(ctx context.Context) (int, error) {
 	s.init()
 	b := s.newBatch(ctx)
-	n, err := s.start(ctx, b, s.Concurrency)
+	n, err := s.start(ctx, b, s.Concurrency, false)
 	b.finish()
 	return n, err
 }
 
-// start claims up to free due regions and starts a probe of each.
-func (s *Scheduler) start(ctx context.Context, b *batch, free int) (int, error) {
+// start claims up to free due regions and starts probing each: once, or while it holds them.
+func (s *Scheduler) start(ctx context.Context, b *batch, free int, hold bool) (int, error) {
 	if free <= 0 {
 		return 0, nil
 	}
 	now := s.Prober.now()
 	claim := fmt.Sprintf("%s#%d", s.Holder, s.seq.Add(1))
-	ttl := 2*s.Prober.Options.Timeout + 10*time.Second
-	claims, err := s.Prober.Store.ClaimDueRegions(ctx, claim, now, now.Add(ttl), free)
+	claims, err := s.Prober.Store.ClaimDueRegions(ctx, claim, now, now.Add(s.claimTTL()), free)
 	for _, c := range claims {
-		s.inflight.Add(1)
 		b.probes.Add(1)
 		go func() {
-			defer func() {
-				s.inflight.Add(-1)
-				b.probes.Done()
-				select {
-				case s.freed <- struct{}{}:
-				default:
-				}
-			}()
-			// The probe runs to its end whatever happens to ctx: a result cut short by a
-			// shutdown would be a false "timeout".
-			b.results <- s.probe(context.WithoutCancel(ctx), c, claim)
+			defer b.probes.Done()
+			s.keep(ctx, b, c, claim, hold)
 		}()
 	}
 	return len(claims), err
 }
 
-// probe checks one claimed region; the result is stored under the claim.
+// claimTTL is how long a claim lasts beyond the probe it is for.
+func (s *Scheduler) claimTTL() time.Duration { return 2*s.Prober.Options.Timeout + 10*time.Second }
+
+// keep probes a claimed region once and stores the result, releasing the claim; or, when hold,
+// again every interval until HoldFor has passed since the claim, ctx ends or the claim is lost.
+// Each result stored while holding extends the claim beyond the next store.
+func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, claim string, hold bool) {
+	claimed := s.Prober.now()
+	var stored store.ClaimedResult // the last result stored (CheckedAt nil: none yet)
+	var storedAt time.Time
+	for {
+		// The probe runs to its end whatever happens to ctx: a result cut short by a shutdown
+		// would be a false "timeout".
+		r := s.probe(context.WithoutCancel(ctx), c, claim)
+		now := s.Prober.now()
+		last := !hold || ctx.Err() != nil || r.NextProbeAt.Sub(claimed) >= s.HoldFor
+		if !last {
+			r.HoldUntil = now.Add(s.StoreEvery + s.claimTTL())
+		}
+		if last || stored.Health.CheckedAt == nil || changed(stored, r) || now.Sub(storedAt) >= s.StoreEvery {
+			b.results <- r
+			stored, storedAt = r, now
+		}
+		if last {
+			return
+		}
+		// The next probe of the held region.
+		c.ConsecutiveFailures = r.ConsecutiveFailures
+		if r.DetailsAt != nil {
+			c.DetailsAt = r.DetailsAt
+		}
+		select {
+		case <-ctx.Done():
+			// Give the region back: the last result, stored or not, releases the claim.
+			r.HoldUntil = time.Time{}
+			b.results <- r
+			return
+		case <-time.After(wakeAt(r.NextProbeAt, s.interval()).Sub(now)):
+		}
+		if b.lost(claim, c.Region.RegionID) {
+			return // a probe on demand stored a fresher result, or the region is gone
+		}
+	}
+}
+
+// wakeAt is when a held region due at next is probed: next rounded up to a sixteenth of the
+// interval, so that the held regions' probes start in groups. Each on its own timer, the process
+// went to sleep and was woken for every probe, and that cost more than the claims held regions
+// save.
+func wakeAt(next time.Time, interval time.Duration) time.Time {
+	grid := max(interval/16, time.Millisecond)
+	if t := next.Truncate(grid); t.Before(next) {
+		return t.Add(grid)
+	}
+	return next
+}
+
+// changed says whether r says something the stored result did not: it is then stored at once.
+func changed(stored, r store.ClaimedResult) bool {
+	a, h := stored.Health, r.Health
+	return a.State != h.State || a.Reason != h.Reason || a.Detail != h.Detail || r.DetailsAt != nil
+}
+
+// probe checks one claimed region in one of the Concurrency slots; the result is stored under the
+// claim.
 func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
+	s.slots <- struct{}{}
+	defer func() {
+		<-s.slots
+		select {
+		case s.freed <- struct{}{}:
+		default:
+		}
+	}()
 	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt, s.keptConns())
 	h := res.Health
 	failures := c.ConsecutiveFailures + 1
@@ -185,10 +269,25 @@ type batch struct {
 	probes  sync.WaitGroup
 	results chan store.ClaimedResult
 	written chan struct{}
+	// refused are the held regions whose results were not stored, by claim and region id: their
+	// claims are lost.
+	mu      sync.Mutex
+	refused map[[2]string]bool
+}
+
+// lost says whether a result of a region held under claim was refused (once: the holder stops).
+func (b *batch) lost(claim, regionID string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := [2]string{claim, regionID}
+	lost := b.refused[k]
+	delete(b.refused, k)
+	return lost
 }
 
 func (s *Scheduler) newBatch(ctx context.Context) *batch {
-	b := &batch{s: s, ctx: context.WithoutCancel(ctx), results: make(chan store.ClaimedResult, s.Concurrency), written: make(chan struct{})}
+	b := &batch{s: s, ctx: context.WithoutCancel(ctx), results: make(chan store.ClaimedResult, s.Concurrency), written: make(chan struct{}),
+		refused: map[[2]string]bool{}}
 	go b.write()
 	return b
 }
@@ -209,10 +308,24 @@ func (b *batch) write() {
 				break more
 			}
 		}
-		if stored, err := b.s.Prober.Store.RecordClaimedHealth(b.ctx, rs); err != nil {
+		stored, err := b.s.Prober.Store.RecordClaimedHealth(b.ctx, rs)
+		if err != nil {
+			// Held regions are given up too: they are claimed again once the store works.
 			b.s.Log.Warn("storing regions' health failed; they are probed again when their claims expire", "regions", len(rs), "error", err)
-		} else if stored < len(rs) {
-			b.s.Log.Debug("probe results not stored: their claims were taken over, or a probe on demand stored a fresher one", "results", len(rs)-stored)
+		}
+		refused := 0
+		b.mu.Lock()
+		for i, r := range rs {
+			if err != nil || !stored[i] {
+				refused++
+				if !r.HoldUntil.IsZero() {
+					b.refused[[2]string{r.Claim, r.Health.RegionID}] = true
+				}
+			}
+		}
+		b.mu.Unlock()
+		if refused > 0 && err == nil {
+			b.s.Log.Debug("probe results not stored: their claims were taken over, or a probe on demand stored a fresher one", "results", refused)
 		}
 	}
 }

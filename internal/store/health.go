@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"runtime"
 	"time"
 
 	"gorm.io/gorm"
@@ -105,88 +103,6 @@ func (s *Store) AdoptRegions(ctx context.Context, now time.Time) error {
 	}))
 }
 
-// HealthClaim is a region claimed for one probe.
-type HealthClaim struct {
-	// Region holds the url and the TLS material, key_file decrypted.
-	Region region.Region
-	// KeyUnreadable: the stored key_file does not decrypt with this server's keys.
-	KeyUnreadable bool
-	// ConsecutiveFailures is the count before this probe.
-	ConsecutiveFailures int
-	// DetailsAt is when the region's version and cluster resources were last read (nil: never).
-	DetailsAt *time.Time
-}
-
-// ClaimDueRegions claims for claim, until until, at most limit regions that are due at now and
-// that no live claim holds, the longest due first. Of replicas claiming at once each row goes to
-// one: the UPDATE checks the claim again on the row it locks. claim must be unique to the call
-// (the replica's name and a sequence number); RecordHealth stores the result only while the claim
-// holds, so that a replica that was thought dead cannot overwrite the one that took over.
-func (s *Store) ClaimDueRegions(ctx context.Context, claim string, now, until time.Time, limit int) ([]HealthClaim, error) {
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	if limit <= 0 {
-		return nil, nil
-	}
-	now, until = now.UTC(), until.UTC()
-	db := s.w.WithContext(ctx)
-	var ids []string
-	err := db.Raw("SELECT h.region_id FROM regiond_region_health h JOIN region_info r ON r.region_id = h.region_id "+
-		"WHERE h.next_probe_at <= ? AND (h.claimed_until IS NULL OR h.claimed_until < ?) ORDER BY h.next_probe_at LIMIT ?",
-		now, now, limit).Scan(&ids).Error
-	if err != nil || len(ids) == 0 {
-		return nil, classify(err)
-	}
-	err = retryConflicts(ctx, func() error {
-		return db.Exec("UPDATE regiond_region_health SET claimed_by = ?, claimed_until = ? "+
-			"WHERE region_id IN ? AND next_probe_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)",
-			claim, until, ids, now, now).Error
-	})
-	if err != nil {
-		return nil, classify(err)
-	}
-	var won []struct {
-		RegionID            string
-		ConsecutiveFailures int
-		DetailsAt           storedTime
-	}
-	// By primary key: claimed_by has no index, and reading by it scanned the whole table for
-	// every claim.
-	if err := db.Raw("SELECT region_id, consecutive_failures, details_at FROM regiond_region_health WHERE region_id IN ? AND claimed_by = ?",
-		ids, claim).Scan(&won).Error; err != nil {
-		return nil, classify(err)
-	}
-	if len(won) == 0 {
-		return nil, nil
-	}
-	byID := make(map[string]HealthClaim, len(won))
-	wonIDs := make([]string, 0, len(won))
-	for _, w := range won {
-		c := HealthClaim{ConsecutiveFailures: w.ConsecutiveFailures}
-		if w.DetailsAt.Valid && w.DetailsAt.Unreadable == "" {
-			c.DetailsAt = &w.DetailsAt.Time
-		}
-		byID[w.RegionID] = c
-		wonIDs = append(wonIDs, w.RegionID)
-	}
-	rows, err := db.Table("region_info").Select(s.columns(WithSecrets, false)).Where("region_id IN ?", wonIDs).Rows()
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	out := make([]HealthClaim, 0, len(wonIDs))
-	for rows.Next() {
-		r, err := s.scanRegion(rows, WithSecrets, false)
-		if err != nil && !errors.Is(err, ErrSecretUnreadable) {
-			return nil, classify(err)
-		}
-		c := byID[r.RegionID]
-		c.Region, c.KeyUnreadable = r, err != nil
-		out = append(out, c)
-	}
-	return out, classify(rows.Err())
-}
-
 // ProbeResult is one probe's outcome as stored: Health's State, Reason, Detail, CheckedAt,
 // LatencyMS, Version and Cluster (its other members are the store's to keep), and the earliest
 // expiry of the certificates in ssl_ca_cert and cert_file (nil: none), for the metrics.
@@ -226,94 +142,11 @@ func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, next func(fai
 		if h.State == "healthy" {
 			after = 0
 		}
-		q := db.Exec(recordHealth, healthValues(res, after, next(after), h.RegionID)...)
+		q := db.Exec(writeResult, resultValues(resultRow{res, "", after, next(after), nil, nil})...)
 		ok = q.RowsAffected == 1
 		return q.Error
 	})
 	return ok, classify(err)
-}
-
-// ClaimedResult is the result of a probe of a claimed region, ready to store.
-type ClaimedResult struct {
-	ProbeResult
-	// Claim is the claim the region was probed under (ClaimDueRegions).
-	Claim string
-	// ConsecutiveFailures counts this result (0 when healthy).
-	ConsecutiveFailures int
-	NextProbeAt         time.Time
-}
-
-// RecordClaimedHealth stores the results of claimed probes in one transaction (one commit for
-// many results: the prober's writes are most of its cost), each only while its region is still
-// claimed by its claim: another replica took over an expired claim, or a probe on demand stored a
-// fresher result. It returns how many were stored.
-func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult) (stored int, err error) {
-	err = s.update(ctx, func(tx *gorm.DB) error {
-		stored = 0
-		for _, r := range results {
-			q := tx.Exec(recordHealth+" AND claimed_by = ?", healthValues(r.ProbeResult, r.ConsecutiveFailures, r.NextProbeAt, r.Health.RegionID, r.Claim)...)
-			if q.Error != nil {
-				return q.Error
-			}
-			stored += int(q.RowsAffected)
-			// A batch is up to 256 statements, on SQLite milliseconds of CPU in this process: let
-			// the API's requests waiting for a processor run between them. Probing 1,000 regions
-			// a second under a steady list load, the list's p99 was 3.95 and 3.76 ms with this
-			// against 4.34 and 4.12 ms without (two rounds side by side).
-			runtime.Gosched()
-		}
-		return nil
-	})
-	return stored, err
-}
-
-// recordHealth stores a result in a region's row (healthValues gives its values). A healthy result
-// sets last_healthy_at, and replaces the version and the cluster resources it carries (those it
-// lacks, NULL here, keep their previous values); an unhealthy one changes none of them. The claim
-// is cleared. One fixed statement rather than GORM's map updates, which reflect over the map and
-// sort its keys for every result: the prober stores up to a thousand results a second.
-const recordHealth = "UPDATE regiond_region_health SET state = ?, reason = ?, detail = ?, checked_at = ?, latency_ms = ?, " +
-	"ssl_ca_cert_not_after = ?, cert_file_not_after = ?, claimed_by = NULL, claimed_until = NULL, " +
-	"consecutive_failures = ?, next_probe_at = ?, last_healthy_at = COALESCE(?, last_healthy_at), " +
-	"version = COALESCE(?, version), details_at = COALESCE(?, details_at), " +
-	"cluster_cpu_total_cores = COALESCE(?, cluster_cpu_total_cores), cluster_cpu_used_cores = COALESCE(?, cluster_cpu_used_cores), " +
-	"cluster_memory_total_bytes = COALESCE(?, cluster_memory_total_bytes), cluster_memory_used_bytes = COALESCE(?, cluster_memory_used_bytes), " +
-	"cluster_disk_total_bytes = COALESCE(?, cluster_disk_total_bytes), cluster_disk_used_bytes = COALESCE(?, cluster_disk_used_bytes) " +
-	"WHERE region_id = ?"
-
-// healthValues are recordHealth's values for res, followed by where (the WHERE clause's).
-func healthValues(res ProbeResult, failures int, next time.Time, where ...any) []any {
-	h := res.Health
-	var lastHealthy, version, detailsAt any
-	var cluster [6]any
-	if h.State == "healthy" {
-		lastHealthy = timeOrNil(h.CheckedAt)
-		if h.Version != "" {
-			version = h.Version
-		}
-		detailsAt = timeOrNil(res.DetailsAt)
-		if c := h.Cluster; c != nil {
-			for i, v := range []*float64{c.CPUTotalCores, c.CPUUsedCores, c.MemoryTotalBytes, c.MemoryUsedBytes, c.DiskTotalBytes, c.DiskUsedBytes} {
-				if v != nil {
-					cluster[i] = *v
-				}
-			}
-		}
-	}
-	var latency any
-	if h.LatencyMS != nil {
-		latency = *h.LatencyMS
-	}
-	values := append(make([]any, 0, 20+len(where)), h.State, h.Reason, h.Detail, timeOrNil(h.CheckedAt), latency,
-		timeOrNil(res.SSLCACertNotAfter), timeOrNil(res.CertFileNotAfter), failures, next.UTC(), lastHealthy, version, detailsAt)
-	return append(append(values, cluster[:]...), where...)
-}
-
-func timeOrNil(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UTC().Truncate(time.Microsecond)
 }
 
 // HealthGauge is one region's health as the metrics show it.

@@ -15,6 +15,17 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+// count is how many results RecordClaimedHealth stored.
+func count(stored []bool) int {
+	n := 0
+	for _, ok := range stored {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
 // TestRegionHealth: a region never probed is "unknown" with nothing else set; another
 // enterprise's region and an unknown one are ErrNotFound; a result is stored only under its live
 // claim; failures count up and reset; a healthy probe without /v2/cluster keeps the last cluster
@@ -54,7 +65,7 @@ func TestRegionHealth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n == 1
+			return fmt.Sprint(n) == "[true]"
 		}
 		healthy := store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: "healthy", CheckedAt: &checked,
 			LatencyMS: ptr[int64](7), Version: "v5.17.3", Cluster: cluster}}
@@ -142,8 +153,8 @@ func TestHealthDetailsAt(t *testing.T) {
 			if !step.detailsRead {
 				res.DetailsAt = nil
 			}
-			if n, err := s.RecordClaimedHealth(ctx, []store.ClaimedResult{{ProbeResult: res, Claim: claim, NextProbeAt: at}}); err != nil || n != 1 {
-				t.Fatalf("step %d: stored %d, %v", i, n, err)
+			if n, err := s.RecordClaimedHealth(ctx, []store.ClaimedResult{{ProbeResult: res, Claim: claim, NextProbeAt: at}}); err != nil || fmt.Sprint(n) != "[true]" {
+				t.Fatalf("step %d: stored %v, %v", i, n, err)
 			}
 			if step.wantRead {
 				read = &at
@@ -222,13 +233,91 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n
+			return count(n)
 		}
 		if record(a, owner[x]) != 0 {
 			t.Fatal("the dead replica's late result was stored")
 		}
 		if record(b, "late#2") != 1 {
 			t.Fatal("the taker's result was refused")
+		}
+	})
+}
+
+// TestResultsInBatches: results stored together (more than one statement's worth, healthy and
+// unhealthy, with and without cluster figures) each land in their own region's row, those whose
+// claim no longer holds are refused, and the next claim takes the longest due first.
+func TestResultsInBatches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := open(t, dsn, nil)
+		const n = 150
+		regions := make([]region.Region, n)
+		for i := range regions {
+			regions[i] = mustCreate(t, s, newRegion("e1", fmt.Sprintf("batch-%03d", i)))
+		}
+		t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		claims, err := s.ClaimDueRegions(ctx, "a#1", t0, t0.Add(time.Minute), n)
+		if err != nil || len(claims) != n {
+			t.Fatalf("claimed %d of %d: %v", len(claims), n, err)
+		}
+		var results []store.ClaimedResult
+		for i, r := range regions {
+			at := t0.Add(time.Duration(i) * time.Millisecond)
+			res := store.ClaimedResult{Claim: "a#1", NextProbeAt: t0.Add(time.Duration(n-i) * time.Second),
+				ProbeResult: store.ProbeResult{Health: region.Health{RegionID: r.RegionID, State: "healthy", CheckedAt: &at,
+					LatencyMS: ptr(int64(i)), Version: fmt.Sprint("v5.", i), Cluster: &region.ClusterResources{CPUTotalCores: ptr(float64(i))}},
+					CertFileNotAfter: &at, DetailsAt: &at}}
+			if i%2 == 1 {
+				res.ConsecutiveFailures = i
+				res.Health = region.Health{RegionID: r.RegionID, State: "unhealthy", Reason: "timeout", Detail: fmt.Sprint("no answer ", i), CheckedAt: &at}
+			}
+			if i%50 == 7 {
+				res.Claim = "b#1" // another replica's stale claim
+			}
+			results = append(results, res)
+		}
+		stored, err := s.RecordClaimedHealth(ctx, results)
+		if err != nil || count(stored) != n-3 {
+			t.Fatalf("stored %d of %d (3 under a stale claim): %v", count(stored), n, err)
+		}
+		for i, r := range regions {
+			h, err := s.RegionHealth(ctx, "e1", r.RegionID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := t0.Add(time.Duration(i) * time.Millisecond)
+			switch {
+			case i%50 == 7:
+				if h.State != "unknown" || h.CheckedAt != nil {
+					t.Fatalf("region %d: a result under a stale claim was stored: %+v", i, h)
+				}
+			case i%2 == 0:
+				if h.State != "healthy" || !h.CheckedAt.Equal(at) || !h.LastHealthyAt.Equal(at) || *h.LatencyMS != int64(i) ||
+					h.Version != fmt.Sprint("v5.", i) || h.Cluster == nil || *h.Cluster.CPUTotalCores != float64(i) || h.Cluster.CPUUsedCores != nil {
+					t.Fatalf("region %d: %+v", i, h)
+				}
+			default:
+				if h.State != "unhealthy" || h.Reason != "timeout" || h.Detail != fmt.Sprint("no answer ", i) || h.ConsecutiveFailures != i ||
+					h.LastHealthyAt != nil || h.LatencyMS != nil || h.Version != "" || h.Cluster != nil {
+					t.Fatalf("region %d: %+v", i, h)
+				}
+			}
+		}
+		// The longest due first: the three whose results were refused (due since t0, their claim
+		// expired at t0+1m), then the last region (due at t0+1s).
+		next, err := s.ClaimDueRegions(ctx, "a#2", t0.Add(n*time.Second), t0.Add(2*n*time.Second), 4)
+		if err != nil || len(next) != 4 {
+			t.Fatalf("claimed %d: %v", len(next), err)
+		}
+		got := map[string]bool{}
+		for _, c := range next {
+			got[c.Region.RegionName] = true
+		}
+		for _, i := range []int{7, 57, 107, 149} {
+			if !got[regions[i].RegionName] {
+				t.Fatalf("claimed %v, want the four longest due (batch-007, -057, -107 and -149)", got)
+			}
 		}
 	})
 }
