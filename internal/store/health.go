@@ -142,7 +142,7 @@ func (s *Store) RecordHealth(ctx context.Context, res ProbeResult, next func(fai
 		if h.State == "healthy" {
 			after = 0
 		}
-		q := db.Exec(writeResult, resultValues(resultRow{res, "", after, next(after), nil, nil})...)
+		q := db.Exec(writeResult, resultValues(ClaimedResult{ProbeResult: res, ConsecutiveFailures: after, NextProbeAt: next(after)})...)
 		ok = q.RowsAffected == 1
 		return q.Error
 	})

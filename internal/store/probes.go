@@ -116,11 +116,7 @@ func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult
 	err = s.update(ctx, func(tx *gorm.DB) error {
 		stored = make([]bool, len(results))
 		for i, r := range results {
-			row := resultRow{r.ProbeResult, r.Claim, r.ConsecutiveFailures, r.NextProbeAt, nil, nil}
-			if !r.HoldUntil.IsZero() {
-				row.claimedBy, row.claimedUntil = r.Claim, r.HoldUntil.UTC()
-			}
-			q := tx.Exec(writeResult, resultValues(row)...)
+			q := tx.Exec(writeResult, resultValues(r)...)
 			if q.Error != nil {
 				return q.Error
 			}
@@ -136,18 +132,8 @@ func (s *Store) RecordClaimedHealth(ctx context.Context, results []ClaimedResult
 	return stored, err
 }
 
-// resultRow is a result as writeResult stores it. claim "" stores it whatever claim holds the row.
-type resultRow struct {
-	res      ProbeResult
-	claim    string
-	failures int
-	next     time.Time
-	// claimedBy and claimedUntil are the row's claim once stored (nil: none).
-	claimedBy, claimedUntil any
-}
-
 // writeResult stores a result in its region's row (resultValues gives its values) while the row
-// is claimed by the result's claim. A healthy result sets last_healthy_at, and replaces the
+// is claimed by the result's claim (any claim, or none, for a result whose Claim is ""). A healthy result sets last_healthy_at, and replaces the
 // version and the cluster resources it carries (those it lacks, NULL here, keep their previous
 // values); an unhealthy one changes none of them. The claim is released or kept. One statement per
 // result: on SQLite, one statement joining a batch of results to their rows took more parsing
@@ -161,9 +147,14 @@ const writeResult = "UPDATE regiond_region_health SET state = ?, reason = ?, det
 	"cluster_disk_total_bytes = COALESCE(?, cluster_disk_total_bytes), cluster_disk_used_bytes = COALESCE(?, cluster_disk_used_bytes) " +
 	"WHERE region_id = ? AND (? = '' OR claimed_by = ?)"
 
-// resultValues are writeResult's values for r.
-func resultValues(r resultRow) []any {
-	h := r.res.Health
+// resultValues are writeResult's values for r: the claim is kept until r.HoldUntil when that is
+// set, released otherwise.
+func resultValues(r ClaimedResult) []any {
+	h := r.Health
+	var claimedBy, claimedUntil any
+	if !r.HoldUntil.IsZero() {
+		claimedBy, claimedUntil = r.Claim, r.HoldUntil.UTC()
+	}
 	var lastHealthy, version, detailsAt any
 	var cluster [6]any
 	if h.State == "healthy" {
@@ -171,7 +162,7 @@ func resultValues(r resultRow) []any {
 		if h.Version != "" {
 			version = h.Version
 		}
-		detailsAt = timeOrNil(r.res.DetailsAt)
+		detailsAt = timeOrNil(r.DetailsAt)
 		if c := h.Cluster; c != nil {
 			for i, v := range []*float64{c.CPUTotalCores, c.CPUUsedCores, c.MemoryTotalBytes, c.MemoryUsedBytes, c.DiskTotalBytes, c.DiskUsedBytes} {
 				if v != nil {
@@ -185,8 +176,9 @@ func resultValues(r resultRow) []any {
 		latency = *h.LatencyMS
 	}
 	values := append(make([]any, 0, 25), h.State, h.Reason, h.Detail, timeOrNil(h.CheckedAt), latency,
-		timeOrNil(r.res.SSLCACertNotAfter), timeOrNil(r.res.CertFileNotAfter), r.claimedBy, r.claimedUntil, r.failures, r.next.UTC(), lastHealthy, version, detailsAt)
-	return append(append(values, cluster[:]...), h.RegionID, r.claim, r.claim)
+		timeOrNil(r.SSLCACertNotAfter), timeOrNil(r.CertFileNotAfter), claimedBy, claimedUntil, r.ConsecutiveFailures, r.NextProbeAt.UTC(),
+		lastHealthy, version, detailsAt)
+	return append(append(values, cluster[:]...), h.RegionID, r.Claim, r.Claim)
 }
 
 func timeOrNil(t *time.Time) any {
