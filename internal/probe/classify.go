@@ -7,40 +7,22 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"reflect"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-// attempt follows the /v2/health request through its steps, so that a failure can be told
-// apart by where it happened when its error alone does not say.
+// attempt records how far the /v2/health request got, so that a failure can be told apart by
+// where it happened when its error alone does not say.
 type attempt struct {
 	https       bool
 	customRoots bool
 	clientLeaf  *x509.Certificate
 	timeout     time.Duration
-	// Set by the trace, from the transport's dialing goroutines too.
-	connected, handshook, answered atomic.Bool
-}
-
-func (a *attempt) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				a.connected.Store(true)
-			}
-		},
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			if err == nil {
-				a.handshook.Store(true)
-			}
-		},
-		GotFirstResponseByte: func() { a.answered.Store(true) },
-	}
+	// Set by session.get as the request passes each step.
+	connected, handshook, answered bool
 }
 
 // classify maps the error of the /v2/health request to a reason and a detail; ctx is the probe's.
@@ -64,7 +46,7 @@ func (a *attempt) classify(ctx context.Context, err error) (Reason, string) {
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return ReasonRefused, msg
 	}
-	if !a.connected.Load() {
+	if !a.connected {
 		// No connection was made for another reason (no route to host, network unreachable):
 		// to the operator it is the same, the address does not take connections.
 		return ReasonRefused, msg
@@ -87,10 +69,10 @@ func (a *attempt) classify(ctx context.Context, err error) (Reason, string) {
 	alert, alerted := remoteAlert(err)
 	dropped := false
 	switch {
-	case alerted, a.https && !a.handshook.Load():
+	case alerted, a.https && !a.handshook:
 		// The server's refusal of our client certificate surfaces here: in TLS 1.2 as an alert
 		// during the handshake, in TLS 1.3 as an alert on the first read after it.
-	case a.https && !a.answered.Load():
+	case a.https && !a.answered:
 		// In TLS 1.3 the client's handshake ends before the server has checked our certificate.
 		// A server that refuses it without an alert, or whose alert is lost to the connection's
 		// reset, just closes the connection: no error type says why, and this is by far the

@@ -43,8 +43,14 @@ func (c *Conns) take(t Target) *session {
 	return s
 }
 
-// keep stores s for its region's next probe and closes the sessions no probe used for KeepIdle.
+// keep stores s for its region's next probe when it still has a connection the region keeps
+// open (c nil: a probe on demand keeps nothing), and closes the sessions no probe used for
+// KeepIdle; a session it does not keep is closed.
 func (c *Conns) keep(s *session) {
+	if c == nil || s.conn == nil {
+		s.close()
+		return
+	}
 	now := time.Now()
 	s.used = now
 	var closing []*session

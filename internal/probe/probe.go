@@ -28,14 +28,9 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
 	"mime"
-	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -150,98 +145,10 @@ func Probe(ctx context.Context, t Target, o Options) Result {
 		return res
 	}
 	res = s.check(ctx, o.SkipDetails)
-	if res.State == StateHealthy && o.Conns != nil {
+	if res.State == StateHealthy {
 		o.Conns.keep(s)
 	} else {
 		s.close()
-	}
-	return res
-}
-
-// session is what probes one target: its url, its TLS material and an HTTP client that connects
-// only to allowed addresses and follows no redirect. Probe makes one per probe, or takes the one
-// Conns kept from the last.
-type session struct {
-	target    Target
-	base      *url.URL
-	https     bool
-	material  material
-	timeout   time.Duration
-	transport *http.Transport
-	client    *http.Client
-	used      time.Time // when a probe last used it, for Conns
-}
-
-// open makes the session of t, or returns the invalid_material result that says why it cannot.
-func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
-	invalid := func(detail string) (*session, Result) {
-		return nil, unhealthy(Result{RegionID: t.RegionID, CheckedAt: time.Now().UTC()}, ReasonInvalidMaterial, detail)
-	}
-	s := &session{target: t, timeout: timeout}
-	base, err := url.Parse(t.URL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return invalid("url: not an absolute http or https URL")
-	}
-	s.base, s.https = base, base.Scheme == "https"
-	var tlsConfig *tls.Config // nil for http: the transport then makes none
-	if s.https {
-		if s.material, err = loadMaterial(t); err != nil {
-			return invalid(err.Error())
-		}
-		tlsConfig = s.material.tlsConfig()
-	}
-	if deny == nil {
-		deny = DefaultDenyList()
-	}
-	s.transport = &http.Transport{
-		// Never through a proxy: the deny list must apply to the region's own addresses.
-		Proxy:              nil,
-		DialContext:        (&net.Dialer{Control: deny.control}).DialContext,
-		TLSClientConfig:    tlsConfig,
-		DisableCompression: true,
-		// The probe's three requests share one connection; Conns may keep it for the next probe.
-		IdleConnTimeout:        KeepIdle,
-		MaxResponseHeaderBytes: headerLimit,
-		// A probe's requests and answers are a few hundred bytes: the 4 KiB buffers net/http
-		// allocates per connection by default were a third of all the prober's garbage. Longer
-		// header lines still read whole (up to headerLimit).
-		ReadBufferSize:  1 << 10,
-		WriteBufferSize: 512,
-	}
-	s.client = &http.Client{
-		Transport: s.transport,
-		// A redirect could point anywhere, the cloud metadata address included: report it instead.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return s, Result{}
-}
-
-func (s *session) close() { s.transport.CloseIdleConnections() }
-
-// check asks /v2/health and, unless skipDetails, /v2/version and /v2/cluster.
-func (s *session) check(ctx context.Context, skipDetails bool) Result {
-	start := time.Now()
-	res := Result{RegionID: s.target.RegionID, CheckedAt: start.UTC()}
-	a := &attempt{https: s.https, customRoots: s.material.roots != nil, clientLeaf: s.material.clientLeaf, timeout: s.timeout}
-	status, contentType, body, err := get(httptrace.WithClientTrace(ctx, a.trace()), s.client, s.base.JoinPath("v2/health"), healthBodyLimit)
-	res.LatencyMS = time.Since(start).Milliseconds()
-	if err != nil {
-		reason, detail := a.classify(ctx, err)
-		return unhealthy(res, reason, detail)
-	}
-	if !status.ok() {
-		return unhealthy(res, ReasonHTTPStatus, status.describe(contentType, body))
-	}
-	res.State = StateHealthy
-	if skipDetails {
-		return res
-	}
-	// Both are optional: a region that does not answer them is still healthy.
-	if st, ct, b, err := get(ctx, s.client, s.base.JoinPath("v2/version"), versionBodyLimit); err == nil && st.ok() {
-		res.Version = parseVersion(ct, b)
-	}
-	if st, _, b, err := get(ctx, s.client, s.base.JoinPath("v2/cluster"), clusterBodyLimit); err == nil && st.ok() {
-		res.Cluster = parseCluster(b)
 	}
 	return res
 }
@@ -279,23 +186,4 @@ func isText(contentType string, body []byte) bool {
 	}
 	media, _, _ := mime.ParseMediaType(contentType)
 	return strings.HasPrefix(media, "text/") || strings.HasSuffix(media, "json") || strings.HasSuffix(media, "xml")
-}
-
-// get sends one GET and reads at most limit bytes of the answer.
-func get(ctx context.Context, client *http.Client, u *url.URL, limit int64) (status httpStatus, contentType string, body []byte, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return status, "", nil, err
-	}
-	req.Header.Set("Accept", "application/json, text/plain;q=0.9")
-	req.Header.Set("User-Agent", "regiond-probe")
-	resp, err := client.Do(req)
-	if err != nil {
-		return status, "", nil, err
-	}
-	defer resp.Body.Close()
-	// The status is the answer; a body cut short still gives what arrived.
-	body, _ = io.ReadAll(io.LimitReader(resp.Body, limit))
-	status = httpStatus{code: resp.StatusCode, text: resp.Status, location: resp.Header.Get("Location"), path: req.URL.Path}
-	return status, resp.Header.Get("Content-Type"), body, nil
 }
