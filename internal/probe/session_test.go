@@ -63,7 +63,9 @@ func TestProbeBoundsWhatARegionSends(t *testing.T) {
 		t.Fatalf("detail %q: want it to say the answer was too large", res.Detail)
 	}
 
-	body := rawRegion(t, func(c net.Conn) { endless(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", strings.Repeat("b", 100)) })
+	body := rawRegion(t, func(c net.Conn) {
+		endless(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", strings.Repeat("b", 100))
+	})
 	conns := &probe.Conns{}
 	t.Cleanup(conns.Close)
 	o := options(t)
