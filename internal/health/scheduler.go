@@ -207,12 +207,18 @@ func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, cla
 	}
 }
 
-// wakeAt is when a held region due at next is probed: next rounded up to a sixteenth of the
-// interval, so that the held regions' probes start in groups. Each on its own timer, the process
-// went to sleep and was woken for every probe: a quarter of the prober's CPU profile was the Go
-// runtime parking and waking threads, against under a tenth on the grid.
+// wakeAt is when a held region due at next is probed: next rounded up to a 128th of the
+// interval, so that the held regions' probes start in small groups (about 8 of 1,000 regions).
+// Each on its own timer, a prober that has nothing else to do sleeps and is woken for every
+// probe, which about doubled its CPU per probe (a process alone probing 1,000 regions every
+// second: 190-220 µs a probe, against 139-152 on this grid). Larger groups cost less CPU still
+// (75-92 µs in sixteenths of the interval) but moved the list's p99 more: a group's probes all
+// wait for a processor at once, ahead of the API's requests. Steady list load, 1,000 regions
+// every 1s, p99 against not probing, medians of two to four rounds side by side: in serve 1.55×
+// in sixteenths, 1.27× in 64ths, 1.2× in 128ths or with no grid; apart at SCHED_IDLE 1.06× in
+// sixteenths, 0.93× in 128ths.
 func wakeAt(next time.Time, interval time.Duration) time.Time {
-	grid := max(interval/16, time.Millisecond)
+	grid := max(interval/128, time.Millisecond)
 	if t := next.Truncate(grid); t.Before(next) {
 		return t.Add(grid)
 	}
