@@ -17,6 +17,7 @@ import (
 	"github.com/regiond/regiond/internal/store"
 	"github.com/regiond/regiond/internal/testsupport/dbtest"
 	"github.com/regiond/regiond/internal/testsupport/rbdapi"
+	"github.com/regiond/regiond/internal/testsupport/testpki"
 )
 
 const interval = time.Minute
@@ -357,6 +358,34 @@ func TestRunWaitsForProbesInFlight(t *testing.T) {
 		<-stopped
 		if h, _ := s.Prober.Store.RegionHealth(context.Background(), "e1", id); h.State != "healthy" {
 			t.Fatalf("the probe in flight at shutdown stored %+v", h)
+		}
+	})
+}
+
+// TestScheduledProbesStoreCertificateExpiry: a scheduled probe stores when the first certificate
+// of ssl_ca_cert expires (the earliest of several, not the first), read from the stored material
+// whatever the probe found (here: a closed port); a region without cert_file has no such date.
+func TestScheduledProbesStoreCertificateExpiry(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s := scheduler(t, dsn, "a", &clock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+		st := s.Prober.Store
+		ca := testpki.NewCA(t, "region CA")
+		day := time.Now().UTC().Truncate(time.Second)
+		late, early := ca.Issue(t, "late", day.AddDate(0, 0, 90)), ca.Issue(t, "early", day.AddDate(0, 0, 20))
+		cas := late.CertPEM + early.CertPEM
+		r := region.Region{EnterpriseID: "e1", RegionID: uuid.NewString(), RegionName: "tls", RegionAlias: "tls",
+			URL: rbdapi.ClosedURL(t, "https"), Status: region.StatusEnabled, Scope: region.ScopePrivate, SSLCACert: &cas}
+		if _, err := st.CreateRegion(context.Background(), r, store.AuditEvent{EnterpriseID: "e1", TokenID: "t", Operation: store.OpRegionCreate}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, s)
+		gauges, err := st.HealthGauges(context.Background())
+		if err != nil || len(gauges) != 1 {
+			t.Fatalf("%d gauges, %v", len(gauges), err)
+		}
+		g := gauges[0]
+		if g.State != "unhealthy" || g.SSLCACertNotAfter == nil || !g.SSLCACertNotAfter.Equal(day.AddDate(0, 0, 20)) || g.CertFileNotAfter != nil {
+			t.Fatalf("stored %+v: want unhealthy, ssl_ca_cert until %s, no cert_file date", g, day.AddDate(0, 0, 20))
 		}
 	})
 }

@@ -170,12 +170,13 @@ func (s *Scheduler) claimTTL() time.Duration { return 2*s.Prober.Options.Timeout
 // Each result stored while holding extends the claim beyond the next store.
 func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, claim string, hold bool) {
 	claimed := s.Prober.now()
+	subj := newSubject(c.Region, c.KeyUnreadable)
 	var stored store.ClaimedResult // the last result stored, at storedAt (zero: none yet)
 	var storedAt time.Time
 	for {
 		// The probe runs to its end whatever happens to ctx: a result cut short by a shutdown
 		// would be a false "timeout".
-		r := s.probe(context.WithoutCancel(ctx), c, claim)
+		r := s.probe(context.WithoutCancel(ctx), c, subj, claim)
 		now := s.Prober.now()
 		last := !hold || ctx.Err() != nil || r.NextProbeAt.Sub(claimed) >= s.HoldFor
 		if !last {
@@ -233,7 +234,7 @@ func changed(stored, r store.ClaimedResult) bool {
 
 // probe checks one claimed region in one of the Concurrency slots; the result is stored under the
 // claim.
-func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string) store.ClaimedResult {
+func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, subj subject, claim string) store.ClaimedResult {
 	s.slots <- struct{}{}
 	defer func() {
 		<-s.slots
@@ -242,7 +243,7 @@ func (s *Scheduler) probe(ctx context.Context, c store.HealthClaim, claim string
 		default:
 		}
 	}()
-	res := s.Prober.probe(ctx, c.Region, c.KeyUnreadable, c.DetailsAt, s.keptConns())
+	res := s.Prober.probe(ctx, subj, c.DetailsAt, s.keptConns())
 	h := res.Health
 	failures := c.ConsecutiveFailures + 1
 	switch healthy := h.State == "healthy"; {

@@ -68,3 +68,16 @@ func TestCertificatesSkipsWhatDoesNotParse(t *testing.T) {
 		t.Fatalf("got %+v from unparsable PEM", got)
 	}
 }
+
+// BenchmarkCertificates is what reading a region's certificates costs: a CA in ssl_ca_cert and a
+// client certificate in cert_file (ECDSA P-256, as the tests' PKI makes them).
+func BenchmarkCertificates(b *testing.B) {
+	ca := testpki.NewCA(b, "region CA")
+	client := ca.Issue(b, "regiond", time.Now().AddDate(0, 0, 90))
+	target := probe.Target{SSLCACert: ca.CertPEM, CertFile: client.CertPEM, KeyFile: client.KeyPEM}
+	for b.Loop() {
+		if len(probe.Certificates(target, 30, time.Now())) != 2 {
+			b.Fatal("want 2 certificates")
+		}
+	}
+}
