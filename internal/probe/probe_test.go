@@ -300,28 +300,17 @@ func TestProbeConnectionDroppedWithoutAnswer(t *testing.T) {
 	for scheme, want := range map[string]probe.Reason{"https": probe.ReasonTLSHandshake, "http": probe.ReasonHTTPStatus} {
 		t.Run(scheme, func(t *testing.T) {
 			t.Parallel()
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { l.Close() })
-			go func() {
-				for {
-					c, err := l.Accept()
-					if err != nil {
-						return
-					}
-					conn := c
-					if scheme == "https" {
-						conn = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
-					}
-					// Read the request, then close the TCP connection without a byte of answer
-					// (no TLS alert, no close_notify).
-					conn.Read(make([]byte, 4096))
-					c.Close()
+			addr := serveConns(t, func(c net.Conn) {
+				conn := c
+				if scheme == "https" {
+					conn = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
 				}
-			}()
-			target := p.target(scheme + "://" + l.Addr().String())
+				// Read the request, then close the TCP connection without a byte of answer (no
+				// TLS alert, no close_notify).
+				conn.Read(make([]byte, 4096))
+				c.Close()
+			})
+			target := p.target(scheme + "://" + addr)
 			target.CertFile, target.KeyFile = "", ""
 			wantReason(t, probe.Probe(t.Context(), target, options(t)), want)
 		})

@@ -62,8 +62,12 @@ func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
 	}
 	s.base, s.https = base, base.Scheme == "https"
 	port := base.Port()
-	if port == "" {
-		port = map[bool]string{true: "443", false: "80"}[s.https]
+	switch {
+	case port != "":
+	case s.https:
+		port = "443"
+	default:
+		port = "80"
 	}
 	s.addr = net.JoinHostPort(base.Hostname(), port)
 	if s.https {

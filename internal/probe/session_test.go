@@ -13,9 +13,9 @@ import (
 	"github.com/regiond/regiond/internal/probe"
 )
 
-// rawRegion accepts connections on loopback and hands each, after reading its first request's
-// header, to answer: a region that speaks HTTP badly, or not at all.
-func rawRegion(t *testing.T, answer func(c net.Conn)) string {
+// serveConns accepts connections on loopback and hands each to handle, on its own goroutine,
+// until the test ends; it returns the address.
+func serveConns(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -28,15 +28,22 @@ func rawRegion(t *testing.T, answer func(c net.Conn)) string {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					answer(c)
-				}
-			}()
+			go handle(c)
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return ln.Addr().String()
+}
+
+// rawRegion hands each connection, after reading its first request's header, to answer: a
+// region that speaks HTTP badly, or not at all.
+func rawRegion(t *testing.T, answer func(c net.Conn)) string {
+	t.Helper()
+	return "http://" + serveConns(t, func(c net.Conn) {
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			answer(c)
+		}
+	})
 }
 
 // endless is an answer that never ends: the same line, again and again, until the probe hangs up.
