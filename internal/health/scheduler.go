@@ -171,6 +171,8 @@ func (s *Scheduler) claimTTL() time.Duration { return 2*s.Prober.Options.Timeout
 func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, claim string, hold bool) {
 	claimed := s.Prober.now()
 	subj := newSubject(c.Region, c.KeyUnreadable)
+	// Set by the writer when a result of this hold is refused: the claim is gone.
+	var lost atomic.Bool
 	var stored store.ClaimedResult // the last result stored, at storedAt (zero: none yet)
 	var storedAt time.Time
 	for {
@@ -183,7 +185,7 @@ func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, cla
 			r.HoldUntil = now.Add(s.StoreEvery + s.claimTTL())
 		}
 		if last || storedAt.IsZero() || changed(stored, r) || now.Sub(storedAt) >= s.StoreEvery {
-			b.results <- r
+			b.results <- pending{r, &lost}
 			stored, storedAt = r, now
 		}
 		if last {
@@ -198,11 +200,11 @@ func (s *Scheduler) keep(ctx context.Context, b *batch, c store.HealthClaim, cla
 		case <-ctx.Done():
 			// Give the region back: the last result, stored or not, releases the claim.
 			r.HoldUntil = time.Time{}
-			b.results <- r
+			b.results <- pending{r, &lost}
 			return
 		case <-time.After(wakeAt(r.NextProbeAt, s.interval()).Sub(now)):
 		}
-		if b.lost(claim, c.Region.RegionID) {
+		if lost.Load() {
 			return // a probe on demand stored a fresher result, or the region is gone
 		}
 	}
@@ -274,46 +276,41 @@ type batch struct {
 	s       *Scheduler
 	ctx     context.Context
 	probes  sync.WaitGroup
-	results chan store.ClaimedResult
+	results chan pending
 	written chan struct{}
-	// refused are the held regions whose results were not stored, by claim and region id: their
-	// claims are lost.
-	mu      sync.Mutex
-	refused map[[2]string]bool
 }
 
-// lost says whether a result of a region held under claim was refused (once: the holder stops).
-func (b *batch) lost(claim, regionID string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	k := [2]string{claim, regionID}
-	lost := b.refused[k]
-	delete(b.refused, k)
-	return lost
+// pending is a result waiting to be stored; the writer sets lost when the store refuses it.
+type pending struct {
+	store.ClaimedResult
+	lost *atomic.Bool
 }
 
 func (s *Scheduler) newBatch(ctx context.Context) *batch {
-	b := &batch{s: s, ctx: context.WithoutCancel(ctx), results: make(chan store.ClaimedResult, s.Concurrency), written: make(chan struct{}),
-		refused: map[[2]string]bool{}}
+	b := &batch{s: s, ctx: context.WithoutCancel(ctx), results: make(chan pending, s.Concurrency), written: make(chan struct{})}
 	go b.write()
 	return b
 }
 
 func (b *batch) write() {
 	defer close(b.written)
-	for r := range b.results {
-		rs := []store.ClaimedResult{r}
+	for p := range b.results {
+		ps := []pending{p}
 	more:
-		for len(rs) < 256 {
+		for len(ps) < 256 {
 			select {
-			case r, ok := <-b.results:
+			case p, ok := <-b.results:
 				if !ok {
 					break more
 				}
-				rs = append(rs, r)
+				ps = append(ps, p)
 			default:
 				break more
 			}
+		}
+		rs := make([]store.ClaimedResult, len(ps))
+		for i, p := range ps {
+			rs[i] = p.ClaimedResult
 		}
 		stored, err := b.s.Prober.Store.RecordClaimedHealth(b.ctx, rs)
 		if err != nil {
@@ -321,17 +318,12 @@ func (b *batch) write() {
 			b.s.Log.Warn("storing regions' health failed; they are probed again when their claims expire", "regions", len(rs), "error", err)
 		}
 		refused := 0
-		b.mu.Lock()
-		for i, r := range rs {
-			if err == nil && stored[i] {
-				continue
-			}
-			refused++
-			if !r.HoldUntil.IsZero() {
-				b.refused[[2]string{r.Claim, r.Health.RegionID}] = true
+		for i, p := range ps {
+			if err != nil || !stored[i] {
+				refused++
+				p.lost.Store(true)
 			}
 		}
-		b.mu.Unlock()
 		if refused > 0 && err == nil {
 			b.s.Log.Debug("probe results not stored: their claims were taken over, or a probe on demand stored a fresher one", "results", refused)
 		}

@@ -23,11 +23,11 @@ import (
 // hand-offs between them and the caller on every request, were a third of the prober's CPU
 // (regiond probe alone: 96 µs a probe, against 61-67 this way), and on two cores that CPU is
 // what moved the list's p99 (BENCHMARKS.md, "The list while regions are probed"). Doing each
-// step in the probe's own goroutine also tells which step failed without a trace. Nothing of HTTP is lost: the Transport never negotiated HTTP/2 with a
-// custom dialer, and a probe follows no redirect and asks for no compression.
+// step in the probe's own goroutine also tells which step failed without a trace. Nothing of
+// HTTP is lost: the Transport never negotiated HTTP/2 with a custom dialer, and a probe follows
+// no redirect and asks for no compression.
 type session struct {
 	target   Target
-	base     *url.URL
 	addr     string // host:port to dial
 	https    bool
 	material material
@@ -60,7 +60,7 @@ func open(t Target, deny DenyList, timeout time.Duration) (*session, Result) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return invalid("url: not an absolute http or https URL")
 	}
-	s.base, s.https = base, base.Scheme == "https"
+	s.https = base.Scheme == "https"
 	port := base.Port()
 	switch {
 	case port != "":
@@ -162,9 +162,9 @@ func (s *session) connect(ctx context.Context, a *attempt) error {
 	return nil
 }
 
-// get sends r on the session's connection, connecting first when
-// it has none, and reads at most limit bytes of the answer's body. The connection stays open for
-// the next request only when the answer was read whole and the server did not close it.
+// get sends r on the session's connection, connecting first when it has none, and reads at most
+// limit bytes of the answer's body. The connection stays open for the next request only when the
+// answer was read whole and the server did not close it.
 func (s *session) get(ctx context.Context, a *attempt, r *request, limit int) (status httpStatus, contentType string, body []byte, err error) {
 	if s.conn == nil {
 		if err := s.connect(ctx, a); err != nil {
